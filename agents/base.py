@@ -1,0 +1,53 @@
+"""The vote interface every agent implements, rule-based or not."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import pandas as pd
+
+from data.types import Action, Vote, VoteSource
+
+# Vote frame columns: `direction` is 1 (BUY), -1 (SELL) or 0 (HOLD); `confidence` is 0..1.
+# Any other columns are the numbers behind the rationale.
+_ACTIONS = {1: Action.BUY, -1: Action.SELL, 0: Action.HOLD}
+
+
+class RuleAgent(Protocol):
+    name: str
+
+    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        """Votes for every row of `candles` (which carries indicator columns)."""
+        ...
+
+    def rationale(self, row: pd.Series) -> str:
+        """A sentence a trader can read, from one row of the vote frame."""
+        ...
+
+
+def latest_vote(agent: RuleAgent, candles: pd.DataFrame) -> Vote:
+    """Live trading reads the last row of the same frame a backtest reads whole."""
+    row = agent.vote_frame(candles).iloc[-1]
+    data = {
+        key: round(float(value), 6)
+        for key, value in row.items()
+        if key not in ("direction", "confidence") and not math.isnan(float(value))
+    }
+    if math.isnan(float(row["confidence"])):
+        return Vote(
+            agent.name,
+            Action.HOLD,
+            0.0,
+            f"not enough candles yet ({len(candles)}) for the indicators to warm up",
+            VoteSource.ABSTAIN,
+            data,
+        )
+    return Vote(
+        agent.name,
+        _ACTIONS[int(row["direction"])],
+        float(row["confidence"]),
+        agent.rationale(row),
+        VoteSource.RULE,
+        data,
+    )

@@ -1,0 +1,58 @@
+"""Technical agent: mean reversion on RSI and Bollinger %B, confirmed by MACD momentum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Score = weighted blend of three signals in [-1, 1]; positive favours buying.
+RSI_WEIGHT, BAND_WEIGHT, MACD_WEIGHT = 0.4, 0.4, 0.2
+ACTION_THRESHOLD = 0.2  # below this |score| the agent says HOLD
+
+
+class TechnicalAgent:
+    name = "technical"
+
+    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        rsi = candles["rsi"].to_numpy(dtype=float)
+        band_pct = candles["bb_pct"].to_numpy(dtype=float)
+        macd_hist = candles["macd_hist"].to_numpy(dtype=float)
+        atr = candles["atr"].to_numpy(dtype=float)
+
+        rsi_signal = np.clip((50.0 - rsi) / 25.0, -1.0, 1.0)
+        band_signal = np.clip(1.0 - 2.0 * band_pct, -1.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            macd_signal = np.clip(macd_hist / (0.5 * atr), -1.0, 1.0)
+        score = RSI_WEIGHT * rsi_signal + BAND_WEIGHT * band_signal + MACD_WEIGHT * macd_signal
+
+        direction = np.where(
+            score >= ACTION_THRESHOLD, 1, np.where(score <= -ACTION_THRESHOLD, -1, 0)
+        )
+        return pd.DataFrame(
+            {
+                "direction": direction,
+                "confidence": np.minimum(np.abs(score), 1.0),
+                "score": score,
+                "rsi": rsi,
+                "bb_pct": band_pct,
+                "macd_hist": macd_hist,
+                "atr": atr,
+            },
+            index=candles.index,
+        )
+
+    def rationale(self, row: pd.Series) -> str:
+        rsi, band_pct, hist = row["rsi"], row["bb_pct"], row["macd_hist"]
+        rsi_text = "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
+        band_text = (
+            "below the lower band"
+            if band_pct < 0
+            else "above the upper band"
+            if band_pct > 1
+            else f"{band_pct:.0%} of the way up the bands"
+        )
+        momentum = "rising" if hist > 0 else "falling"
+        return (
+            f"RSI {rsi:.1f} ({rsi_text}); price {band_text}; MACD momentum {momentum} "
+            f"(histogram {hist:+.4g}); score {row['score']:+.2f}"
+        )

@@ -1,0 +1,11 @@
+"""VOLT configuration: one TOML file, validated at load, secrets only from the environment."""
+
+from config.settings import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    Settings,
+    load_config,
+    timeframe_seconds,
+)
+
+__all__ = ["DEFAULT_CONFIG_PATH", "ConfigError", "Settings", "load_config", "timeframe_seconds"]

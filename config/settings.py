@@ -1,0 +1,188 @@
+"""Typed settings. A bad value fails with the field's dotted name and the allowed range."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default.toml"
+
+_TIMEFRAME_UNITS = {"m": 60, "h": 3600, "d": 86400}
+_SECRET_FIELDS = {"api_key", "api_secret", "secret", "password", "apikey"}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and field."""
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    unit = timeframe[-1:]
+    if unit not in _TIMEFRAME_UNITS or not timeframe[:-1].isdigit() or int(timeframe[:-1]) < 1:
+        raise ValueError(f"timeframe {timeframe!r} must look like 1m, 5m, 1h or 1d")
+    return int(timeframe[:-1]) * _TIMEFRAME_UNITS[unit]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Market(_Section):
+    pairs: list[str] = Field(default=["BTC/USDT", "ETH/USDT", "SOL/USDT"], min_length=1)
+    timeframe: str = "5m"
+    history_candles: int = Field(default=300, ge=60, le=5000)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs_are_base_quote(cls, pairs: list[str]) -> list[str]:
+        for pair in pairs:
+            base, _, quote = pair.partition("/")
+            if not base or not quote:
+                raise ValueError(f"pair {pair!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+        if len(set(pairs)) != len(pairs):
+            raise ValueError("pairs must not repeat")
+        return pairs
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, timeframe: str) -> str:
+        timeframe_seconds(timeframe)
+        return timeframe
+
+
+class Feed(_Section):
+    kind: Literal["synthetic"] = "synthetic"
+    seed: int = Field(default=42, ge=0)
+
+
+class Clock(_Section):
+    speed: float = Field(default=1.0, gt=0, le=1_000_000)
+
+
+class Broker(_Section):
+    kind: Literal["paper"] = "paper"
+    starting_capital: float = Field(default=10_000.0, gt=0)
+    quote_currency: str = Field(default="USDT", min_length=1)
+    fee_rate: float = Field(default=0.001, ge=0, le=0.05)
+    slippage_rate: float = Field(default=0.0005, ge=0, le=0.05)
+
+
+class Risk(_Section):
+    risk_per_trade: float = Field(default=0.01, gt=0, le=0.1)
+    stop_atr_multiple: float = Field(default=2.0, gt=0, le=20)
+    take_profit_atr_multiple: float = Field(default=3.0, gt=0, le=50)
+    max_position_fraction: float = Field(default=0.25, gt=0, le=1)
+    max_open_positions: int = Field(default=3, ge=1, le=100)
+    min_order_value: float = Field(default=10.0, ge=0)
+
+
+class Agents(_Section):
+    weights: dict[str, float] = Field(default_factory=lambda: {"technical": 1.0})
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
+        known = {"technical"}
+        for name, weight in weights.items():
+            if name not in known:
+                raise ValueError(
+                    f"unknown agent {name!r}; known agents: {', '.join(sorted(known))}"
+                )
+            if not 0 <= weight <= 10:
+                raise ValueError(f"weight of {name!r} is {weight}; allowed range is 0 to 10")
+        if not any(w > 0 for w in weights.values()):
+            raise ValueError("at least one agent needs a weight above 0")
+        return weights
+
+
+class Consensus(_Section):
+    threshold: float = Field(default=0.55, gt=0, le=1)
+
+
+class Engine(_Section):
+    tick_seconds: float = Field(default=60.0, gt=0, le=3600)
+    hang_intervals: int = Field(default=5, ge=2, le=100)
+    restart_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    restart_backoff_max_seconds: float = Field(default=30.0, ge=0, le=600)
+    crash_loop_restarts: int = Field(default=5, ge=1, le=1000)
+    crash_loop_minutes: float = Field(default=10.0, gt=0, le=1440)
+    metrics_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    metrics_retention_hours: float = Field(default=48.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+
+
+class Dashboard(_Section):
+    refresh_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+
+
+class Settings(_Section):
+    mode: Literal["paper"] = "paper"
+    market: Market = Market()
+    feed: Feed = Feed()
+    clock: Clock = Clock()
+    broker: Broker = Broker()
+    risk: Risk = Risk()
+    agents: Agents = Agents()
+    consensus: Consensus = Consensus()
+    engine: Engine = Engine()
+    dashboard: Dashboard = Dashboard()
+
+    @model_validator(mode="after")
+    def _pairs_share_quote_currency(self) -> Settings:
+        quote = self.broker.quote_currency
+        for pair in self.market.pairs:
+            if pair.partition("/")[2] != quote:
+                raise ValueError(
+                    f"market.pairs: {pair} is not quoted in broker.quote_currency {quote}"
+                )
+        return self
+
+    @property
+    def timeframe_seconds(self) -> int:
+        return timeframe_seconds(self.market.timeframe)
+
+
+def _find_secret_keys(raw: dict, prefix: str = "") -> list[str]:
+    found = []
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if key.lower() in _SECRET_FIELDS:
+            found.append(name)
+        if isinstance(value, dict):
+            found += _find_secret_keys(value, f"{name}.")
+    return found
+
+
+def _describe(error: dict) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{field}: unknown setting (check the spelling against config/default.toml)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("value_error", "assertion_error"):
+        return f"{field}: {message}" if field != "(top level)" else message
+    return f"{field}: {message} (got {error.get('input')!r})"
+
+
+def load_config(path: str | os.PathLike | None = None) -> Settings:
+    """Load and validate a TOML config. `path` None means $VOLT_CONFIG or the default file."""
+    path = Path(path or os.environ.get("VOLT_CONFIG") or DEFAULT_CONFIG_PATH)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: looked for {path.resolve()}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    secrets = _find_secret_keys(raw)
+    if secrets:
+        raise ConfigError(
+            f"{path}: {', '.join(secrets)} must not be in the config file; "
+            "set VOLT_API_KEY and VOLT_API_SECRET in the environment or .env"
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,59 @@
+"""The dashboard asks by inserting a command row; the engine claims it and writes the outcome."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.db import transaction, utcnow
+from data.models import Command
+
+SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm"})
+WORKER_COMMANDS = frozenset({"pause", "resume", "close_position"})
+ALL_COMMANDS = SUPERVISOR_COMMANDS | WORKER_COMMANDS
+
+
+def submit_command(factory: sessionmaker[Session], kind: str, payload: dict | None = None) -> int:
+    if kind not in ALL_COMMANDS:
+        raise ValueError(f"unknown command {kind!r}; known: {', '.join(sorted(ALL_COMMANDS))}")
+    with transaction(factory) as session:
+        command = Command(ts=utcnow(), kind=kind, payload=payload or {})
+        session.add(command)
+        session.flush()
+        return command.id
+
+
+def claim_commands(
+    factory: sessionmaker[Session], kinds: frozenset[str], claimer: str
+) -> list[Command]:
+    """Atomically take pending commands of these kinds, oldest first."""
+    claimed = []
+    with transaction(factory) as session:
+        pending = session.scalars(
+            select(Command)
+            .where(Command.status == "pending", Command.kind.in_(kinds))
+            .order_by(Command.id)
+        ).all()
+        for command in pending:
+            taken = session.execute(
+                update(Command)
+                .where(Command.id == command.id, Command.status == "pending")
+                .values(status="claimed", claimed_by=claimer)
+            )
+            if taken.rowcount == 1:
+                claimed.append(command)
+    return claimed
+
+
+def finish_command(factory: sessionmaker[Session], command_id: int, ok: bool, result: str) -> None:
+    with transaction(factory) as session:
+        session.execute(
+            update(Command)
+            .where(Command.id == command_id)
+            .values(status="done" if ok else "failed", result=result, done_ts=utcnow())
+        )
+
+
+def get_command(factory: sessionmaker[Session], command_id: int) -> Command | None:
+    with factory() as session:
+        return session.get(Command, command_id)

@@ -1,0 +1,81 @@
+"""One way to open the store: SQLite (WAL, busy timeout, BEGIN IMMEDIATE) or any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.models import Base
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(ts: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every VOLT time is UTC."""
+    if ts is None or ts.tzinfo is not None:
+        return ts
+    return ts.replace(tzinfo=UTC)
+
+
+def volt_home() -> Path:
+    home = Path(os.environ.get("VOLT_HOME") or Path(__file__).resolve().parent.parent / "var")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def database_url() -> str:
+    return os.environ.get("VOLT_DB_URL") or f"sqlite:///{volt_home() / 'volt.db'}"
+
+
+def _tune_sqlite(engine: Engine, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy issue BEGIN itself so writes can take the lock up front.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        # A read that later upgrades to a write can fail with "database is locked" despite
+        # the busy timeout; the engine's writes take the write lock at BEGIN instead.
+        take_lock = immediate or conn.get_execution_options().get("immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if take_lock else "BEGIN")
+
+
+def make_engine(url: str | None = None, *, writer: bool = True) -> Engine:
+    """`writer=False` (the dashboard) reads without taking SQLite's write lock."""
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        _tune_sqlite(engine, immediate=writer)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        Base.metadata.create_all(conn)
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commits on success, rolls back and re-raises on any error."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,191 @@
+"""Tables of DESIGN.md "Data that must exist". Times are UTC; market times come from the Clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+    def to_dict(self) -> dict:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Candle(Base):
+    __tablename__ = "candles"
+    pair: Mapped[str] = mapped_column(String(32), primary_key=True)
+    timeframe: Mapped[str] = mapped_column(String(8), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float] = mapped_column(Float)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_pair_candle", "pair", "candle_ts", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime]
+    pair: Mapped[str] = mapped_column(String(32))
+    candle_ts: Mapped[datetime]
+    price: Mapped[float] = mapped_column(Float)
+    action: Mapped[str] = mapped_column(String(8))
+    score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    executed: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    votes: Mapped[list[VoteRow]] = relationship(back_populates="decision", lazy="selectin")
+
+
+class VoteRow(Base):
+    __tablename__ = "votes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    agent: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(8))
+    confidence: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(8))
+    rationale: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    decision: Mapped[Decision] = relationship(back_populates="votes")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
+    ts: Mapped[datetime]
+    pair: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    kind: Mapped[str] = mapped_column(String(12), default="market")
+    amount: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    ts: Mapped[datetime]
+    pair: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    amount: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float)
+
+
+class Position(Base):
+    """An open round trip (long spot). Closed ones move to `trades`."""
+
+    __tablename__ = "positions"
+    pair: Mapped[str] = mapped_column(String(32), primary_key=True)
+    amount: Mapped[float] = mapped_column(Float)
+    entry_price: Mapped[float] = mapped_column(Float)
+    entry_fee: Mapped[float] = mapped_column(Float)
+    entry_ts: Mapped[datetime]
+    stop_loss: Mapped[float] = mapped_column(Float)
+    take_profit: Mapped[float] = mapped_column(Float)
+    entry_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+
+
+class Trade(Base):
+    __tablename__ = "trades"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[str] = mapped_column(String(5), default="long")
+    amount: Mapped[float] = mapped_column(Float)
+    entry_ts: Mapped[datetime]
+    entry_price: Mapped[float] = mapped_column(Float)
+    exit_ts: Mapped[datetime] = mapped_column(index=True)
+    exit_price: Mapped[float] = mapped_column(Float)
+    fees: Mapped[float] = mapped_column(Float)
+    pnl: Mapped[float] = mapped_column(Float)
+    pnl_pct: Mapped[float] = mapped_column(Float)
+    exit_reason: Mapped[str] = mapped_column(String(24))
+    entry_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    exit_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+
+
+class Balance(Base):
+    """The paper wallet, per currency; persisted so a restart never resets P&L."""
+
+    __tablename__ = "balances"
+    currency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    total: Mapped[float] = mapped_column(Float)
+
+
+class EquitySnapshot(Base):
+    __tablename__ = "equity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    equity: Mapped[float] = mapped_column(Float)
+    cash: Mapped[float] = mapped_column(Float)
+    positions_value: Mapped[float] = mapped_column(Float)
+
+
+class EngineState(Base):
+    """One row (id=1): what the engine is doing, and what the trader asked of it."""
+
+    __tablename__ = "engine_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="stopped")
+    desired: Mapped[str] = mapped_column(String(16), default="running")
+    entries_paused: Mapped[bool] = mapped_column(default=False)
+    halted: Mapped[bool] = mapped_column(default=False)
+    halt_reason: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(8), default="paper")
+    feed: Mapped[str] = mapped_column(String(16), default="")
+    clock_speed: Mapped[float] = mapped_column(Float, default=1.0)
+    supervisor_pid: Mapped[int | None]
+    supervisor_started_at: Mapped[datetime | None]
+    worker_pid: Mapped[int | None]
+    worker_started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    market_time: Mapped[datetime | None]
+    restarts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    level: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text, default="")
+
+
+class Command(Base):
+    __tablename__ = "commands"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    claimed_by: Mapped[str] = mapped_column(String(16), default="")
+    result: Mapped[str] = mapped_column(Text, default="")
+    done_ts: Mapped[datetime | None]
+
+
+class SystemMetric(Base):
+    __tablename__ = "system_metrics"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    cpu_temp_c: Mapped[float | None] = mapped_column(Float)
+    memory_percent: Mapped[float] = mapped_column(Float)
+    engine_rss_mb: Mapped[float | None] = mapped_column(Float)
+    on_ac: Mapped[bool | None]
+    battery_percent: Mapped[float | None] = mapped_column(Float)

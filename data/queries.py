@@ -1,0 +1,224 @@
+"""Read-only queries the dashboard renders. Each returns plain data; pages never touch SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from data.db import as_utc, utcnow
+from data.models import (
+    Balance,
+    Candle,
+    Command,
+    Decision,
+    EngineState,
+    EquitySnapshot,
+    Event,
+    Position,
+    SystemMetric,
+    Trade,
+    VoteRow,
+)
+
+TRADE_COLUMNS = [
+    "id",
+    "pair",
+    "side",
+    "amount",
+    "entry_ts",
+    "entry_price",
+    "exit_ts",
+    "exit_price",
+    "fees",
+    "pnl",
+    "pnl_pct",
+    "exit_reason",
+]
+
+
+def _frame(engine: Engine, statement, columns: list[str] | None = None) -> pd.DataFrame:
+    with engine.connect() as conn:
+        result = conn.execute(statement)
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    if frame.empty and columns:
+        frame = pd.DataFrame(columns=columns)
+    for column in frame.columns:
+        if column == "ts" or column.endswith("_ts") or column.endswith("_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _default_state() -> dict:
+    """What an engine that never ran looks like: the column defaults, before any insert."""
+    return {
+        column.name: column.default.arg if column.default is not None else None
+        for column in EngineState.__table__.columns
+    }
+
+
+def engine_state(engine: Engine) -> dict:
+    with Session(engine) as session:
+        state = session.get(EngineState, 1)
+        values = state.to_dict() if state else _default_state()
+    for key in ("heartbeat_at", "market_time", "worker_started_at", "supervisor_started_at"):
+        values[key] = as_utc(values.get(key))
+    values["heartbeat_age_s"] = (
+        (utcnow() - values["heartbeat_at"]).total_seconds() if values["heartbeat_at"] else None
+    )
+    return values
+
+
+def trades(engine: Engine) -> pd.DataFrame:
+    columns = [getattr(Trade, name) for name in TRADE_COLUMNS]
+    return _frame(engine, select(*columns).order_by(Trade.id), TRADE_COLUMNS)
+
+
+def trades_csv(frame: pd.DataFrame) -> bytes:
+    out = frame.copy()
+    for column in ("entry_ts", "exit_ts"):
+        if column in out and not out.empty:
+            out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return out.to_csv(index=False, float_format="%.10g").encode()
+
+
+def open_positions(engine: Engine) -> pd.DataFrame:
+    latest = select(Candle.pair, func.max(Candle.ts).label("ts")).group_by(Candle.pair).subquery()
+    statement = (
+        select(
+            Position.pair,
+            Position.amount,
+            Position.entry_price,
+            Position.entry_ts,
+            Position.stop_loss,
+            Position.take_profit,
+            Position.entry_fee,
+            Candle.close.label("last_price"),
+        )
+        .outerjoin(latest, latest.c.pair == Position.pair)
+        .outerjoin(Candle, (Candle.pair == latest.c.pair) & (Candle.ts == latest.c.ts))
+        .order_by(Position.pair)
+    )
+    frame = _frame(engine, statement, ["pair", "amount", "entry_price", "last_price"])
+    if not frame.empty:
+        frame["last_price"] = frame["last_price"].fillna(frame["entry_price"])
+        frame["value"] = frame["amount"] * frame["last_price"]
+        cost = frame["amount"] * frame["entry_price"] + frame["entry_fee"]
+        frame["unrealised_pnl"] = frame["value"] - cost
+    return frame
+
+
+def cash(engine: Engine, quote: str) -> float | None:
+    with Session(engine) as session:
+        balance = session.get(Balance, quote)
+        return balance.total if balance else None
+
+
+def equity_curve(engine: Engine, limit: int = 5000) -> pd.DataFrame:
+    statement = (
+        select(EquitySnapshot.ts, EquitySnapshot.equity, EquitySnapshot.cash)
+        .order_by(EquitySnapshot.id.desc())
+        .limit(limit)
+    )
+    return _frame(engine, statement, ["ts", "equity", "cash"]).iloc[::-1]
+
+
+def realised_pnl(engine: Engine, since: datetime | None = None) -> float:
+    statement = select(func.coalesce(func.sum(Trade.pnl), 0.0))
+    if since is not None:
+        statement = statement.where(Trade.exit_ts >= since)
+    with engine.connect() as conn:
+        return float(conn.execute(statement).scalar_one())
+
+
+def candles(engine: Engine, pair: str, limit: int = 300) -> pd.DataFrame:
+    statement = (
+        select(Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume)
+        .where(Candle.pair == pair)
+        .order_by(Candle.ts.desc())
+        .limit(limit)
+    )
+    frame = _frame(engine, statement, ["ts", "open", "high", "low", "close", "volume"])
+    return frame.iloc[::-1].set_index("ts")
+
+
+def trade_markers(engine: Engine, pair: str, since: datetime) -> pd.DataFrame:
+    statement = select(
+        Trade.entry_ts,
+        Trade.entry_price,
+        Trade.exit_ts,
+        Trade.exit_price,
+        Trade.exit_reason,
+        Trade.pnl,
+    ).where(Trade.pair == pair, Trade.exit_ts >= since)
+    return _frame(engine, statement, ["entry_ts", "entry_price", "exit_ts", "exit_price"])
+
+
+def decisions(engine: Engine, pair: str | None = None, limit: int = 50) -> pd.DataFrame:
+    """Latest decisions, one row per vote, so every agent's reasoning shows."""
+    latest = select(Decision.id).order_by(Decision.id.desc()).limit(limit)
+    if pair:
+        latest = latest.where(Decision.pair == pair)
+    statement = (
+        select(
+            Decision.id.label("decision_id"),
+            Decision.candle_ts,
+            Decision.pair,
+            Decision.action,
+            Decision.score,
+            Decision.threshold,
+            Decision.price,
+            Decision.executed,
+            Decision.outcome,
+            VoteRow.agent,
+            VoteRow.action.label("vote"),
+            VoteRow.confidence,
+            VoteRow.weight,
+            VoteRow.source,
+            VoteRow.rationale,
+        )
+        .join(VoteRow, VoteRow.decision_id == Decision.id)
+        .where(Decision.id.in_(latest.scalar_subquery()))
+        .order_by(Decision.id.desc(), VoteRow.agent)
+    )
+    return _frame(engine, statement, ["decision_id", "pair", "action", "outcome", "rationale"])
+
+
+def latest_metrics(engine: Engine) -> dict | None:
+    with Session(engine) as session:
+        metric = session.scalar(select(SystemMetric).order_by(SystemMetric.id.desc()).limit(1))
+        return metric.to_dict() if metric else None
+
+
+def metrics_history(engine: Engine, hours: float = 6) -> pd.DataFrame:
+    statement = (
+        select(
+            SystemMetric.ts,
+            SystemMetric.cpu_percent,
+            SystemMetric.cpu_temp_c,
+            SystemMetric.memory_percent,
+            SystemMetric.engine_rss_mb,
+        )
+        .where(SystemMetric.ts >= utcnow() - timedelta(hours=hours))
+        .order_by(SystemMetric.ts)
+    )
+    return _frame(engine, statement, ["ts", "cpu_percent", "cpu_temp_c"])
+
+
+def events(engine: Engine, limit: int = 100, min_level: str | None = None) -> pd.DataFrame:
+    statement = select(Event).order_by(Event.id.desc()).limit(limit)
+    if min_level == "WARNING":
+        statement = statement.where(Event.level.in_(("WARNING", "ERROR", "CRITICAL")))
+    columns = ["id", "ts", "level", "source", "kind", "message", "traceback"]
+    statement = statement.with_only_columns(*[getattr(Event, c) for c in columns])
+    return _frame(engine, statement, columns)
+
+
+def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd.DataFrame:
+    columns = ["id", "ts", "kind", "payload", "status", "result", "done_ts"]
+    statement = select(*[getattr(Command, c) for c in columns]).order_by(Command.id.desc())
+    if kinds:
+        statement = statement.where(Command.kind.in_(kinds))
+    return _frame(engine, statement.limit(limit), columns)

@@ -1,0 +1,31 @@
+"""The single engine_state row, read and written in small transactions."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.db import transaction, utcnow
+from data.models import EngineState
+
+
+def load_state(session: Session) -> EngineState:
+    state = session.get(EngineState, 1)
+    if state is None:
+        state = EngineState(id=1)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def read_state(factory: sessionmaker[Session]) -> EngineState:
+    with transaction(factory) as session:
+        return load_state(session)
+
+
+def update_state(factory: sessionmaker[Session], **values) -> EngineState:
+    with transaction(factory) as session:
+        state = load_state(session)
+        for name, value in values.items():
+            setattr(state, name, value)
+        state.updated_at = utcnow()
+        return state

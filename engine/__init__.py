@@ -1,0 +1,1 @@
+"""The trading engine: clock, feed, broker, trading loop, worker and supervisor."""

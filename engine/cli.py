@@ -1,0 +1,97 @@
+"""`python -m engine supervise|run`: the engine's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from config import ConfigError, Settings, load_config
+from data.db import make_engine, make_session_factory
+from engine.runtime import AlreadyRunning, setup_logging
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    supervise = commands.add_parser("supervise", help="run the supervisor, which runs a worker")
+    supervise.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    supervise.add_argument("--speed", type=_positive, help="clock speed (overrides the config)")
+
+    run = commands.add_parser("run", help="run one engine worker in the foreground")
+    run.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    run.add_argument(
+        "--speed", type=_positive, help="run the simulated clock X times faster than real time"
+    )
+    run.add_argument(
+        "--for",
+        dest="run_for",
+        type=_positive,
+        metavar="SECONDS",
+        help="stop cleanly after this many wall-clock seconds",
+    )
+    run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+
+    check = commands.add_parser("check", help="validate the config and say what would run")
+    check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    return parser
+
+
+def _check_speed(settings: Settings, speed: float | None) -> None:
+    if speed not in (None, 1.0) and settings.feed.kind != "synthetic":
+        raise ConfigError(
+            f"--speed {speed}: only the simulated market can run faster than real time"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    speed = getattr(args, "speed", None)
+    try:
+        settings = load_config(args.config)
+        _check_speed(settings, speed)
+    except ConfigError as exc:
+        print(f"volt: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        print(
+            f"volt: config ok: {settings.mode} mode, {settings.feed.kind} feed, "
+            f"{', '.join(settings.market.pairs)} on {settings.market.timeframe}, "
+            f"clock x{settings.clock.speed:g}"
+        )
+        return 0
+    factory = make_session_factory(make_engine())
+    if args.command == "supervise":
+        from engine.supervisor import Supervisor
+
+        setup_logging("supervisor", factory)
+        supervisor = Supervisor(settings, factory, config_path=args.config, speed=args.speed)
+        supervisor.install_signal_handlers()
+        try:
+            return supervisor.run()
+        except AlreadyRunning as exc:
+            print(f"volt: {exc}", file=sys.stderr)
+            return 3
+    from engine.worker import Worker
+
+    # A supervised worker's stderr file is kept for crashes (faulthandler), not the log.
+    logger = setup_logging("worker", factory, console=not args.supervised)
+    try:
+        worker = Worker(
+            settings, factory, speed=args.speed, run_for=args.run_for, supervised=args.supervised
+        )
+    except Exception:
+        logger.exception("worker could not start")
+        return 1
+    worker.install_signal_handlers()
+    return worker.run()

@@ -1,0 +1,64 @@
+"""Everything that waits or stamps asks a Clock; only the clock differs between live and demo."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    speed: float  # market seconds per wall second
+
+    def now(self) -> datetime: ...
+
+    def wait_until(self, target: datetime, stop: threading.Event) -> bool:
+        """Wait until market time `target`; return False early if `stop` is set."""
+        ...
+
+
+class RealClock:
+    speed = 1.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def wait_until(self, target: datetime, stop: threading.Event) -> bool:
+        return _wait(lambda: (target - self.now()).total_seconds(), stop)
+
+
+class SimulatedClock:
+    """Market time runs `speed` times faster than the wall, from `start`."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError(f"clock speed must be above 0, got {speed}")
+        self.speed = speed
+        self._start = start
+        self._wall_start = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._wall_start) * self.speed
+        return self._start + timedelta(seconds=elapsed)
+
+    def wait_until(self, target: datetime, stop: threading.Event) -> bool:
+        return _wait(lambda: (target - self.now()).total_seconds() / self.speed, stop)
+
+
+def _wait(wall_seconds_left, stop: threading.Event) -> bool:
+    # Short slices keep shutdown prompt whatever the tick interval.
+    while (left := wall_seconds_left()) > 0:
+        if stop.wait(min(left, 0.2)):
+            return False
+    return not stop.is_set()
+
+
+def make_clock(speed: float, resume_from: datetime | None = None) -> Clock:
+    """Speed 1 is the real clock; any other speed a simulated one that never runs backwards."""
+    if speed == 1.0:
+        return RealClock()
+    start = datetime.now(UTC)
+    if resume_from is not None and resume_from > start:
+        start = resume_from
+    return SimulatedClock(start, speed)

@@ -1,0 +1,126 @@
+"""Feeds of closed candles. The synthetic one is seeded, offline and regime-switching."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from config import timeframe_seconds
+
+CANDLE_COLUMNS = ["open", "high", "low", "close", "volume"]
+
+
+class Feed(Protocol):
+    name: str
+    simulated: bool
+
+    def candles(self, pair: str, until: datetime, limit: int) -> pd.DataFrame:
+        """The last `limit` candles closed at `until`, indexed by open time (UTC)."""
+        ...
+
+
+SYNTHETIC_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+BLOCK = 2048  # candles generated per seeded block
+MEAN_REVERSION = 0.0005  # per candle, per unit of log distance from the start price
+_START_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0, "BNB": 600.0}
+
+# Regimes: (name, drift per candle, volatility per candle, mean length in candles).
+_REGIMES = [
+    ("range", 0.0, 0.0015, 120),
+    ("uptrend", 0.0006, 0.0020, 80),
+    ("downtrend", -0.0006, 0.0020, 80),
+    ("volatile", 0.0, 0.0060, 40),
+]
+_REGIME_ODDS = [0.45, 0.2, 0.2, 0.15]
+
+
+class SyntheticFeed:
+    """Deterministic market: the same seed, pair and time always give the same candle."""
+
+    name = "synthetic"
+    simulated = True
+
+    def __init__(self, seed: int, timeframe: str, epoch: datetime = SYNTHETIC_EPOCH) -> None:
+        self.seed = seed
+        self.step = timeframe_seconds(timeframe)
+        self.epoch = epoch
+        self._vol_scale = np.sqrt(self.step / 300.0)
+        self._blocks: dict[str, list[dict[str, np.ndarray]]] = {}
+        self._paths: dict[str, dict[str, np.ndarray]] = {}
+
+    def candles(self, pair: str, until: datetime, limit: int) -> pd.DataFrame:
+        closed = int((until - self.epoch).total_seconds() // self.step)
+        first = max(0, closed - limit)
+        if closed <= 0:
+            return pd.DataFrame(columns=CANDLE_COLUMNS, index=pd.DatetimeIndex([], tz=UTC))
+        frame = self._ohlcv(pair, first, closed)
+        frame.index = pd.DatetimeIndex(
+            [self.epoch + timedelta(seconds=self.step * i) for i in range(first, closed)],
+            name="ts",
+        )
+        return frame
+
+    def _ohlcv(self, pair: str, first: int, stop: int) -> pd.DataFrame:
+        path = self._path(pair, stop)
+        closes = path["close"][first:stop]
+        before = path["close"][first - 1] if first > 0 else closes[0]
+        opens = np.concatenate([[before], closes[:-1]])
+        body_top, body_bottom = np.maximum(opens, closes), np.minimum(opens, closes)
+        move = np.abs(np.log(closes / opens))
+        return pd.DataFrame(
+            {
+                "open": opens,
+                "high": body_top * (1 + path["wick_up"][first:stop]),
+                "low": body_bottom * (1 - path["wick_down"][first:stop]),
+                "close": closes,
+                "volume": path["volume"][first:stop] * (1.0 + 200.0 * move),
+            }
+        )
+
+    def _path(self, pair: str, stop: int) -> dict[str, np.ndarray]:
+        path = self._paths.get(pair)
+        if path is None or len(path["close"]) < stop:
+            blocks = self._blocks.setdefault(pair, [])
+            while len(blocks) * BLOCK < stop:
+                last = blocks[-1]["close"][-1] if blocks else _start_price(pair)
+                blocks.append(self._block(pair, len(blocks), last))
+            path = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
+            self._paths[pair] = path
+        return path
+
+    def _block(self, pair: str, index: int, start_price: float) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, zlib.crc32(pair.encode()), 0, index])
+        log_path = np.empty(BLOCK)
+        anchor = np.log(_start_price(pair))
+        level, done = np.log(start_price), 0
+        while done < BLOCK:
+            _, drift, vol, mean_len = _REGIMES[rng.choice(len(_REGIMES), p=_REGIME_ODDS)]
+            length = min(BLOCK - done, int(rng.integers(mean_len // 2, mean_len * 2)))
+            vol *= self._vol_scale
+            # A gentle pull towards the starting price keeps a year of candles plausible.
+            drift = drift * self._vol_scale**2 - MEAN_REVERSION * (level - anchor)
+            steps = rng.normal(drift, vol, length)
+            if drift == 0.0 and vol < 0.002 * self._vol_scale:
+                # Ranges swing around a level, so oscillators reach their extremes.
+                phase = np.arange(1, length + 1) * 2 * np.pi / rng.integers(30, 70)
+                swing = 12 * vol * np.sin(phase)
+                segment = level + swing + np.cumsum(steps) * 0.5
+            else:
+                segment = level + np.cumsum(steps)
+            log_path[done : done + length] = segment
+            level, done = segment[-1], done + length
+        wick_scale = 0.0012 * self._vol_scale
+        return {
+            "close": np.exp(log_path),
+            "wick_up": np.abs(rng.normal(0, wick_scale, BLOCK)),
+            "wick_down": np.abs(rng.normal(0, wick_scale, BLOCK)),
+            "volume": rng.lognormal(3.0, 0.4, BLOCK),
+        }
+
+
+def _start_price(pair: str) -> float:
+    return _START_PRICES.get(pair.split("/")[0], 100.0)

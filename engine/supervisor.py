@@ -1,0 +1,296 @@
+"""The supervisor: the only process that starts workers. Restarts, watchdog, commands, kill."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from data.commands import SUPERVISOR_COMMANDS, claim_commands, finish_command
+from data.db import as_utc, utcnow
+from data.events import record_event
+from data.state import read_state, update_state
+from engine.clock import make_clock
+from engine.metrics import record_metrics
+from engine.runtime import InstanceLock, logs_dir
+from engine.wiring import build_trader
+
+log = logging.getLogger("volt.supervisor")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIRST_TICK_GRACE_SECONDS = 60.0
+MIN_HANG_SECONDS = 5.0
+KILL_STOP_TIMEOUT_SECONDS = 5.0
+POLL_SECONDS = 0.25
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        config_path: str | None = None,
+        speed: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.config_path = config_path
+        self.speed = speed if speed is not None else settings.clock.speed
+        self.stop_requested = threading.Event()
+        self.worker: subprocess.Popen | None = None
+        self.worker_started_at = utcnow()
+        self.stopping_worker = False
+        self.next_start_at = 0.0
+        self.recent_restarts: deque[float] = deque()
+        self.last_metrics = 0.0
+        self.lock = InstanceLock()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum, _frame) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        self.lock.acquire()
+        try:
+            state = update_state(
+                self.factory,
+                supervisor_pid=os.getpid(),
+                supervisor_started_at=utcnow(),
+                mode=self.settings.mode,
+                clock_speed=self.speed,
+                worker_pid=None,
+            )
+            if state.halted:
+                log.warning(
+                    "engine is halted (%s); re-arm it on the Kill switch page to trade",
+                    state.halt_reason,
+                    extra={"kind": "halted"},
+                )
+                update_state(self.factory, status="halted")
+            else:
+                update_state(self.factory, desired="running", status="starting")
+            log.info("supervisor started (pid %d)", os.getpid())
+            while not self.stop_requested.is_set():
+                self._step()
+                self.stop_requested.wait(POLL_SECONDS)
+            self.stop_worker(self.settings.engine.shutdown_timeout_seconds)
+            final = read_state(self.factory)
+            update_state(
+                self.factory, status="halted" if final.halted else "stopped", supervisor_pid=None
+            )
+            log.info("supervisor stopped")
+            return 0
+        finally:
+            self.lock.release()
+
+    def _step(self) -> None:
+        self._handle_commands()
+        self._watch_worker()
+        state = read_state(self.factory)
+        if (
+            self.worker is None
+            and state.desired == "running"
+            and not state.halted
+            and time.monotonic() >= self.next_start_at
+        ):
+            self.start_worker()
+        if time.monotonic() - self.last_metrics >= self.settings.engine.metrics_interval_seconds:
+            self.last_metrics = time.monotonic()
+            try:
+                record_metrics(
+                    self.factory,
+                    self.worker.pid if self.worker else None,
+                    self.settings.engine.metrics_retention_hours,
+                )
+            except Exception:
+                log.exception("could not record system metrics")
+
+    def start_worker(self) -> None:
+        cmd = [sys.executable, "-m", "engine", "run", "--supervised", "--speed", str(self.speed)]
+        if self.config_path:
+            cmd += ["--config", str(self.config_path)]
+        stderr = open(logs_dir() / "worker.stderr.log", "ab")  # noqa: SIM115 - child keeps it
+        self.worker = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        stderr.close()
+        self.worker_started_at = utcnow()
+        self.stopping_worker = False
+        update_state(
+            self.factory,
+            worker_pid=self.worker.pid,
+            worker_started_at=self.worker_started_at,
+            status="starting",
+        )
+        log.info("worker started (pid %d)", self.worker.pid)
+
+    def stop_worker(self, timeout: float) -> str:
+        """Ask the worker to stop in order; kill it if it has not within `timeout` seconds."""
+        worker = self.worker
+        if worker is None:
+            return "no worker was running"
+        self.stopping_worker = True
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) worker cannot hear TERM
+            worker.terminate()
+            try:
+                worker.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %d did not stop within %.0f s; killing it", worker.pid, timeout)
+                worker.kill()
+                worker.wait()
+        self.worker = None
+        halted = read_state(self.factory).halted
+        update_state(self.factory, worker_pid=None, status="halted" if halted else "stopped")
+        return f"worker {worker.pid} {describe_exit(worker.returncode)}"
+
+    # --- watchdog -------------------------------------------------------------------------
+    def _watch_worker(self) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        returncode = worker.poll()
+        if returncode is not None:
+            self.worker = None
+            if not self.stopping_worker:
+                self._restart_after(f"worker {worker.pid} {describe_exit(returncode)}")
+            return
+        self._check_heartbeat(worker)
+
+    def _check_heartbeat(self, worker: subprocess.Popen) -> None:
+        engine = self.settings.engine
+        # A tick's compute time does not shrink with clock speed, hence the floor.
+        limit = max(engine.hang_intervals * engine.tick_seconds / self.speed, MIN_HANG_SECONDS)
+        heartbeat = as_utc(read_state(self.factory).heartbeat_at)
+        if heartbeat is None or heartbeat < self.worker_started_at:
+            # Until its first tick, a worker gets a grace period for imports and warm-up.
+            age = (utcnow() - self.worker_started_at).total_seconds()
+            allowed = limit + FIRST_TICK_GRACE_SECONDS
+        else:
+            age = (utcnow() - heartbeat).total_seconds()
+            allowed = limit
+        if age > allowed:
+            worker.kill()
+            worker.wait()
+            self.worker = None
+            self._restart_after(
+                f"worker {worker.pid} hung: no successful tick for {age:.1f} s "
+                f"(limit {allowed:.1f} s); killed it",
+                kind="hang",
+            )
+
+    def _restart_after(self, why: str, kind: str = "worker_died") -> None:
+        engine = self.settings.engine
+        now = time.monotonic()
+        self.recent_restarts.append(now)
+        window = engine.crash_loop_minutes * 60
+        while self.recent_restarts and now - self.recent_restarts[0] > window:
+            self.recent_restarts.popleft()
+        state = read_state(self.factory)
+        update_state(self.factory, restarts=state.restarts + 1, worker_pid=None)
+        if len(self.recent_restarts) > engine.crash_loop_restarts:
+            reason = (
+                f"crash loop: {len(self.recent_restarts)} restarts within "
+                f"{engine.crash_loop_minutes:g} minutes; last: {why}"
+            )
+            update_state(self.factory, halted=True, halt_reason=reason, status="halted")
+            record_event(self.factory, "ERROR", "supervisor", "halted", reason)
+            log.error(reason, extra={"skip_events": True})
+            return
+        attempt = len(self.recent_restarts)
+        delay = min(
+            engine.restart_backoff_seconds * 2 ** (attempt - 1), engine.restart_backoff_max_seconds
+        )
+        self.next_start_at = now + delay
+        update_state(self.factory, status="restarting")
+        message = f"{why}; restarting in {delay:.1f} s (restart {attempt} in the window)"
+        record_event(self.factory, "ERROR", "supervisor", kind, message)
+        log.error(message, extra={"skip_events": True})
+
+    # --- commands -------------------------------------------------------------------------
+    def _handle_commands(self) -> None:
+        for command in claim_commands(self.factory, SUPERVISOR_COMMANDS, "supervisor"):
+            log.info("command #%d: %s", command.id, command.kind)
+            try:
+                ok, result = getattr(self, f"_command_{command.kind}")(command.id)
+            except Exception as exc:
+                log.exception("command %s #%d failed", command.kind, command.id)
+                ok, result = False, f"{type(exc).__name__}: {exc}"
+            finish_command(self.factory, command.id, ok, result)
+            record_event(
+                self.factory,
+                "INFO" if ok else "ERROR",
+                "supervisor",
+                f"command_{command.kind}",
+                f"{command.kind} #{command.id} {'done' if ok else 'failed'}: {result}",
+            )
+
+    def _command_start(self, _command_id: int) -> tuple[bool, str]:
+        state = read_state(self.factory)
+        if state.halted:
+            return False, "the engine is halted by the kill switch; re-arm it first"
+        update_state(self.factory, desired="running")
+        if self.worker is not None:
+            return True, f"already running (worker pid {self.worker.pid})"
+        self.recent_restarts.clear()
+        self.start_worker()
+        return True, f"trading started (worker pid {self.worker.pid})"
+
+    def _command_stop(self, _command_id: int) -> tuple[bool, str]:
+        update_state(self.factory, desired="stopped")
+        outcome = self.stop_worker(self.settings.engine.shutdown_timeout_seconds)
+        return True, f"trading stopped: {outcome}"
+
+    def _command_rearm(self, _command_id: int) -> tuple[bool, str]:
+        state = read_state(self.factory)
+        if not state.halted:
+            return True, "the engine was not halted"
+        update_state(self.factory, halted=False, halt_reason="", desired="running")
+        self.recent_restarts.clear()
+        return True, "re-armed: trading resumes"
+
+    def _command_kill(self, command_id: int) -> tuple[bool, str]:
+        # Halt first, so nothing can start a worker between the press and the flatten.
+        update_state(
+            self.factory,
+            halted=True,
+            desired="stopped",
+            status="halted",
+            halt_reason=f"kill switch (command #{command_id})",
+        )
+        stopped = self.stop_worker(KILL_STOP_TIMEOUT_SECONDS)
+        closed, failed = self.flatten(command_id)
+        summary = f"{stopped}; " + "; ".join(closed)
+        if failed:
+            return False, f"{summary}; NOT CLOSED: {'; '.join(failed)}; engine stays halted"
+        return True, f"{summary}; engine halted until re-armed"
+
+    def flatten(self, command_id: int) -> tuple[list[str], list[str]]:
+        """Close everything with the supervisor's own broker: works with the worker dead."""
+        state = read_state(self.factory)
+        clock = make_clock(self.speed, as_utc(state.market_time))
+        trader = build_trader(self.settings, self.factory, clock)
+        return trader.flatten("kill_switch", f"k{command_id}")

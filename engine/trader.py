@@ -1,0 +1,297 @@
+"""The trading loop: feed → indicators → agents → consensus → risk → broker → database."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents import RuleAgent, latest_vote, weigh_votes
+from config import timeframe_seconds
+from data.db import as_utc, transaction
+from data.indicators import add_indicators
+from data.models import Candle, Decision, Position, VoteRow
+from data.types import Action, Consensus
+from engine import book
+from engine.broker import Broker
+from engine.clock import Clock
+from engine.feed import Feed
+from risk import OrderIntent, RiskGate, RiskRejection
+
+log = logging.getLogger("volt.trader")
+
+
+@dataclass
+class TickReport:
+    decisions: int = 0
+    entries: int = 0
+    exits: int = 0
+    rejections: list[str] = field(default_factory=list)
+
+
+def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
+    """Derived from the decision, so a retried or re-run decision can never double an order."""
+    return f"volt-{pair.replace('/', '')}-{int(candle_ts.timestamp())}-{tag}"
+
+
+class Trader:
+    def __init__(
+        self,
+        *,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        feed: Feed,
+        broker: Broker,
+        gate: RiskGate,
+        agents: list[RuleAgent],
+        weights: dict[str, float],
+        threshold: float,
+        pairs: list[str],
+        timeframe: str,
+        history_candles: int,
+    ) -> None:
+        self.factory = factory
+        self.clock = clock
+        self.feed = feed
+        self.broker = broker
+        self.gate = gate
+        self.agents = agents
+        self.weights = weights
+        self.threshold = threshold
+        self.pairs = pairs
+        self.timeframe = timeframe
+        self.candle_length = timedelta(seconds=timeframe_seconds(timeframe))
+        self.history_candles = history_candles
+        self.entries_paused = False
+        self.marks: dict[str, float] = {}
+        self._last_candle: dict[str, datetime] = {}
+        with transaction(factory) as session:
+            broker.ensure_wallet(session)
+            for pair in pairs:
+                last = session.scalar(
+                    select(func.max(Decision.candle_ts)).where(Decision.pair == pair)
+                )
+                if last is not None:
+                    self._last_candle[pair] = as_utc(last)
+
+    # --- the loop body -------------------------------------------------------------------
+    def tick(self) -> TickReport:
+        report = TickReport()
+        now = self.clock.now()
+        new_candles = False
+        for pair in self.pairs:
+            candles = self.feed.candles(pair, now, self.history_candles)
+            if candles.empty:
+                continue
+            self.marks[pair] = float(candles["close"].iloc[-1])
+            last_seen = self._last_candle.get(pair)
+            fresh = candles if last_seen is None else candles[candles.index > last_seen]
+            if fresh.empty:
+                continue
+            new_candles = True
+            self._store_candles(pair, candles if last_seen is None else fresh)
+            self._check_stops(pair, fresh, now, report)
+            self._decide(pair, candles, now, report)
+            self._last_candle[pair] = candles.index[-1].to_pydatetime()
+        if new_candles:
+            with transaction(self.factory) as session:
+                book.snapshot_equity(session, self.broker, self.marks, now)
+        return report
+
+    def _store_candles(self, pair: str, candles: pd.DataFrame) -> None:
+        rows = [
+            {"pair": pair, "timeframe": self.timeframe, "ts": ts.to_pydatetime(), **values}
+            for ts, values in zip(candles.index, candles.to_dict("records"), strict=True)
+        ]
+        with transaction(self.factory) as session:
+            if session.bind.dialect.name == "sqlite":
+                session.execute(sqlite_insert(Candle).values(rows).on_conflict_do_nothing())
+            else:
+                for row in rows:
+                    session.merge(Candle(**row))
+
+    def _check_stops(
+        self, pair: str, fresh: pd.DataFrame, now: datetime, report: TickReport
+    ) -> None:
+        with transaction(self.factory) as session:
+            position = session.get(Position, pair)
+            if position is None:
+                return
+            entered = as_utc(position.entry_ts)
+            for ts, candle in fresh.iterrows():
+                if ts + self.candle_length <= entered:
+                    continue  # closed before the entry
+                # When one candle spans both, assume the stop came first: the cautious reading.
+                if candle["low"] <= position.stop_loss:
+                    price, reason = min(candle["open"], position.stop_loss), "stop_loss"
+                elif candle["high"] >= position.take_profit:
+                    price, reason = max(candle["open"], position.take_profit), "take_profit"
+                else:
+                    continue
+                intent = OrderIntent(
+                    pair, "sell", float(price), client_order_id(pair, ts, reason[:2]), reason
+                )
+                self._exit(session, intent, now)
+                report.exits += 1
+                return
+
+    def _decide(self, pair: str, candles: pd.DataFrame, now: datetime, report: TickReport) -> None:
+        frame = add_indicators(candles)
+        votes = [latest_vote(agent, frame) for agent in self.agents]
+        consensus = weigh_votes(votes, self.weights, self.threshold)
+        candle_ts = candles.index[-1].to_pydatetime()
+        price = float(candles["close"].iloc[-1])
+        atr = float(frame["atr"].iloc[-1])
+        with transaction(self.factory) as session:
+            if session.scalar(
+                select(Decision.id).where(Decision.pair == pair, Decision.candle_ts == candle_ts)
+            ):
+                return  # decided before a restart; never act on a candle twice
+            decision = self._record_decision(session, pair, candle_ts, price, consensus, now)
+            report.decisions += 1
+            decision.outcome = self._act(session, decision, consensus, atr, now, report)
+
+    def _record_decision(
+        self,
+        session: Session,
+        pair: str,
+        candle_ts: datetime,
+        price: float,
+        consensus: Consensus,
+        now: datetime,
+    ) -> Decision:
+        decision = Decision(
+            ts=now,
+            pair=pair,
+            candle_ts=candle_ts,
+            price=price,
+            action=consensus.action.value,
+            score=consensus.score,
+            threshold=consensus.threshold,
+        )
+        session.add(decision)
+        session.flush()
+        for vote in consensus.votes:
+            session.add(
+                VoteRow(
+                    decision_id=decision.id,
+                    agent=vote.agent,
+                    action=vote.action.value,
+                    confidence=vote.confidence,
+                    weight=consensus.weights.get(vote.agent, 0.0),
+                    source=vote.source.value,
+                    rationale=vote.rationale,
+                    data=vote.data,
+                )
+            )
+        return decision
+
+    def _act(
+        self,
+        session: Session,
+        decision: Decision,
+        consensus: Consensus,
+        atr: float,
+        now: datetime,
+        report: TickReport,
+    ) -> str:
+        pair = decision.pair
+        holding = session.get(Position, pair) is not None
+        if consensus.action == Action.HOLD:
+            return "hold"
+        if consensus.action == Action.SELL:
+            if not holding:
+                return "no position to sell"
+            intent = OrderIntent(
+                pair,
+                "sell",
+                decision.price,
+                client_order_id(pair, decision.candle_ts, "s"),
+                "signal",
+                decision_id=decision.id,
+            )
+            self._exit(session, intent, now)
+            decision.executed = True
+            report.exits += 1
+            return "sold: closed the position on the signal"
+        if holding:
+            return "already holding"
+        if self.entries_paused:
+            return "entries paused"
+        intent = OrderIntent(
+            pair,
+            "buy",
+            decision.price,
+            client_order_id(pair, decision.candle_ts, "b"),
+            "signal",
+            atr=atr,
+            decision_id=decision.id,
+        )
+        try:
+            approved = self.gate.approve(
+                intent, book.portfolio_view(session, self.broker, self.marks)
+            )
+        except RiskRejection as rejection:
+            report.rejections.append(str(rejection))
+            log.info("risk rejected %s: %s", pair, rejection)
+            return f"rejected by risk: {rejection}"
+        execution = self.broker.execute(session, approved, now)
+        book.record_entry(session, execution, approved.stop_loss, approved.take_profit)
+        decision.executed = True
+        report.entries += 1
+        fill = execution.fill
+        return f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"
+
+    def _exit(self, session: Session, intent: OrderIntent, now: datetime):
+        approved = self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
+        execution = self.broker.execute(session, approved, now)
+        if execution.duplicate:
+            return None
+        return book.record_exit(session, execution, intent.reason)
+
+    # --- orders asked for from outside the loop -----------------------------------------
+    def close_position(self, pair: str, reason: str, tag: str) -> str:
+        """Close one position at the current price, through risk like any other order."""
+        now = self.clock.now()
+        price = self.current_price(pair, now)
+        with transaction(self.factory) as session:
+            if session.get(Position, pair) is None:
+                return f"{pair}: no open position"
+            candle_ts = self._last_candle.get(pair, now)
+            intent = OrderIntent(pair, "sell", price, client_order_id(pair, candle_ts, tag), reason)
+            trade = self._exit(session, intent, now)
+            book.snapshot_equity(session, self.broker, self.marks, now)
+        if trade is None:
+            return f"{pair}: already closed by order {intent.client_order_id}"
+        return f"closed {pair} {trade.amount:.6g} at {trade.exit_price:.6g} (P&L {trade.pnl:+.2f})"
+
+    def flatten(self, reason: str, tag: str) -> tuple[list[str], list[str]]:
+        """Close every open position; returns (what was closed, what failed and why)."""
+        closed, failed = [], []
+        with self.factory() as session:
+            pairs = list(book.open_positions(session))
+        for pair in pairs:
+            try:
+                closed.append(self.close_position(pair, reason, f"{tag}-{pair.split('/')[0]}"))
+            except Exception as exc:
+                log.exception("could not close %s", pair)
+                failed.append(f"{pair}: {exc}")
+        closed.append(self.cancel_open_orders())
+        return closed, failed
+
+    def cancel_open_orders(self) -> str:
+        with transaction(self.factory) as session:
+            cancelled = self.broker.cancel_open_orders(session, self.clock.now())
+        return f"cancelled {cancelled} open orders"
+
+    def current_price(self, pair: str, now: datetime) -> float:
+        candles = self.feed.candles(pair, now, 1)
+        if candles.empty:
+            raise RuntimeError(f"{pair}: the {self.feed.name} feed has no price yet")
+        self.marks[pair] = float(candles["close"].iloc[-1])
+        return self.marks[pair]

@@ -1,0 +1,51 @@
+"""Build the engine's parts from settings: the one place that picks implementations."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents import build_team
+from config import Settings
+from engine.broker import PaperBroker
+from engine.clock import Clock
+from engine.feed import SyntheticFeed
+from engine.trader import Trader
+from risk import RiskGate, RiskLimits
+
+
+def build_gate(settings: Settings) -> RiskGate:
+    risk, broker = settings.risk, settings.broker
+    return RiskGate(
+        RiskLimits(
+            risk_per_trade=risk.risk_per_trade,
+            stop_atr_multiple=risk.stop_atr_multiple,
+            take_profit_atr_multiple=risk.take_profit_atr_multiple,
+            max_position_fraction=risk.max_position_fraction,
+            max_open_positions=risk.max_open_positions,
+            min_order_value=risk.min_order_value,
+            fee_rate=broker.fee_rate,
+            slippage_rate=broker.slippage_rate,
+        )
+    )
+
+
+def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> Trader:
+    broker_cfg = settings.broker
+    return Trader(
+        factory=factory,
+        clock=clock,
+        feed=SyntheticFeed(settings.feed.seed, settings.market.timeframe),
+        broker=PaperBroker(
+            broker_cfg.quote_currency,
+            broker_cfg.starting_capital,
+            broker_cfg.fee_rate,
+            broker_cfg.slippage_rate,
+        ),
+        gate=build_gate(settings),
+        agents=build_team(settings.agents.weights),
+        weights=dict(settings.agents.weights),
+        threshold=settings.consensus.threshold,
+        pairs=list(settings.market.pairs),
+        timeframe=settings.market.timeframe,
+        history_candles=settings.market.history_candles,
+    )

@@ -1,0 +1,146 @@
+"""One engine worker: runs the trading loop until told to stop, then stops in order."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from data.commands import WORKER_COMMANDS, claim_commands, finish_command
+from data.db import as_utc, utcnow
+from data.state import read_state, update_state
+from engine.clock import make_clock
+from engine.trader import Trader
+from engine.wiring import build_trader
+
+log = logging.getLogger("volt.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        speed: float | None = None,
+        run_for: float | None = None,
+        supervised: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.run_for = run_for
+        self.supervised = supervised
+        self.stop_requested = threading.Event()
+        speed = speed if speed is not None else settings.clock.speed
+        state = read_state(factory)
+        # A restarted simulated clock resumes where the last one stopped, never earlier.
+        self.clock = make_clock(speed, as_utc(state.market_time))
+        self.trader: Trader = build_trader(settings, factory, self.clock)
+        self.trader.entries_paused = state.entries_paused
+        self.parent_pid = os.getppid()
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum, _frame) -> None:
+        log.info("received %s: stopping after the current tick", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        settings = self.settings
+        started = time.monotonic()
+        tick_every = timedelta(seconds=settings.engine.tick_seconds)
+        update_state(
+            self.factory,
+            worker_pid=os.getpid(),
+            worker_started_at=utcnow(),
+            status="paused" if self.trader.entries_paused else "running",
+            mode=settings.mode,
+            feed=self.trader.feed.name,
+            clock_speed=self.clock.speed,
+        )
+        log.info(
+            "worker started: %s on the %s feed, pairs %s, clock x%g",
+            settings.mode,
+            self.trader.feed.name,
+            ", ".join(settings.market.pairs),
+            self.clock.speed,
+        )
+        next_tick = self.clock.now()
+        while not self.stop_requested.is_set():
+            self._handle_commands()
+            self._tick_once()
+            if self.run_for is not None and time.monotonic() - started >= self.run_for:
+                log.info("ran for %.0f s as asked; stopping", self.run_for)
+                break
+            if self.supervised and os.getppid() != self.parent_pid:
+                log.error("the supervisor is gone; stopping so no worker trades unsupervised")
+                break
+            next_tick = max(next_tick + tick_every, self.clock.now() - tick_every)
+            self.clock.wait_until(next_tick, self.stop_requested)
+        return self.shutdown()
+
+    def _tick_once(self) -> None:
+        try:
+            report = self.trader.tick()
+        except Exception:
+            # The heartbeat is not touched, so a worker that fails every tick looks hung.
+            log.exception("tick failed")
+            return
+        update_state(
+            self.factory,
+            heartbeat_at=utcnow(),
+            market_time=self.clock.now(),
+            status="paused" if self.trader.entries_paused else "running",
+        )
+        if report.entries or report.exits:
+            log.info(
+                "tick: %d decisions, %d entries, %d exits",
+                report.decisions,
+                report.entries,
+                report.exits,
+            )
+
+    def _handle_commands(self) -> None:
+        for command in claim_commands(self.factory, WORKER_COMMANDS, "worker"):
+            try:
+                ok, result = self._run_command(command.kind, command.payload or {}, command.id)
+            except Exception as exc:
+                log.exception("command %s #%d failed", command.kind, command.id)
+                ok, result = False, f"{type(exc).__name__}: {exc}"
+            finish_command(self.factory, command.id, ok, result)
+
+    def _run_command(self, kind: str, payload: dict, command_id: int) -> tuple[bool, str]:
+        if kind == "pause":
+            self.trader.entries_paused = True
+            update_state(self.factory, entries_paused=True, status="paused")
+            return True, "new entries paused; stops and exits keep working"
+        if kind == "resume":
+            self.trader.entries_paused = False
+            update_state(self.factory, entries_paused=False, status="running")
+            return True, "entries resumed"
+        if kind == "close_position":
+            pair = payload.get("pair")
+            if pair not in self.settings.market.pairs:
+                return False, f"unknown pair {pair!r}"
+            result = self.trader.close_position(pair, "manual", f"m{command_id}")
+            return not result.endswith("no open position"), result
+        return False, f"the worker does not handle {kind!r}"
+
+    def shutdown(self) -> int:
+        """Ordered stop: no new entries, cancel open orders, then exit."""
+        self.trader.entries_paused = True
+        try:
+            log.info("shutdown: %s", self.trader.cancel_open_orders())
+        except Exception:
+            log.exception("cancelling open orders at shutdown failed")
+        update_state(self.factory, status="stopped", worker_pid=None)
+        log.info("worker stopped")
+        return 0

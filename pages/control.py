@@ -1,0 +1,79 @@
+"""Control: start, stop, pause and resume trading, close a position, and see each outcome."""
+
+import streamlit as st
+
+from data import queries
+from pages import ui
+
+st.title("Control")
+cfg = ui.settings()
+
+
+def sent(command_id: int, what: str) -> None:
+    st.session_state["last_command"] = f"{what} sent as command #{command_id}."
+
+
+state = ui.read(queries.engine_state)
+st.markdown(ui.state_line(state))
+if state["supervisor_pid"] is None:
+    st.warning(
+        "The supervisor is not running, so commands wait until it starts. Start VOLT with "
+        "`./start.sh`."
+    )
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Trading")
+    if st.session_state.get("confirm_start"):
+        st.warning(f"Start trading in {cfg.mode.upper()} mode?")
+        yes, no = st.columns(2)
+        if yes.button("Yes, start trading", type="primary", key="start_confirm"):
+            sent(ui.send_command("start"), "Start")
+            st.session_state["confirm_start"] = False
+            st.rerun()
+        if no.button("Cancel", key="start_cancel"):
+            st.session_state["confirm_start"] = False
+            st.rerun()
+    elif st.button("Start trading", key="start", disabled=bool(state["halted"])):
+        st.session_state["confirm_start"] = True
+        st.rerun()
+    if st.button("Stop trading", key="stop", help="Stops new orders, cancels open ones, stops"):
+        sent(ui.send_command("stop"), "Stop")
+    pause, resume = st.columns(2)
+    if pause.button("Pause new entries", key="pause", help="Stops and exits keep working"):
+        sent(ui.send_command("pause"), "Pause")
+    if resume.button("Resume entries", key="resume"):
+        sent(ui.send_command("resume"), "Resume")
+    if state["halted"]:
+        st.error("Halted by the kill switch: re-arm it on the Kill switch page to start again.")
+
+with right:
+    st.subheader("Close a position")
+    positions = ui.read(queries.open_positions)
+    if positions.empty:
+        st.caption("No open positions.")
+    else:
+        pair = st.selectbox("Position", positions["pair"].tolist(), key="close_pair")
+        confirmed = st.checkbox(f"Sell all of {pair} at market", key="close_confirmed")
+        if st.button("Close position", key="close", disabled=not confirmed):
+            sent(ui.send_command("close_position", {"pair": pair}), f"Close {pair}")
+
+if message := st.session_state.get("last_command"):
+    st.success(message)
+
+
+@st.fragment(run_every=ui.refresh_every())
+def command_outcomes() -> None:
+    st.subheader("Recent commands")
+    commands = ui.read(queries.commands, 20)
+    if commands.empty:
+        st.caption("No commands yet.")
+        return
+    st.dataframe(
+        ui.localise(commands, "ts", "done_ts")[["id", "ts", "kind", "status", "result"]],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+command_outcomes()

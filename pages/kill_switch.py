@@ -1,0 +1,68 @@
+"""Kill switch: flatten everything, cancel open orders, halt until re-armed."""
+
+import streamlit as st
+
+from data import queries
+from pages import ui
+
+CONFIRM_WORD = "KILL"
+
+st.title("Kill switch")
+state = ui.read(queries.engine_state)
+positions = ui.read(queries.open_positions)
+
+if state["halted"]:
+    st.error(f"Engine HALTED: {state['halt_reason']}")
+else:
+    st.markdown(ui.state_line(state))
+
+st.markdown(
+    "Closes **every** open position at market, cancels open orders, and halts the engine. "
+    "It works even when the engine worker is hung or dead: the supervisor does it. "
+    "The halt survives restarts until you re-arm below."
+)
+st.metric("Open positions", len(positions))
+typed = st.text_input(f"Type {CONFIRM_WORD} to confirm", key="kill_confirm_text")
+if st.button(
+    "Flatten everything and halt",
+    type="primary",
+    key="kill",
+    disabled=typed.strip() != CONFIRM_WORD,
+):
+    command_id = ui.send_command("kill")
+    st.session_state["kill_sent"] = command_id
+
+if command_id := st.session_state.get("kill_sent"):
+    st.warning(f"Kill switch sent as command #{command_id}; the outcome appears below.")
+
+st.subheader("Re-arm")
+if state["halted"]:
+    rearm_ok = st.checkbox(
+        "I have checked the positions and want trading to resume", key="rearm_confirmed"
+    )
+    if st.button("Re-arm and resume trading", key="rearm", disabled=not rearm_ok):
+        ui.send_command("rearm")
+        st.success("Re-arm sent; the engine resumes once the supervisor takes it.")
+else:
+    st.caption("The engine is not halted.")
+
+
+@st.fragment(run_every=ui.refresh_every())
+def kill_outcomes() -> None:
+    st.subheader("What the kill switch did")
+    kills = ui.read(queries.commands, 10, ("kill", "rearm"))
+    if kills.empty:
+        st.caption("The kill switch has not been used.")
+        return
+    for row in ui.localise(kills, "ts").itertuples():
+        text = f"#{row.id} {row.kind} at {row.ts:%Y-%m-%d %H:%M:%S}: {row.status}"
+        body = row.result or "waiting for the supervisor…"
+        if row.status == "failed":
+            st.error(f"{text} — {body}")
+        elif row.status == "done":
+            st.success(f"{text} — {body}")
+        else:
+            st.info(f"{text} — {body}")
+
+
+kill_outcomes()

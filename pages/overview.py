@@ -1,0 +1,67 @@
+"""Overview: equity, P&L, open positions and what the engine is doing."""
+
+from datetime import datetime, time
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from data import queries
+from pages import ui
+
+st.title("Overview")
+
+
+@st.fragment(run_every=ui.refresh_every())
+def overview_panel() -> None:
+    cfg = ui.settings()
+    state = ui.read(queries.engine_state)
+    equity = ui.read(queries.equity_curve)
+    positions = ui.read(queries.open_positions)
+    midnight = datetime.combine(datetime.now().astimezone().date(), time(), tzinfo=None)
+    realised = ui.read(queries.realised_pnl)
+    today = ui.read(queries.realised_pnl, midnight.astimezone())
+    unrealised = float(positions["unrealised_pnl"].sum()) if not positions.empty else 0.0
+
+    st.markdown(ui.state_line(state))
+    if equity.empty:
+        st.info(
+            "No trading yet. Start VOLT with `./start.sh` (or press Start on the Control page); "
+            "the engine records equity from its first tick."
+        )
+        return
+    current = float(equity["equity"].iloc[-1])
+    start = cfg.broker.starting_capital
+    cols = st.columns(5)
+    cols[0].metric("Equity", ui.money(current), ui.money(current - start, signed=True))
+    cols[1].metric("Realised P&L", ui.money(realised, signed=True))
+    cols[2].metric("Unrealised P&L", ui.money(unrealised, signed=True))
+    cols[3].metric("Realised today", ui.money(today, signed=True))
+    cols[4].metric("Open positions", f"{len(positions)} / {cfg.risk.max_open_positions}")
+
+    curve = ui.localise(equity, "ts")
+    figure = go.Figure(go.Scatter(x=curve["ts"], y=curve["equity"], mode="lines", name="Equity"))
+    figure.add_hline(y=start, line_dash="dot", annotation_text="starting capital")
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), title="Equity curve")
+    st.plotly_chart(figure, width="stretch", key="equity_chart")
+
+    st.subheader("Open positions")
+    if positions.empty:
+        st.caption("No open positions.")
+    else:
+        shown = ui.localise(positions, "entry_ts")[
+            [
+                "pair",
+                "amount",
+                "entry_price",
+                "last_price",
+                "stop_loss",
+                "take_profit",
+                "value",
+                "unrealised_pnl",
+                "entry_ts",
+            ]
+        ]
+        st.dataframe(shown, hide_index=True, width="stretch")
+
+
+overview_panel()

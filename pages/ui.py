@@ -1,0 +1,120 @@
+"""Shared dashboard pieces: the cached store, cached reads, formatting and the sidebar."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from config import ConfigError, Settings, load_config
+from data import queries
+from data.commands import submit_command
+from data.db import database_url, make_engine, make_session_factory
+
+READ_TTL_SECONDS = 2
+MODE_COLOURS = {"paper": "blue", "testnet": "orange", "live": "red"}
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str):
+    engine = make_engine(url, writer=False)
+    return engine, make_session_factory(engine)
+
+
+def store():
+    return _store(database_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(config_path: str) -> Settings:
+    return load_config(config_path or None)
+
+
+def settings() -> Settings:
+    try:
+        return _settings(os.environ.get("VOLT_CONFIG", ""))
+    except ConfigError as exc:
+        st.error(f"Configuration error: {exc}")
+        st.stop()
+
+
+def read(query, *args, **kwargs):
+    """Run a `data.queries` function through a short-lived cache."""
+    return _cached(query.__name__, database_url(), args, tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(ttl=READ_TTL_SECONDS, show_spinner=False)
+def _cached(name: str, url: str, args: tuple, kwargs: tuple):
+    return getattr(queries, name)(_store(url)[0], *args, **dict(kwargs))
+
+
+def send_command(kind: str, payload: dict | None = None) -> int:
+    command_id = submit_command(store()[1], kind, payload)
+    _cached.clear()
+    return command_id
+
+
+def money(value: float | None, currency: str | None = None, signed: bool = False) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    currency = currency or settings().broker.quote_currency
+    return f"{value:{'+' if signed else ''},.2f} {currency}"
+
+
+def price(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.6g}"
+
+
+def local_time(ts) -> str:
+    if ts is None or pd.isna(ts):
+        return "—"
+    if isinstance(ts, datetime) and ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def localise(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Times in the trader's local timezone, for display."""
+    out = frame.copy()
+    local = datetime.now().astimezone().tzinfo
+    for column in columns:
+        if column in out and not out.empty:
+            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(local)
+    return out
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def state_line(state: dict) -> str:
+    status = "halted" if state["halted"] else state["status"]
+    return f"**{status.upper()}** · last successful tick {age(state['heartbeat_age_s'])}"
+
+
+def sidebar() -> None:
+    cfg = settings()
+    state = read(queries.engine_state)
+    mode = (state.get("mode") or cfg.mode).lower()
+    with st.sidebar:
+        st.markdown(f":{MODE_COLOURS.get(mode, 'gray')}-background[**{mode.upper()}**]")
+        if cfg.feed.kind == "synthetic":
+            st.caption(f"Simulated market (seed {cfg.feed.seed}, clock ×{state['clock_speed']:g})")
+        st.markdown(state_line(state))
+        if state["halted"]:
+            st.error(f"Halted: {state['halt_reason']}")
+        st.page_link("pages/kill_switch.py", label="Kill switch", icon="🛑")
+
+
+def refresh_every() -> float:
+    return settings().dashboard.refresh_seconds
