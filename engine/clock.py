@@ -62,3 +62,25 @@ def make_clock(speed: float, resume_from: datetime | None = None) -> Clock:
     if resume_from is not None and resume_from > start:
         start = resume_from
     return SimulatedClock(start, speed)
+
+
+class FastForwardClock:
+    """As fast as possible: waiting jumps straight to the target (backtests, soaks, tests)."""
+
+    speed = float("inf")
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def wait_until(self, target: datetime, stop: threading.Event) -> bool:
+        if stop.is_set():
+            return False
+        self._now = max(self._now, target)
+        return True
+
+    def advance(self, seconds: float) -> datetime:
+        self._now += timedelta(seconds=seconds)
+        return self._now

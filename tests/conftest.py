@@ -1,0 +1,108 @@
+"""Shared fixtures: a private VOLT_HOME with a real SQLite file per test, and helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import load_config  # noqa: E402
+from data.db import make_engine, make_session_factory  # noqa: E402
+from engine.clock import FastForwardClock  # noqa: E402
+from engine.wiring import build_trader  # noqa: E402
+
+# A fast setup for process tests: 3000x clock, quick metrics and restarts.
+FAST_CONFIG = """
+[market]
+history_candles = 120
+[clock]
+speed = 3000.0
+[engine]
+tick_seconds = 60.0
+restart_backoff_seconds = 0.2
+restart_backoff_max_seconds = 1.0
+metrics_interval_seconds = 1.0
+shutdown_timeout_seconds = 10.0
+[dashboard]
+refresh_seconds = 60.0
+"""
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def volt_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "volt-home"
+    home.mkdir()
+    monkeypatch.setenv("VOLT_HOME", str(home))
+    monkeypatch.delenv("VOLT_DB_URL", raising=False)
+    monkeypatch.delenv("VOLT_CONFIG", raising=False)
+    return home
+
+
+@pytest.fixture
+def fast_config(tmp_path) -> Path:
+    path = tmp_path / "fast.toml"
+    path.write_text(FAST_CONFIG)
+    return path
+
+
+@pytest.fixture
+def store(volt_home):
+    engine = make_engine()
+    yield engine, make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def trader_factory(store) -> Callable:
+    """A real Trader on a fast-forward clock, for in-process runs."""
+
+    def build(config_path: Path | None = None, start: datetime = START):
+        settings = load_config(config_path)
+        clock = FastForwardClock(start)
+        return build_trader(settings, store[1], clock), clock
+
+    return build
+
+
+def run_ticks(trader, clock, market_hours: float, tick_seconds: float = 300.0) -> None:
+    for _ in range(int(market_hours * 3600 / tick_seconds)):
+        trader.tick()
+        clock.advance(tick_seconds)
+
+
+def volt_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(extra)
+    return env
+
+
+def run_engine(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        env=volt_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

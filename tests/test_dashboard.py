@@ -1,0 +1,150 @@
+"""Every page renders in AppTest on an empty and a populated database; buttons write commands."""
+
+import io
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from config import load_config
+from data import queries
+from data.db import make_engine, make_session_factory
+from data.events import record_event
+from data.models import Command
+from engine.clock import FastForwardClock
+from engine.metrics import record_metrics
+from engine.wiring import build_trader
+from tests.conftest import ROOT, START, run_ticks
+
+PAGES = [
+    "pages/overview.py",
+    "pages/market.py",
+    "pages/trades.py",
+    "pages/system.py",
+    "pages/control.py",
+    "pages/kill_switch.py",
+]
+
+
+def open_page(page: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.run()
+    assert not app.exception, app.exception
+    if page != PAGES[0]:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.fixture(scope="module")
+def populated_home(tmp_path_factory):
+    """One simulated market day of trading, built once for the module's read-only tests."""
+    home = tmp_path_factory.mktemp("populated")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOLT_HOME", str(home))
+        patch.delenv("VOLT_DB_URL", raising=False)
+        engine = make_engine()
+        factory = make_session_factory(engine)
+        clock = FastForwardClock(START)
+        trader = build_trader(load_config(), factory, clock)
+        run_ticks(trader, clock, market_hours=24)
+        try:
+            raise RuntimeError("feed timed out (test)")
+        except RuntimeError as exc:
+            record_event(factory, "ERROR", "worker", "log", "tick failed", exc=exc)
+        record_metrics(factory, None, retention_hours=1)
+        assert not queries.trades(engine).empty, "a simulated day should close trades"
+    yield home, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def populated(populated_home, monkeypatch):
+    home, engine = populated_home
+    monkeypatch.setenv("VOLT_HOME", str(home))
+    monkeypatch.delenv("VOLT_DB_URL", raising=False)
+    monkeypatch.delenv("VOLT_CONFIG", raising=False)
+    return engine
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_an_empty_database_with_a_next_step(page, volt_home):
+    app = open_page(page)
+    texts = " ".join(e.value for e in [*app.info, *app.caption, *app.markdown, *app.warning])
+    assert texts.strip(), f"{page} shows nothing on an empty database"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_a_populated_database(page, populated):
+    open_page(page)
+
+
+def test_overview_shows_equity_and_pnl(populated):
+    app = open_page("pages/overview.py")
+    labels = [m.label for m in app.metric]
+    assert {"Equity", "Realised P&L", "Unrealised P&L", "Open positions"} <= set(labels)
+    assert app.get("plotly_chart"), "the equity curve is missing"
+
+
+def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
+    app = open_page("pages/market.py")
+    import json
+
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    names = {trace.get("name") for trace in spec["data"]}
+    assert {"BTC/USDT", "Upper band", "Lower band", "RSI"} <= names
+    decisions = app.dataframe[0].value
+    assert decisions["rationale"].str.contains("RSI").all()
+
+
+def test_system_page_shows_temperature_or_no_sensor_and_tracebacks(populated):
+    app = open_page("pages/system.py")
+    temperature = next(m for m in app.metric if m.label == "CPU temperature")
+    assert temperature.value == "no sensor" or temperature.value.endswith("°C")
+    assert any("feed timed out (test)" in c.value for c in app.code)
+
+
+def test_stop_button_inserts_a_stop_command(volt_home, store):
+    app = open_page("pages/control.py")
+    app.button(key="stop").click().run()
+    assert not app.exception
+    with store[1]() as session:
+        commands = session.scalars(select(Command)).all()
+    assert [(c.kind, c.status) for c in commands] == [("stop", "pending")]
+
+
+def test_start_asks_for_confirmation_before_sending(volt_home, store):
+    app = open_page("pages/control.py")
+    app.button(key="start").click().run()
+    with store[1]() as session:
+        assert session.scalars(select(Command)).all() == []
+    app.button(key="start_confirm").click().run()
+    with store[1]() as session:
+        assert [c.kind for c in session.scalars(select(Command)).all()] == ["start"]
+
+
+def test_kill_needs_the_typed_confirmation(volt_home, store):
+    app = open_page("pages/kill_switch.py")
+    assert app.button(key="kill").disabled
+    app.text_input(key="kill_confirm_text").input("kill").run()
+    assert app.button(key="kill").disabled, "the confirmation is case-sensitive"
+    app.text_input(key="kill_confirm_text").input("KILL").run()
+    app.button(key="kill").click().run()
+    assert not app.exception
+    with store[1]() as session:
+        assert [c.kind for c in session.scalars(select(Command)).all()] == ["kill"]
+
+
+def test_csv_export_rows_equal_the_trades_table(populated):
+    app = open_page("pages/trades.py")
+    download = app.get("download_button")[0]
+    assert download.proto.label == "Download trades as CSV"
+    exported = pd.read_csv(io.BytesIO(queries.trades_csv(queries.trades(populated))))
+    table = queries.trades(populated)
+    assert len(exported) == len(table) > 0
+    assert exported["id"].tolist() == table["id"].tolist()
+    for column in ("amount", "entry_price", "exit_price", "fees", "pnl"):
+        assert exported[column].tolist() == pytest.approx(table[column].tolist(), rel=1e-9)
+    assert exported["exit_reason"].tolist() == table["exit_reason"].tolist()
+    assert pd.to_datetime(exported["exit_ts"], utc=True).tolist() == table["exit_ts"].tolist()

@@ -1,0 +1,130 @@
+"""The store keeps every decision whole, and a restarted trader never acts on a candle twice."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from data.commands import submit_command
+from data.db import transaction
+from data.events import EventsHandler
+from data.models import Decision, Event, Fill, Order, Position, Trade, VoteRow
+from engine.book import portfolio_view
+from engine.broker import BrokerError
+from risk import OrderIntent
+from tests.conftest import run_ticks
+
+
+def counts(factory) -> dict[str, int]:
+    with factory() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model))
+            for model in (Decision, VoteRow, Order, Fill, Position, Trade)
+        }
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
+    with store[0].connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_a_failed_order_leaves_no_partial_decision(trader_factory, store, monkeypatch):
+    trader, clock = trader_factory()
+
+    def broken_execute(session, order, now):
+        session.add(
+            Order(
+                client_order_id=order.client_order_id,
+                ts=now,
+                pair=order.pair,
+                side=order.side,
+                amount=order.amount,
+                price=order.price,
+                status="new",
+            )
+        )
+        session.flush()
+        raise BrokerError("exchange went away (test)")
+
+    monkeypatch.setattr(trader.broker, "execute", broken_execute)
+    failures = 0
+    for _ in range(400):
+        before = counts(store[1])
+        try:
+            trader.tick()
+        except BrokerError:
+            failures += 1
+            # The decision, its votes and the half-made order were rolled back together.
+            after = counts(store[1])
+            assert after["orders"] == before["orders"] == 0
+            assert after["decisions"] - before["decisions"] == after["votes"] - before["votes"]
+            break
+        clock.advance(300)
+    assert failures == 1, "no entry signal in the simulated hours"
+
+
+def test_restarted_trader_never_decides_the_same_candle_twice(trader_factory, store):
+    trader, clock = trader_factory()
+    run_ticks(trader, clock, market_hours=6)
+    last_tick = clock.now() - timedelta(seconds=300)
+    before = counts(store[1])
+    again, _ = trader_factory(start=last_tick)
+    again.tick()
+    again.tick()
+    assert counts(store[1]) == before
+
+
+def test_the_same_client_order_id_never_fills_twice(trader_factory, store):
+    trader, clock = trader_factory()
+    intent = OrderIntent("BTC/USDT", "buy", 60_000.0, "volt-BTCUSDT-1-b", "signal", atr=300.0)
+    with transaction(store[1]) as session:
+        approved = trader.gate.approve(intent, portfolio_view(session, trader.broker, {}))
+        first = trader.broker.execute(session, approved, clock.now())
+        cash_after_first = trader.broker.cash(session)
+    with transaction(store[1]) as session:
+        retry = trader.broker.execute(session, approved, clock.now())
+        assert retry.duplicate and retry.order.id == first.order.id
+        assert trader.broker.cash(session) == cash_after_first
+    with store[1]() as session:
+        assert session.scalar(select(func.count(Order.id))) == 1
+        assert session.scalar(select(func.count(Fill.id))) == 1
+
+
+def test_stops_close_at_or_beyond_the_stop_price(trader_factory, store):
+    trader, clock = trader_factory()
+    run_ticks(trader, clock, market_hours=24)
+    with store[1]() as session:
+        stopped = session.scalars(select(Trade).where(Trade.exit_reason == "stop_loss")).all()
+        fills = {f.order_id: f for f in session.scalars(select(Fill)).all()}
+        orders = {o.id: o for o in session.scalars(select(Order)).all()}
+    assert stopped, "no stop-loss exit in a simulated day"
+    for trade in stopped:
+        order = orders[trade.exit_order_id]
+        assert fills[order.id].price <= order.price  # slippage only ever hurts
+        assert trade.exit_price < trade.entry_price
+        assert trade.pnl < 0
+
+
+def test_logged_errors_reach_events_with_their_traceback(store):
+    logger = logging.getLogger("volt.test_events")
+    handler = EventsHandler(store[1], "worker")
+    logger.addHandler(handler)
+    try:
+        try:
+            {}["missing"]
+        except KeyError:
+            logger.exception("tick failed")
+    finally:
+        logger.removeHandler(handler)
+    with store[1]() as session:
+        event = session.scalars(select(Event)).one()
+    assert event.level == "ERROR" and event.source == "worker"
+    assert event.message == "tick failed"
+    assert "KeyError: 'missing'" in event.traceback
+
+
+def test_unknown_command_kind_is_refused(store):
+    with pytest.raises(ValueError, match="unknown command 'explode'"):
+        submit_command(store[1], "explode")

@@ -1,0 +1,131 @@
+"""The supervisor restarts a dead worker, says why, and answers Stop and Start."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from data.commands import get_command, submit_command
+from data.models import Event
+from data.state import read_state
+from tests.conftest import ROOT, volt_env, wait_for
+
+
+class RunningSupervisor:
+    def __init__(self, home, config, factory):
+        self.factory = factory
+        self.log = open(home / "supervisor.out", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "supervise", "--config", str(config)],
+            cwd=ROOT,
+            env=volt_env(VOLT_HOME=str(home)),
+            stdout=self.log,
+            stderr=self.log,
+        )
+
+    def state(self):
+        return read_state(self.factory)
+
+    def wait_for_ticking_worker(self, timeout=60.0) -> int:
+        def ticking():
+            state = self.state()
+            if state.worker_pid and state.heartbeat_at and state.status == "running":
+                started, beat = state.worker_started_at, state.heartbeat_at
+                return state.worker_pid if beat >= started else None
+            return None
+
+        return wait_for(ticking, timeout, "a worker to tick")
+
+    def command(self, kind, timeout=30.0, **payload):
+        command_id = submit_command(self.factory, kind, payload)
+
+        def finished():
+            command = get_command(self.factory, command_id)
+            return command if command.status in ("done", "failed") else None
+
+        return wait_for(finished, timeout, f"the {kind} command to finish")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def supervisor(volt_home, fast_config, store):
+    running = RunningSupervisor(volt_home, fast_config, store[1])
+    yield running
+    running.stop()
+
+
+def test_sigkilled_worker_is_restarted_and_the_signal_is_recorded(supervisor, store):
+    first = supervisor.wait_for_ticking_worker()
+    os.kill(first, signal.SIGKILL)
+    second = wait_for(
+        lambda: (pid := supervisor.state().worker_pid) and pid != first and pid,
+        15,
+        "a new worker",
+    )
+    assert second != first
+    with store[1]() as session:
+        events = session.scalars(select(Event).where(Event.kind == "worker_died")).all()
+    assert any(f"worker {first} killed by signal SIGKILL" in e.message for e in events)
+    assert supervisor.state().restarts >= 1
+    supervisor.wait_for_ticking_worker()
+
+
+def test_stop_and_start_commands_are_acknowledged_done(supervisor):
+    first = supervisor.wait_for_ticking_worker()
+    stopped = supervisor.command("stop")
+    assert stopped.status == "done"
+    assert f"worker {first} exited with code 0" in stopped.result
+    state = supervisor.state()
+    assert state.worker_pid is None and state.status == "stopped" and state.desired == "stopped"
+    assert supervisor.process.poll() is None, "the supervisor must stay up"
+
+    started = supervisor.command("start")
+    assert started.status == "done", started.result
+    assert "trading started" in started.result
+    assert supervisor.wait_for_ticking_worker() != first
+
+
+def test_worker_orders_stop_after_sigterm_and_supervisor_exits_cleanly(supervisor):
+    worker = supervisor.wait_for_ticking_worker()
+    assert supervisor.stop() == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+    assert supervisor.state().status == "stopped"
+
+
+def test_second_supervisor_refuses_while_one_runs(supervisor, volt_home, fast_config):
+    supervisor.wait_for_ticking_worker()
+    second = subprocess.run(
+        [sys.executable, "-m", "engine", "supervise", "--config", str(fast_config)],
+        cwd=ROOT,
+        env=volt_env(VOLT_HOME=str(volt_home)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 3
+    assert "VOLT is already running" in second.stderr
+
+
+def test_system_metrics_are_sampled_with_worker_rss(supervisor, store):
+    from data import queries
+
+    supervisor.wait_for_ticking_worker()
+    # A sample taken as the worker process starts sees an interpreter not yet loaded.
+    metric = wait_for(
+        lambda: (m := queries.latest_metrics(store[0])) and (m["engine_rss_mb"] or 0) > 10 and m,
+        15,
+        "a metrics sample with the loaded worker's RSS",
+    )
+    assert 0 <= metric["cpu_percent"] <= 100 * os.cpu_count()
+    assert 10 < metric["engine_rss_mb"] < 2000
+    assert 0 < metric["memory_percent"] <= 100

@@ -1,0 +1,72 @@
+"""The worker pauses and resumes entries and closes a position on request, through risk."""
+
+import threading
+
+from sqlalchemy import select
+
+from config import load_config
+from data.commands import get_command, submit_command
+from data.models import Position, Trade
+from engine.clock import FastForwardClock
+from engine.worker import Worker
+from tests.conftest import START, run_ticks
+
+
+def make_worker(store) -> Worker:
+    worker = Worker(load_config(), store[1], speed=1000.0)
+    worker.clock = FastForwardClock(START)
+    worker.trader.clock = worker.clock
+    return worker
+
+
+def test_pause_stops_entries_and_resume_restarts_them(store):
+    worker = make_worker(store)
+    pause = submit_command(store[1], "pause")
+    worker._handle_commands()
+    assert get_command(store[1], pause).status == "done"
+    assert worker.trader.entries_paused
+    run_ticks(worker.trader, worker.clock, market_hours=12)
+    with store[1]() as session:
+        assert session.scalars(select(Position)).all() == []
+    resume = submit_command(store[1], "resume")
+    worker._handle_commands()
+    assert get_command(store[1], resume).result == "entries resumed"
+    assert not worker.trader.entries_paused
+
+
+def test_close_position_command_closes_through_risk_with_manual_reason(store):
+    worker = make_worker(store)
+    for _ in range(48):
+        run_ticks(worker.trader, worker.clock, market_hours=1)
+        with store[1]() as session:
+            position = session.scalars(select(Position)).first()
+        if position:
+            break
+    assert position is not None
+    command = submit_command(store[1], "close_position", {"pair": position.pair})
+    worker._handle_commands()
+    done = get_command(store[1], command)
+    assert done.status == "done", done.result
+    assert done.result.startswith(f"closed {position.pair}")
+    with store[1]() as session:
+        assert session.get(Position, position.pair) is None
+        trade = session.scalars(select(Trade).order_by(Trade.id.desc())).first()
+    assert trade.exit_reason == "manual"
+
+
+def test_closing_a_pair_with_no_position_fails_with_a_reason(store):
+    worker = make_worker(store)
+    command = submit_command(store[1], "close_position", {"pair": "ETH/USDT"})
+    worker._handle_commands()
+    done = get_command(store[1], command)
+    assert done.status == "failed" and "no open position" in done.result
+
+
+def test_worker_stops_when_asked_and_records_the_stop(store):
+    worker = make_worker(store)
+    threading.Timer(0.5, worker.stop_requested.set).start()
+    assert worker.run() == 0
+    with store[1]() as session:
+        from data.state import load_state
+
+        assert load_state(session).status == "stopped"
