@@ -28,6 +28,13 @@ def claim_commands(
 ) -> list[Command]:
     """Atomically take pending commands of these kinds, oldest first."""
     claimed = []
+    with factory() as session:
+        # Polled several times a second: look before taking the write lock.
+        waiting = session.scalar(
+            select(Command.id).where(Command.status == "pending", Command.kind.in_(kinds)).limit(1)
+        )
+    if waiting is None:
+        return claimed
     with transaction(factory) as session:
         pending = session.scalars(
             select(Command)
@@ -57,3 +64,10 @@ def finish_command(factory: sessionmaker[Session], command_id: int, ok: bool, re
 def get_command(factory: sessionmaker[Session], command_id: int) -> Command | None:
     with factory() as session:
         return session.get(Command, command_id)
+
+
+def latest_command(factory: sessionmaker[Session], kind: str) -> Command | None:
+    with factory() as session:
+        return session.scalar(
+            select(Command).where(Command.kind == kind).order_by(Command.id.desc()).limit(1)
+        )

@@ -37,7 +37,7 @@ def database_url() -> str:
     return os.environ.get("VOLT_DB_URL") or f"sqlite:///{volt_home() / 'volt.db'}"
 
 
-def _tune_sqlite(engine: Engine, immediate: bool) -> None:
+def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy issue BEGIN itself so writes can take the lock up front.
@@ -52,17 +52,17 @@ def _tune_sqlite(engine: Engine, immediate: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         # A read that later upgrades to a write can fail with "database is locked" despite
-        # the busy timeout; the engine's writes take the write lock at BEGIN instead.
-        take_lock = immediate or conn.get_execution_options().get("immediate", False)
+        # the busy timeout, so write units take the lock at BEGIN. Plain reads do not: in WAL
+        # mode they never wait, even while a frozen process holds the write lock.
+        take_lock = conn.get_execution_options().get("immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if take_lock else "BEGIN")
 
 
-def make_engine(url: str | None = None, *, writer: bool = True) -> Engine:
-    """`writer=False` (the dashboard) reads without taking SQLite's write lock."""
+def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _tune_sqlite(engine, immediate=writer)
+        _tune_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
@@ -78,4 +78,5 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back and re-raises on any error."""
     with factory() as session, session.begin():
+        session.connection(execution_options={"immediate": True})
         yield session

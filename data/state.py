@@ -18,6 +18,11 @@ def load_state(session: Session) -> EngineState:
 
 
 def read_state(factory: sessionmaker[Session]) -> EngineState:
+    """A plain read: it never waits for the write lock, so a hung writer cannot block it."""
+    with factory() as session:
+        state = session.get(EngineState, 1)
+    if state is not None:
+        return state
     with transaction(factory) as session:
         return load_state(session)
 

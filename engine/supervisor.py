@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from data.commands import SUPERVISOR_COMMANDS, claim_commands, finish_command
+from data.commands import SUPERVISOR_COMMANDS, claim_commands, finish_command, latest_command
 from data.db import as_utc, utcnow
 from data.events import record_event
 from data.state import read_state, update_state
@@ -30,6 +30,8 @@ FIRST_TICK_GRACE_SECONDS = 60.0
 MIN_HANG_SECONDS = 5.0
 KILL_STOP_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.25
+WATCHDOG_SECONDS = 0.25
+STEP_RETRY_SECONDS = 2.0
 
 
 def describe_exit(returncode: int) -> str:
@@ -62,6 +64,8 @@ class Supervisor:
         self.recent_restarts: deque[float] = deque()
         self.last_metrics = 0.0
         self.lock = InstanceLock()
+        self._worker_lock = threading.Lock()
+        self._hang_reasons: dict[int, str] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -93,8 +97,15 @@ class Supervisor:
             else:
                 update_state(self.factory, desired="running", status="starting")
             log.info("supervisor started (pid %d)", os.getpid())
+            watchdog = threading.Thread(target=self._watchdog, name="watchdog", daemon=True)
+            watchdog.start()
             while not self.stop_requested.is_set():
-                self._step()
+                try:
+                    self._step()
+                except Exception:
+                    # A locked or unreachable database must not end supervision.
+                    log.exception("supervisor step failed; retrying")
+                    self.stop_requested.wait(STEP_RETRY_SECONDS)
                 self.stop_requested.wait(POLL_SECONDS)
             self.stop_worker(self.settings.engine.shutdown_timeout_seconds)
             final = read_state(self.factory)
@@ -107,8 +118,8 @@ class Supervisor:
             self.lock.release()
 
     def _step(self) -> None:
-        self._handle_commands()
         self._watch_worker()
+        self._handle_commands()
         state = read_state(self.factory)
         if (
             self.worker is None
@@ -132,13 +143,12 @@ class Supervisor:
         cmd = [sys.executable, "-m", "engine", "run", "--supervised", "--speed", str(self.speed)]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
-        stderr = open(logs_dir() / "worker.stderr.log", "ab")  # noqa: SIM115 - child keeps it
-        self.worker = subprocess.Popen(
-            cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-        stderr.close()
-        self.worker_started_at = utcnow()
-        self.stopping_worker = False
+        with open(logs_dir() / "worker.stderr.log", "ab") as stderr, self._worker_lock:
+            self.worker = subprocess.Popen(
+                cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+            self.worker_started_at = utcnow()
+            self.stopping_worker = False
         update_state(
             self.factory,
             worker_pid=self.worker.pid,
@@ -149,10 +159,11 @@ class Supervisor:
 
     def stop_worker(self, timeout: float) -> str:
         """Ask the worker to stop in order; kill it if it has not within `timeout` seconds."""
-        worker = self.worker
-        if worker is None:
-            return "no worker was running"
-        self.stopping_worker = True
+        with self._worker_lock:
+            worker = self.worker
+            if worker is None:
+                return "no worker was running"
+            self.stopping_worker = True
         if worker.poll() is None:
             worker.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) worker cannot hear TERM
             worker.terminate()
@@ -162,45 +173,62 @@ class Supervisor:
                 log.warning("worker %d did not stop within %.0f s; killing it", worker.pid, timeout)
                 worker.kill()
                 worker.wait()
-        self.worker = None
+        with self._worker_lock:
+            self.worker = None
         halted = read_state(self.factory).halted
         update_state(self.factory, worker_pid=None, status="halted" if halted else "stopped")
         return f"worker {worker.pid} {describe_exit(worker.returncode)}"
 
     # --- watchdog -------------------------------------------------------------------------
     def _watch_worker(self) -> None:
-        worker = self.worker
-        if worker is None:
-            return
-        returncode = worker.poll()
-        if returncode is not None:
+        """Main loop: reap a worker that exited, and say why it did."""
+        with self._worker_lock:
+            worker = self.worker
+            if worker is None or worker.poll() is None:
+                return
             self.worker = None
-            if not self.stopping_worker:
-                self._restart_after(f"worker {worker.pid} {describe_exit(returncode)}")
+            hang = self._hang_reasons.pop(worker.pid, None)
+        if self.stopping_worker:
             return
-        self._check_heartbeat(worker)
+        if hang:
+            self._restart_after(hang, kind="hang")
+        else:
+            self._restart_after(f"worker {worker.pid} {describe_exit(worker.returncode)}")
 
-    def _check_heartbeat(self, worker: subprocess.Popen) -> None:
+    def _watchdog(self) -> None:
+        """Own thread: it only reads the heartbeat (a read never waits in WAL mode) and kills,
+        so neither a busy main loop nor a frozen worker holding the write lock can stall it."""
+        while not self.stop_requested.wait(WATCHDOG_SECONDS):
+            try:
+                self._check_heartbeat()
+            except Exception:
+                log.exception("watchdog check failed")
+
+    def _check_heartbeat(self) -> None:
+        with self._worker_lock:
+            worker, started = self.worker, self.worker_started_at
+        if worker is None or self.stopping_worker:
+            return
         engine = self.settings.engine
         # A tick's compute time does not shrink with clock speed, hence the floor.
         limit = max(engine.hang_intervals * engine.tick_seconds / self.speed, MIN_HANG_SECONDS)
         heartbeat = as_utc(read_state(self.factory).heartbeat_at)
-        if heartbeat is None or heartbeat < self.worker_started_at:
+        if heartbeat is None or heartbeat < started:
             # Until its first tick, a worker gets a grace period for imports and warm-up.
-            age = (utcnow() - self.worker_started_at).total_seconds()
+            age = (utcnow() - started).total_seconds()
             allowed = limit + FIRST_TICK_GRACE_SECONDS
         else:
             age = (utcnow() - heartbeat).total_seconds()
             allowed = limit
-        if age > allowed:
-            worker.kill()
-            worker.wait()
-            self.worker = None
-            self._restart_after(
-                f"worker {worker.pid} hung: no successful tick for {age:.1f} s "
-                f"(limit {allowed:.1f} s); killed it",
-                kind="hang",
-            )
+        if age <= allowed:
+            return
+        with self._worker_lock:
+            if self.worker is worker and not self.stopping_worker and worker.poll() is None:
+                self._hang_reasons[worker.pid] = (
+                    f"worker {worker.pid} hung: no successful tick for {age:.1f} s "
+                    f"(limit {allowed:.1f} s); killed it"
+                )
+                worker.kill()
 
     def _restart_after(self, why: str, kind: str = "worker_died") -> None:
         engine = self.settings.engine
@@ -268,6 +296,12 @@ class Supervisor:
         state = read_state(self.factory)
         if not state.halted:
             return True, "the engine was not halted"
+        last_kill = latest_command(self.factory, "kill")
+        if last_kill is not None and last_kill.status == "failed":
+            return False, (
+                f"the last kill switch (#{last_kill.id}) did not close everything: "
+                f"{last_kill.result}. Press it again until it succeeds, then re-arm"
+            )
         update_state(self.factory, halted=False, halt_reason="", desired="running")
         self.recent_restarts.clear()
         return True, "re-armed: trading resumes"

@@ -75,8 +75,12 @@ class Worker:
         )
         next_tick = self.clock.now()
         while not self.stop_requested.is_set():
-            self._handle_commands()
-            self._tick_once()
+            try:
+                self._handle_commands()
+                self._tick_once()
+            except Exception:
+                # The heartbeat is not touched, so a worker that keeps failing looks hung.
+                log.exception("engine loop step failed")
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
                 break
@@ -88,12 +92,7 @@ class Worker:
         return self.shutdown()
 
     def _tick_once(self) -> None:
-        try:
-            report = self.trader.tick()
-        except Exception:
-            # The heartbeat is not touched, so a worker that fails every tick looks hung.
-            log.exception("tick failed")
-            return
+        report = self.trader.tick()
         update_state(
             self.factory,
             heartbeat_at=utcnow(),

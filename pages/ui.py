@@ -19,7 +19,7 @@ MODE_COLOURS = {"paper": "blue", "testnet": "orange", "live": "red"}
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str):
-    engine = make_engine(url, writer=False)
+    engine = make_engine(url)
     return engine, make_session_factory(engine)
 
 

@@ -76,3 +76,32 @@ def test_pressing_kill_twice_is_harmless(volt_home, fast_config, store):
         assert supervisor.state().halted
     finally:
         supervisor.stop()
+
+
+def test_rearm_is_refused_while_the_last_flatten_failed(store):
+    from config import load_config
+    from data.commands import finish_command, submit_command
+    from data.state import update_state
+    from engine.supervisor import Supervisor
+
+    factory = store[1]
+    supervisor = Supervisor(load_config(), factory)
+    update_state(factory, halted=True, halt_reason="kill switch (command #1)")
+    kill = submit_command(factory, "kill")
+    finish_command(factory, kill, False, "NOT CLOSED: BTC/USDT: exchange unavailable")
+    ok, message = supervisor._command_rearm(kill + 1)
+    assert not ok
+    assert "did not close everything" in message and "BTC/USDT" in message
+    assert read_state_halted(factory)
+
+    again = submit_command(factory, "kill")
+    finish_command(factory, again, True, "closed BTC/USDT; engine halted until re-armed")
+    ok, message = supervisor._command_rearm(again + 1)
+    assert ok and message == "re-armed: trading resumes"
+    assert not read_state_halted(factory)
+
+
+def read_state_halted(factory) -> bool:
+    from data.state import read_state
+
+    return read_state(factory).halted

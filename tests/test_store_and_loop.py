@@ -116,8 +116,10 @@ def test_logged_errors_reach_events_with_their_traceback(store):
             {}["missing"]
         except KeyError:
             logger.exception("tick failed")
+        handler.flush()
     finally:
         logger.removeHandler(handler)
+        handler.close()
     with store[1]() as session:
         event = session.scalars(select(Event)).one()
     assert event.level == "ERROR" and event.source == "worker"

@@ -29,9 +29,11 @@ class RunningSupervisor:
     def state(self):
         return read_state(self.factory)
 
-    def wait_for_ticking_worker(self, timeout=60.0) -> int:
+    def wait_for_ticking_worker(self, timeout=60.0, other_than: int | None = None) -> int:
         def ticking():
             state = self.state()
+            if state.worker_pid == other_than:
+                return None
             if state.worker_pid and state.heartbeat_at and state.status == "running":
                 started, beat = state.worker_started_at, state.heartbeat_at
                 return state.worker_pid if beat >= started else None
@@ -129,3 +131,41 @@ def test_system_metrics_are_sampled_with_worker_rss(supervisor, store):
     assert 0 <= metric["cpu_percent"] <= 100 * os.cpu_count()
     assert 10 < metric["engine_rss_mb"] < 2000
     assert 0 < metric["memory_percent"] <= 100
+
+
+def test_hung_worker_is_detected_killed_and_replaced(supervisor, store):
+    hung = supervisor.wait_for_ticking_worker()
+    os.kill(hung, signal.SIGSTOP)  # alive, but never ticks again
+    replacement = wait_for(
+        lambda: (pid := supervisor.state().worker_pid) and pid != hung and pid, 30, "a new worker"
+    )
+    with store[1]() as session:
+        hangs = session.scalars(select(Event).where(Event.kind == "hang")).all()
+    assert any(f"worker {hung} hung: no successful tick" in e.message for e in hangs)
+    assert replacement != hung
+    supervisor.wait_for_ticking_worker()
+
+
+def test_hang_is_detected_while_another_process_holds_the_write_lock(supervisor, volt_home):
+    import sqlite3
+
+    hung = supervisor.wait_for_ticking_worker()
+    blocker = sqlite3.connect(volt_home / "volt.db", isolation_level=None, timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")  # as a worker frozen mid-write would
+    try:
+        os.kill(hung, signal.SIGSTOP)
+
+        def gone() -> bool:
+            try:
+                os.kill(hung, 0)
+            except ProcessLookupError:
+                return True
+            # A zombie still answers kill(0); it is dead once its state says so.
+            with open(f"/proc/{hung}/stat") as stat:
+                return stat.read().split(") ")[1][0] == "Z"
+
+        wait_for(gone, 20, "the supervisor to kill the hung worker despite the lock")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    supervisor.wait_for_ticking_worker(other_than=hung)

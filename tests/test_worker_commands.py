@@ -70,3 +70,31 @@ def test_worker_stops_when_asked_and_records_the_stop(store):
         from data.state import load_state
 
         assert load_state(session).status == "stopped"
+
+
+def test_a_failing_tick_is_an_event_with_traceback_and_no_heartbeat(store, monkeypatch):
+    import logging
+
+    from data.events import EventsHandler
+    from data.models import Event
+    from data.state import read_state
+
+    worker = make_worker(store)
+
+    def feed_down(*_args, **_kwargs):
+        raise ConnectionError("feed unreachable (test)")
+
+    monkeypatch.setattr(worker.trader.feed, "candles", feed_down)
+    handler = EventsHandler(store[1], "worker")
+    logging.getLogger().addHandler(handler)
+    try:
+        threading.Timer(0.3, worker.stop_requested.set).start()
+        assert worker.run() == 0
+        handler.flush()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    with store[1]() as session:
+        events = session.scalars(select(Event).where(Event.level == "ERROR")).all()
+    assert events and "ConnectionError: feed unreachable (test)" in events[0].traceback
+    assert read_state(store[1]).heartbeat_at is None
