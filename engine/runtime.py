@@ -6,6 +6,7 @@ import faulthandler
 import fcntl
 import logging
 import os
+import signal
 import sys
 import threading
 from logging.handlers import RotatingFileHandler
@@ -67,6 +68,17 @@ def setup_logging(
     # supervisor sends to the worker's stderr log.
     faulthandler.enable()
     return logger
+
+
+def stop_on_signals(stop: threading.Event, logger: logging.Logger, then: str) -> None:
+    """SIGTERM, SIGINT and SIGHUP all mean: stop in order. A closed terminal must not kill."""
+
+    def _on_signal(signum, _frame) -> None:
+        logger.info("received %s: %s", signal.Signals(signum).name, then)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
 
 
 class InstanceLock:

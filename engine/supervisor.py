@@ -21,7 +21,7 @@ from data.events import record_event
 from data.state import read_state, update_state
 from engine.clock import make_clock
 from engine.metrics import record_metrics
-from engine.runtime import InstanceLock, logs_dir
+from engine.runtime import InstanceLock, logs_dir, stop_on_signals
 from engine.wiring import build_trader
 
 log = logging.getLogger("volt.supervisor")
@@ -69,12 +69,7 @@ class Supervisor:
 
     # --- lifecycle ------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_stop_signal)
-
-    def _on_stop_signal(self, signum, _frame) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        self.stop_requested.set()
+        stop_on_signals(self.stop_requested, log, "stopping")
 
     def run(self) -> int:
         self.lock.acquire()

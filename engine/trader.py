@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,6 +38,18 @@ class TickReport:
 def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
     """Derived from the decision, so a retried or re-run decision can never double an order."""
     return f"volt-{pair.replace('/', '')}-{int(candle_ts.timestamp())}-{tag}"
+
+
+def signal_intent(decision: Decision, side: str, atr: float = math.nan) -> OrderIntent:
+    return OrderIntent(
+        decision.pair,
+        side,
+        decision.price,
+        client_order_id(decision.pair, decision.candle_ts, side[0]),
+        "signal",
+        atr=atr,
+        decision_id=decision.id,
+    )
 
 
 class Trader:
@@ -207,15 +220,7 @@ class Trader:
         if consensus.action == Action.SELL:
             if not holding:
                 return "no position to sell"
-            intent = OrderIntent(
-                pair,
-                "sell",
-                decision.price,
-                client_order_id(pair, decision.candle_ts, "s"),
-                "signal",
-                decision_id=decision.id,
-            )
-            self._exit(session, intent, now)
+            self._exit(session, signal_intent(decision, "sell"), now)
             decision.executed = True
             report.exits += 1
             return "sold: closed the position on the signal"
@@ -223,15 +228,7 @@ class Trader:
             return "already holding"
         if self.entries_paused:
             return "entries paused"
-        intent = OrderIntent(
-            pair,
-            "buy",
-            decision.price,
-            client_order_id(pair, decision.candle_ts, "b"),
-            "signal",
-            atr=atr,
-            decision_id=decision.id,
-        )
+        intent = signal_intent(decision, "buy", atr)
         try:
             approved = self.gate.approve(
                 intent, book.portfolio_view(session, self.broker, self.marks)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from datetime import timedelta
@@ -16,6 +15,7 @@ from data.commands import WORKER_COMMANDS, claim_commands, finish_command
 from data.db import as_utc, utcnow
 from data.state import read_state, update_state
 from engine.clock import make_clock
+from engine.runtime import stop_on_signals
 from engine.trader import Trader
 from engine.wiring import build_trader
 
@@ -46,12 +46,7 @@ class Worker:
         self.parent_pid = os.getppid()
 
     def install_signal_handlers(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_stop_signal)
-
-    def _on_stop_signal(self, signum, _frame) -> None:
-        log.info("received %s: stopping after the current tick", signal.Signals(signum).name)
-        self.stop_requested.set()
+        stop_on_signals(self.stop_requested, log, "stopping after the current tick")
 
     def run(self) -> int:
         settings = self.settings
