@@ -1,10 +1,20 @@
 """The kill switch flattens every position, halts, and the halt survives a supervisor restart."""
 
+import os
+import signal
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
+from config import load_config
+from data.db import as_utc, transaction
 from data.models import Position, Trade
-from tests.conftest import run_ticks
+from data.state import read_state
+from engine.book import portfolio_view, record_entry
+from engine.clock import FastForwardClock
+from engine.wiring import build_trader
+from risk import OrderIntent
 from tests.test_supervisor import RunningSupervisor
 
 
@@ -14,42 +24,52 @@ def open_positions_count(factory) -> int:
 
 
 @pytest.fixture
-def book_with_positions(trader_factory, store, fast_config):
-    """Trade in-process until at least two positions are open, as a worker would."""
-    trader, clock = trader_factory(fast_config)
-    for _ in range(200):
-        run_ticks(trader, clock, market_hours=1)
-        if open_positions_count(store[1]) >= 2:
-            break
-    assert open_positions_count(store[1]) >= 2, "the synthetic market opened too few positions"
-    return trader
+def slow_config(tmp_path) -> Path:
+    """Real-time-ish clock and a long hang limit: a frozen worker stays frozen for the test."""
+    path = tmp_path / "slow.toml"
+    path.write_text("[clock]\nspeed = 60.0\n[engine]\nhang_intervals = 100\n")
+    return path
 
 
-def test_kill_flattens_halts_and_the_halt_survives_a_restart(
-    book_with_positions, volt_home, fast_config, store
+def open_positions_now(factory, config: Path, pairs: list[str]) -> None:
+    """Open positions through the real risk gate and paper broker, at the engine's time."""
+    settings = load_config(config)
+    clock = FastForwardClock(as_utc(read_state(factory).market_time))
+    trader = build_trader(settings, factory, clock)
+    for pair in pairs:
+        price = trader.current_price(pair, clock.now())
+        intent = OrderIntent(pair, "buy", price, f"test-{pair}", "signal", atr=price * 0.01)
+        with transaction(factory) as session:
+            approved = trader.gate.approve(intent, portfolio_view(session, trader.broker, {}))
+            execution = trader.broker.execute(session, approved, clock.now())
+            record_entry(session, execution, approved.stop_loss, approved.take_profit)
+
+
+def test_kill_flattens_a_hung_worker_halts_and_the_halt_survives_a_restart(
+    volt_home, slow_config, store
 ):
     factory = store[1]
-    before = open_positions_count(factory)
-    supervisor = RunningSupervisor(volt_home, fast_config, factory)
+    supervisor = RunningSupervisor(volt_home, slow_config, factory)
     try:
-        supervisor.wait_for_ticking_worker()
+        hung = supervisor.wait_for_ticking_worker()
+        os.kill(hung, signal.SIGSTOP)  # the kill switch must not need a live worker
+        open_positions_now(factory, slow_config, ["BTC/USDT", "ETH/USDT"])
+        assert open_positions_count(factory) == 2
+
         killed = supervisor.command("kill", timeout=60)
         assert killed.status == "done", killed.result
+        assert killed.result.count("closed ") == 2
         assert "engine halted until re-armed" in killed.result
-        assert killed.result.count("closed ") >= 1
         assert open_positions_count(factory) == 0
         state = supervisor.state()
         assert state.halted and state.status == "halted" and state.worker_pid is None
         with factory() as session:
-            kill_exits = session.scalar(
-                select(func.count(Trade.id)).where(Trade.exit_reason == "kill_switch")
-            )
-        assert kill_exits >= 1
-        assert before >= 2
+            reasons = session.scalars(select(Trade.exit_reason)).all()
+        assert reasons == ["kill_switch", "kill_switch"]
     finally:
         assert supervisor.stop() == 0
 
-    restarted = RunningSupervisor(volt_home, fast_config, factory)
+    restarted = RunningSupervisor(volt_home, slow_config, factory)
     try:
         refused = restarted.command("start")
         assert refused.status == "failed"
