@@ -1,19 +1,23 @@
-"""VOLT control room: the router. Every page reads the database; none holds trading state."""
+"""VOLT control room: the router. Every page reads the database; none holds trading state.
+
+Page scripts live in views/, not pages/: Streamlit 1.67 runs the first session after a start
+as an old-style multipage app whenever a pages/ folder sits beside the main script.
+"""
 
 import streamlit as st
 
-from pages import ui
+from views import ui
 
-st.set_page_config(page_title="VOLT", page_icon="⚡", layout="wide")
+st.set_page_config(page_title="VOLT", page_icon=":material/bolt:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page("pages/overview.py", title="Overview", icon="📈", default=True),
-        st.Page("pages/market.py", title="Market", icon="🕯️"),
-        st.Page("pages/trades.py", title="Trades", icon="🧾"),
-        st.Page("pages/system.py", title="System", icon="🌡️"),
-        st.Page("pages/control.py", title="Control", icon="🎛️"),
-        st.Page("pages/kill_switch.py", title="Kill switch", icon="🛑"),
+        st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("views/market.py", title="Market", icon=":material/candlestick_chart:"),
+        st.Page("views/trades.py", title="Trades", icon=":material/receipt_long:"),
+        st.Page("views/system.py", title="System", icon=":material/device_thermostat:"),
+        st.Page("views/control.py", title="Control", icon=":material/tune:"),
+        st.Page("views/kill_switch.py", title="Kill switch", icon=":material/dangerous:"),
     ]
 )
 ui.sidebar()

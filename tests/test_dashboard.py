@@ -18,12 +18,12 @@ from engine.wiring import build_trader
 from tests.conftest import ROOT, START, run_ticks
 
 PAGES = [
-    "pages/overview.py",
-    "pages/market.py",
-    "pages/trades.py",
-    "pages/system.py",
-    "pages/control.py",
-    "pages/kill_switch.py",
+    "views/overview.py",
+    "views/market.py",
+    "views/trades.py",
+    "views/system.py",
+    "views/control.py",
+    "views/kill_switch.py",
 ]
 
 
@@ -81,14 +81,15 @@ def test_page_renders_on_a_populated_database(page, populated):
 
 
 def test_overview_shows_equity_and_pnl(populated):
-    app = open_page("pages/overview.py")
+    app = open_page("views/overview.py")
     labels = [m.label for m in app.metric]
-    assert {"Equity", "Realised P&L", "Unrealised P&L", "Open positions"} <= set(labels)
+    expected = {"Equity (USDT)", "Realised P&L (USDT)", "Unrealised P&L (USDT)", "Open positions"}
+    assert expected <= set(labels)
     assert app.get("plotly_chart"), "the equity curve is missing"
 
 
 def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
-    app = open_page("pages/market.py")
+    app = open_page("views/market.py")
     import json
 
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
@@ -99,14 +100,14 @@ def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
 
 
 def test_system_page_shows_temperature_or_no_sensor_and_tracebacks(populated):
-    app = open_page("pages/system.py")
+    app = open_page("views/system.py")
     temperature = next(m for m in app.metric if m.label == "CPU temperature")
     assert temperature.value == "no sensor" or temperature.value.endswith("°C")
     assert any("feed timed out (test)" in c.value for c in app.code)
 
 
 def test_stop_button_inserts_a_stop_command(volt_home, store):
-    app = open_page("pages/control.py")
+    app = open_page("views/control.py")
     app.button(key="stop").click().run()
     assert not app.exception
     with store[1]() as session:
@@ -115,7 +116,7 @@ def test_stop_button_inserts_a_stop_command(volt_home, store):
 
 
 def test_start_asks_for_confirmation_before_sending(volt_home, store):
-    app = open_page("pages/control.py")
+    app = open_page("views/control.py")
     app.button(key="start").click().run()
     with store[1]() as session:
         assert session.scalars(select(Command)).all() == []
@@ -125,7 +126,7 @@ def test_start_asks_for_confirmation_before_sending(volt_home, store):
 
 
 def test_kill_needs_the_typed_confirmation(volt_home, store):
-    app = open_page("pages/kill_switch.py")
+    app = open_page("views/kill_switch.py")
     assert app.button(key="kill").disabled
     app.text_input(key="kill_confirm_text").input("kill").run()
     assert app.button(key="kill").disabled, "the confirmation is case-sensitive"
@@ -137,7 +138,7 @@ def test_kill_needs_the_typed_confirmation(volt_home, store):
 
 
 def test_csv_export_rows_equal_the_trades_table(populated):
-    app = open_page("pages/trades.py")
+    app = open_page("views/trades.py")
     download = app.get("download_button")[0]
     assert download.proto.label == "Download trades as CSV"
     exported = pd.read_csv(io.BytesIO(queries.trades_csv(queries.trades(populated))))
@@ -148,3 +149,9 @@ def test_csv_export_rows_equal_the_trades_table(populated):
         assert exported[column].tolist() == pytest.approx(table[column].tolist(), rel=1e-9)
     assert exported["exit_reason"].tolist() == table["exit_reason"].tolist()
     assert pd.to_datetime(exported["exit_ts"], utc=True).tolist() == table["exit_ts"].tolist()
+
+
+def test_no_pages_folder_beside_app_py():
+    # Streamlit would run each first session after a start as an old-style multipage app,
+    # listing every file in it (helpers included) and skipping this router's sidebar.
+    assert not (ROOT / "pages").exists()

@@ -6,7 +6,7 @@ from plotly.subplots import make_subplots
 
 from data import queries
 from data.indicators import add_indicators
-from pages import ui
+from views import ui
 
 BARS_SHOWN = 300  # candlesticks are not WebGL; keep the chart light
 
@@ -41,7 +41,11 @@ def price_chart(candles, markers) -> go.Figure:
     ):
         figure.add_trace(
             go.Scattergl(
-                x=frame["ts"], y=frame[column], name=name, mode="lines", line=dict(width=1)
+                x=frame["ts"],
+                y=frame[column],
+                name=name,
+                mode="lines",
+                line=dict(width=1, color="#7f8c9a", dash="dot" if column == "bb_middle" else None),
             ),
             row=1,
             col=1,
@@ -99,25 +103,22 @@ def market_panel() -> None:
     if decisions.empty:
         st.caption("No decisions yet for this pair.")
         return
-    shown = ui.localise(decisions, "candle_ts")
-    st.dataframe(
-        shown[
-            [
-                "candle_ts",
-                "action",
-                "score",
-                "threshold",
-                "outcome",
-                "agent",
-                "vote",
-                "confidence",
-                "weight",
-                "source",
-                "rationale",
-            ]
+    ui.table(
+        decisions,
+        [
+            "candle_ts",
+            "action",
+            "score",
+            "threshold",
+            "outcome",
+            "agent",
+            "vote",
+            "confidence",
+            "weight",
+            "source",
+            "rationale",
         ],
-        hide_index=True,
-        width="stretch",
+        key="decisions_table",
     )
 
 

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from pages import ui
+from views import ui
 
 st.title("Overview")
 
@@ -31,11 +31,12 @@ def overview_panel() -> None:
         return
     current = float(equity["equity"].iloc[-1])
     start = cfg.broker.starting_capital
+    quote = cfg.broker.quote_currency
     cols = st.columns(5)
-    cols[0].metric("Equity", ui.money(current), ui.money(current - start, signed=True))
-    cols[1].metric("Realised P&L", ui.money(realised, signed=True))
-    cols[2].metric("Unrealised P&L", ui.money(unrealised, signed=True))
-    cols[3].metric("Realised today", ui.money(today, signed=True))
+    cols[0].metric(f"Equity ({quote})", ui.amount(current), ui.amount(current - start, True))
+    cols[1].metric(f"Realised P&L ({quote})", ui.amount(realised, True))
+    cols[2].metric(f"Unrealised P&L ({quote})", ui.amount(unrealised, True))
+    cols[3].metric(f"Realised today ({quote})", ui.amount(today, True))
     cols[4].metric("Open positions", f"{len(positions)} / {cfg.risk.max_open_positions}")
 
     curve = ui.localise(equity, "ts")
@@ -48,7 +49,8 @@ def overview_panel() -> None:
     if positions.empty:
         st.caption("No open positions.")
     else:
-        shown = ui.localise(positions, "entry_ts")[
+        ui.table(
+            positions,
             [
                 "pair",
                 "amount",
@@ -59,9 +61,8 @@ def overview_panel() -> None:
                 "value",
                 "unrealised_pnl",
                 "entry_ts",
-            ]
-        ]
-        st.dataframe(shown, hide_index=True, width="stretch")
+            ],
+        )
 
 
 overview_panel()

@@ -3,13 +3,12 @@
 import streamlit as st
 
 from data import queries
-from pages import ui
+from views import ui
 
 CONFIRM_WORD = "KILL"
 
 st.title("Kill switch")
 state = ui.read(queries.engine_state)
-positions = ui.read(queries.open_positions)
 
 if state["halted"]:
     st.error(f"Engine HALTED: {state['halt_reason']}")
@@ -21,8 +20,18 @@ st.markdown(
     "It works even when the engine worker is hung or dead: the supervisor does it. "
     "The halt survives restarts until you re-arm below."
 )
-st.metric("Open positions", len(positions))
-typed = st.text_input(f"Type {CONFIRM_WORD} to confirm", key="kill_confirm_text")
+
+
+@st.fragment(run_every=ui.refresh_every())
+def positions_to_close() -> None:
+    positions = ui.read(queries.open_positions)
+    st.metric("Open positions", len(positions))
+    if not positions.empty:
+        ui.table(positions, ["pair", "amount", "entry_price", "last_price", "unrealised_pnl"])
+
+
+positions_to_close()
+typed = st.text_input(f"Type {CONFIRM_WORD} and press Enter to confirm", key="kill_confirm_text")
 if st.button(
     "Flatten everything and halt",
     type="primary",

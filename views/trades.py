@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data import queries
-from pages import ui
+from views import ui
 
 st.title("Trades")
 
@@ -18,13 +18,9 @@ else:
     cols = st.columns(4)
     cols[0].metric("Trades", len(trades))
     cols[1].metric("Win rate", f"{wins / len(trades):.0%}")
-    cols[2].metric("Net P&L", ui.money(float(trades["pnl"].sum()), signed=True))
-    cols[3].metric("Fees paid", ui.money(float(trades["fees"].sum())))
-    st.dataframe(
-        ui.localise(trades, "entry_ts", "exit_ts").iloc[::-1],
-        hide_index=True,
-        width="stretch",
-    )
+    cols[2].metric(f"Net P&L ({ui.quote()})", ui.amount(float(trades["pnl"].sum()), True))
+    cols[3].metric(f"Fees paid ({ui.quote()})", ui.amount(float(trades["fees"].sum())))
+    ui.table(trades.iloc[::-1], list(trades.columns), key="trades_table")
 st.download_button(
     "Download trades as CSV",
     data=queries.trades_csv(trades),

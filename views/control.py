@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data import queries
-from pages import ui
+from views import ui
 
 st.title("Control")
 cfg = ui.settings()
@@ -21,6 +21,7 @@ if state["supervisor_pid"] is None:
         "`./start.sh`."
     )
 
+running = state["worker_pid"] is not None and not state["halted"]
 left, right = st.columns(2)
 with left:
     st.subheader("Trading")
@@ -34,10 +35,11 @@ with left:
         if no.button("Cancel", key="start_cancel"):
             st.session_state["confirm_start"] = False
             st.rerun()
-    elif st.button("Start trading", key="start", disabled=bool(state["halted"])):
+    elif st.button("Start trading", key="start", disabled=bool(state["halted"]) or running):
         st.session_state["confirm_start"] = True
         st.rerun()
-    if st.button("Stop trading", key="stop", help="Stops new orders, cancels open ones, stops"):
+    stop_help = "No new orders, cancel open ones, then stop the worker; the supervisor stays up"
+    if st.button("Stop trading", key="stop", help=stop_help):  # never disabled: state may be stale
         sent(ui.send_command("stop"), "Stop")
     pause, resume = st.columns(2)
     if pause.button("Pause new entries", key="pause", help="Stops and exits keep working"):
@@ -69,11 +71,7 @@ def command_outcomes() -> None:
     if commands.empty:
         st.caption("No commands yet.")
         return
-    st.dataframe(
-        ui.localise(commands, "ts", "done_ts")[["id", "ts", "kind", "status", "result"]],
-        hide_index=True,
-        width="stretch",
-    )
+    ui.table(commands, ["id", "ts", "kind", "status", "result"])
 
 
 command_outcomes()

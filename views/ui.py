@@ -60,7 +60,59 @@ def money(value: float | None, currency: str | None = None, signed: bool = False
     if value is None or pd.isna(value):
         return "—"
     currency = currency or settings().broker.quote_currency
-    return f"{value:{'+' if signed else ''},.2f} {currency}"
+    return f"{amount(value, signed)} {currency}"
+
+
+def amount(value: float, signed: bool = False) -> str:
+    """Money without the currency, for metrics whose label names it."""
+    return f"{value:{'+' if signed else ''},.2f}"
+
+
+def quote() -> str:
+    return settings().broker.quote_currency
+
+
+_LABELS = {
+    "ts": "Time",
+    "entry_ts": "Entry time",
+    "exit_ts": "Exit time",
+    "candle_ts": "Candle",
+    "done_ts": "Done",
+    "pnl": "P&L",
+    "pnl_pct": "P&L %",
+    "unrealised_pnl": "Unrealised P&L",
+    "id": "#",
+}
+_MONEY = {"value", "unrealised_pnl", "pnl", "fees", "entry_fee"}
+_PRICES = {"entry_price", "exit_price", "last_price", "stop_loss", "take_profit", "price"}
+_TIMES = {"ts", "entry_ts", "exit_ts", "candle_ts", "done_ts"}
+
+
+def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> None:
+    """A dataframe with trader-readable headers, money to the cent and local times."""
+    config = {}
+    for column in columns:
+        label = _LABELS.get(column) or column.replace("_", " ").capitalize()
+        if column in _MONEY:
+            config[column] = st.column_config.NumberColumn(f"{label} ({quote()})", format="%.2f")
+        elif column in _PRICES:
+            config[column] = st.column_config.NumberColumn(label, format="%.4f")
+        elif column == "amount":
+            config[column] = st.column_config.NumberColumn(label, format="%.6f")
+        elif column in ("pnl_pct", "confidence", "score", "threshold", "weight"):
+            fmt = "percent" if column == "pnl_pct" else "%.2f"
+            config[column] = st.column_config.NumberColumn(label, format=fmt)
+        elif column in _TIMES:
+            config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm:ss")
+        else:
+            config[column] = st.column_config.Column(label)
+    st.dataframe(
+        localise(frame, *(_TIMES & set(columns)))[columns],
+        column_config=config,
+        hide_index=True,
+        width="stretch",
+        key=key,
+    )
 
 
 def price(value: float | None) -> str:
@@ -113,7 +165,7 @@ def sidebar() -> None:
         st.markdown(state_line(state))
         if state["halted"]:
             st.error(f"Halted: {state['halt_reason']}")
-        st.page_link("pages/kill_switch.py", label="Kill switch", icon="🛑")
+        st.page_link("views/kill_switch.py", label="Kill switch", icon=":material/dangerous:")
 
 
 def refresh_every() -> float:

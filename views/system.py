@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from pages import ui
+from views import ui
 
 st.title("System")
 
