@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # VOLT launcher.
 #   ./start.sh                 set up what is missing, run the engine and the dashboard
+#   ./start.sh --detach        the same in the background, immune to a closed terminal
+#   ./start.sh status          running or not, pids, uptime, mode, age of the last tick
+#   ./start.sh stop            stop in order (no new orders, then exit); force after a timeout
 #   ./start.sh test [ARGS]     set up the same way, run lint and the whole test suite
 # Environment: VOLT_HOME (runtime dir, default ./var), VOLT_CONFIG (config file),
-#              VOLT_DB_URL (any SQLAlchemy URL), VOLT_PORT (dashboard port, default 8501).
+#              VOLT_DB_URL (any SQLAlchemy URL), VOLT_PORT (dashboard port, default 8501),
+#              VOLT_STOP_TIMEOUT (seconds before stop forces, default 60).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -41,14 +45,57 @@ run_tests() {
     return "$code"
 }
 
-run_volt() {
+use_home() {
     export VOLT_HOME=${VOLT_HOME:-$ROOT/var}
     mkdir -p "$VOLT_HOME/logs"
-    local port=${VOLT_PORT:-8501}
-    local config_args=()
-    [ -n "${VOLT_CONFIG:-}" ] && config_args=(--config "$VOLT_CONFIG")
+}
+
+refuse_second_start() {
+    if "$PY" -m engine status >/dev/null 2>&1; then
+        "$PY" -m engine status >&2 || true
+        die "VOLT is already running with VOLT_HOME=$VOLT_HOME; stop it first: ./start.sh stop"
+    fi
+}
+
+check_config() {
     # A bad config stops us here, before anything starts.
     "$PY" -m engine check "${config_args[@]}" || exit 2
+}
+
+dashboard_up() {
+    "$PY" -c 'import sys, urllib.request as u
+sys.exit(u.urlopen(sys.argv[1], timeout=2).read() != b"ok")' \
+        "http://127.0.0.1:${VOLT_PORT:-8501}/_stcore/health" 2>/dev/null
+}
+
+detach() {
+    use_home
+    refuse_second_start
+    check_config
+    # Own session and no terminal: closing the terminal cannot send it SIGHUP.
+    VOLT_DETACHED=1 setsid nohup "$ROOT/start.sh" run </dev/null >>"$VOLT_HOME/logs/volt.log" 2>&1 &
+    local launcher=$!
+    for _ in $(seq 1 120); do
+        if ! kill -0 "$launcher" 2>/dev/null; then
+            tail -n 20 "$VOLT_HOME/logs/volt.log" >&2
+            die "VOLT did not start (see $VOLT_HOME/logs/volt.log)"
+        fi
+        if "$PY" -m engine status >/dev/null 2>&1 && dashboard_up; then
+            "$PY" -m engine status
+            say "dashboard: http://127.0.0.1:${VOLT_PORT:-8501}"
+            say "running in the background; logs in $VOLT_HOME/logs; stop with ./start.sh stop"
+            exit 0
+        fi
+        sleep 1
+    done
+    die "VOLT did not come up within 120 s (see $VOLT_HOME/logs/volt.log)"
+}
+
+run_volt() {
+    use_home
+    local port=${VOLT_PORT:-8501}
+    refuse_second_start
+    check_config
 
     # Own sessions: a Ctrl-C in this terminal reaches only this script, which then stops the
     # supervisor (no new orders, then exit) and the dashboard in order.
@@ -58,6 +105,8 @@ run_volt() {
         --server.address 127.0.0.1 --server.port "$port" --server.headless true \
         --browser.gatherUsageStats false >>"$VOLT_HOME/logs/dashboard.log" 2>&1 &
     local dashboard=$!
+    echo $$ >"$VOLT_HOME/launcher.pid"
+    echo "$dashboard" >"$VOLT_HOME/dashboard.pid"
 
     stop_all() {
         trap - INT TERM
@@ -66,6 +115,7 @@ run_volt() {
         kill -TERM "$dashboard" 2>/dev/null || true
         wait "$supervisor" 2>/dev/null || true
         wait "$dashboard" 2>/dev/null || true
+        rm -f "$VOLT_HOME/launcher.pid" "$VOLT_HOME/dashboard.pid"
         say "stopped"
         exit 0
     }
@@ -85,12 +135,19 @@ run_volt() {
     trap - INT TERM
     kill -TERM "$supervisor" "$dashboard" 2>/dev/null || true
     wait 2>/dev/null || true
+    rm -f "$VOLT_HOME/launcher.pid" "$VOLT_HOME/dashboard.pid"
     exit "$code"
 }
+
+config_args=()
+[ -n "${VOLT_CONFIG:-}" ] && config_args=(--config "$VOLT_CONFIG")
 
 case "${1:-run}" in
     test) shift; setup; run_tests "$@" ;;
     run) setup; run_volt ;;
-    -h|--help|help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown command '$1'; use ./start.sh, ./start.sh test or ./start.sh --help" ;;
+    --detach|-d|detach) setup; detach ;;
+    status) setup; use_home; exec "$PY" -m engine status ;;
+    stop) setup; use_home; exec "$PY" -m engine stop --timeout "${VOLT_STOP_TIMEOUT:-60}" ;;
+    -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$1'; see ./start.sh --help" ;;
 esac

@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config and say what would run")
     check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+
+    commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
+    stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
+    stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
     return parser
 
 
@@ -54,8 +58,23 @@ def _check_speed(settings: Settings, speed: float | None) -> None:
         )
 
 
+def _status_or_stop(args: argparse.Namespace) -> int:
+    from engine.control import status_report, stop_all
+
+    factory = make_session_factory(make_engine())
+    if args.command == "status":
+        running, report = status_report(factory)
+        print(report)
+        return 0 if running else 3
+    stopped, report = stop_all(factory, args.timeout)
+    print(f"volt: {report}")
+    return 0 if stopped else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("status", "stop"):
+        return _status_or_stop(args)
     speed = getattr(args, "speed", None)
     try:
         settings = load_config(args.config)

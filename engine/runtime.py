@@ -71,7 +71,7 @@ def setup_logging(
 
 
 def stop_on_signals(stop: threading.Event, logger: logging.Logger, then: str) -> None:
-    """SIGTERM, SIGINT and SIGHUP all mean: stop in order. A closed terminal must not kill."""
+    """SIGTERM, SIGINT and (in a terminal) SIGHUP mean: stop in order, never die mid-tick."""
 
     def _on_signal(signum, _frame) -> None:
         logger.info("received %s: %s", signal.Signals(signum).name, then)
@@ -79,6 +79,9 @@ def stop_on_signals(stop: threading.Event, logger: logging.Logger, then: str) ->
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _on_signal)
+    if os.environ.get("VOLT_DETACHED"):
+        # Detached from any terminal: a stray SIGHUP must not end a night's trading.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 class InstanceLock:
