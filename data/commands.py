@@ -23,33 +23,49 @@ def submit_command(factory: sessionmaker[Session], kind: str, payload: dict | No
         return command.id
 
 
-def claim_commands(
+def claim_next_command(
     factory: sessionmaker[Session], kinds: frozenset[str], claimer: str
-) -> list[Command]:
-    """Atomically take pending commands of these kinds, oldest first."""
-    claimed = []
+) -> Command | None:
+    """Atomically take the oldest pending command of these kinds, one at a time, so a process
+    that dies mid-way leaves at most one command to mark as interrupted."""
     with factory() as session:
         # Polled several times a second: look before taking the write lock.
         waiting = session.scalar(
             select(Command.id).where(Command.status == "pending", Command.kind.in_(kinds)).limit(1)
         )
     if waiting is None:
-        return claimed
+        return None
     with transaction(factory) as session:
-        pending = session.scalars(
+        command = session.scalar(
             select(Command)
             .where(Command.status == "pending", Command.kind.in_(kinds))
             .order_by(Command.id)
+            .limit(1)
+        )
+        if command is None:
+            return None
+        taken = session.execute(
+            update(Command)
+            .where(Command.id == command.id, Command.status == "pending")
+            .values(status="claimed", claimed_by=claimer)
+        )
+        return command if taken.rowcount == 1 else None
+
+
+def fail_interrupted(factory: sessionmaker[Session], claimer: str) -> list[int]:
+    """Commands a previous process of this kind claimed but never finished: say so."""
+    with transaction(factory) as session:
+        stuck = session.scalars(
+            select(Command).where(Command.status == "claimed", Command.claimed_by == claimer)
         ).all()
-        for command in pending:
-            taken = session.execute(
-                update(Command)
-                .where(Command.id == command.id, Command.status == "pending")
-                .values(status="claimed", claimed_by=claimer)
+        for command in stuck:
+            command.status = "failed"
+            command.result = (
+                f"interrupted: the {claimer} stopped before finishing it; "
+                "check the engine state and send it again"
             )
-            if taken.rowcount == 1:
-                claimed.append(command)
-    return claimed
+            command.done_ts = utcnow()
+        return [c.id for c in stuck]
 
 
 def finish_command(factory: sessionmaker[Session], command_id: int, ok: bool, result: str) -> None:

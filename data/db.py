@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.models import Base
@@ -58,7 +58,8 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if take_lock else "BEGIN")
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, metadata: MetaData | None = None) -> Engine:
+    """Open a store and create its tables (VOLT's own unless `metadata` says otherwise)."""
     url = url or database_url()
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -66,7 +67,7 @@ def make_engine(url: str | None = None) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
-        Base.metadata.create_all(conn)
+        (metadata or Base.metadata).create_all(conn)
     return engine
 
 

@@ -41,14 +41,14 @@ def record_event(
 
 
 class EventsHandler(logging.Handler):
-    """Copies WARNING and above into `events`, tracebacks included, so the dashboard shows them.
+    """Copies warnings, errors and named INFO events into `events`, tracebacks included.
 
     Rows are written by a thread of their own: logging must never wait for a locked database,
     or the error that reports a lock would itself stall the caller.
     """
 
     def __init__(self, factory: sessionmaker[Session], source: str) -> None:
-        super().__init__(level=logging.WARNING)
+        super().__init__(level=logging.INFO)
         self.factory = factory
         self.source = source
         self._pending: queue.Queue = queue.Queue()
@@ -57,6 +57,9 @@ class EventsHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(record, "skip_events", False):
+            return
+        # Warnings and worse always; lower levels only when they name an event kind.
+        if record.levelno < logging.WARNING and not hasattr(record, "kind"):
             return
         try:
             trace = "".join(tb.format_exception(*record.exc_info)) if record.exc_info else ""

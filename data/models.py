@@ -116,14 +116,6 @@ class Trade(Base):
     exit_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
 
 
-class Balance(Base):
-    """The paper wallet, per currency; persisted so a restart never resets P&L."""
-
-    __tablename__ = "balances"
-    currency: Mapped[str] = mapped_column(String(16), primary_key=True)
-    total: Mapped[float] = mapped_column(Float)
-
-
 class EquitySnapshot(Base):
     __tablename__ = "equity"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

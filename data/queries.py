@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from data.db import as_utc, utcnow
 from data.models import (
-    Balance,
     Candle,
     Command,
     Decision,
@@ -108,12 +107,6 @@ def open_positions(engine: Engine) -> pd.DataFrame:
         cost = frame["amount"] * frame["entry_price"] + frame["entry_fee"]
         frame["unrealised_pnl"] = frame["value"] - cost
     return frame
-
-
-def cash(engine: Engine, quote: str) -> float | None:
-    with Session(engine) as session:
-        balance = session.get(Balance, quote)
-        return balance.total if balance else None
 
 
 def equity_curve(engine: Engine, limit: int = 5000) -> pd.DataFrame:

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.models import EquitySnapshot, Fill, Position, Trade
+from data.models import EquitySnapshot, Fill, Order, Position, Trade
 from data.types import OpenPosition, PortfolioView
-from engine.broker import Broker, Execution
+from engine.broker import Broker
 
 
 def open_positions(session: Session) -> dict[str, Position]:
@@ -19,7 +19,7 @@ def open_positions(session: Session) -> dict[str, Position]:
 
 def portfolio_view(session: Session, broker: Broker, marks: Mapping[str, float]) -> PortfolioView:
     positions = open_positions(session)
-    cash = broker.cash(session)
+    cash = broker.cash()
     value = sum(p.amount * marks.get(p.pair, p.entry_price) for p in positions.values())
     views = {
         pair: OpenPosition(pair, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
@@ -29,9 +29,8 @@ def portfolio_view(session: Session, broker: Broker, marks: Mapping[str, float])
 
 
 def record_entry(
-    session: Session, execution: Execution, stop_loss: float, take_profit: float
+    session: Session, order: Order, fill: Fill, stop_loss: float, take_profit: float
 ) -> Position:
-    fill = execution.fill
     position = Position(
         pair=fill.pair,
         amount=fill.amount,
@@ -40,15 +39,14 @@ def record_entry(
         entry_ts=fill.ts,
         stop_loss=stop_loss,
         take_profit=take_profit,
-        entry_order_id=execution.order.id,
+        entry_order_id=order.id,
     )
     session.add(position)
     session.flush()
     return position
 
 
-def record_exit(session: Session, execution: Execution, reason: str) -> Trade:
-    fill: Fill = execution.fill
+def record_exit(session: Session, order: Order, fill: Fill, reason: str) -> Trade:
     position = session.get(Position, fill.pair)
     cost = position.amount * position.entry_price + position.entry_fee
     proceeds = fill.amount * fill.price - fill.fee
@@ -64,7 +62,7 @@ def record_exit(session: Session, execution: Execution, reason: str) -> Trade:
         pnl_pct=(proceeds - cost) / cost if cost else 0.0,
         exit_reason=reason,
         entry_order_id=position.entry_order_id,
-        exit_order_id=execution.order.id,
+        exit_order_id=order.id,
     )
     session.add(trade)
     session.delete(position)

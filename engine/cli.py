@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop cleanly after this many wall-clock seconds",
     )
-    run.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--supervisor-pid", type=int, help=argparse.SUPPRESS)
 
     check = commands.add_parser("check", help="validate the config and say what would run")
     check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
@@ -104,10 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     from engine.worker import Worker
 
     # A supervised worker's stderr file is kept for crashes (faulthandler), not the log.
-    logger = setup_logging("worker", factory, console=not args.supervised)
+    logger = setup_logging("worker", factory, console=args.supervisor_pid is None)
     try:
         worker = Worker(
-            settings, factory, speed=args.speed, run_for=args.run_for, supervised=args.supervised
+            settings,
+            factory,
+            speed=args.speed,
+            run_for=args.run_for,
+            supervisor_pid=args.supervisor_pid,
         )
     except Exception:
         logger.exception("worker could not start")

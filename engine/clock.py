@@ -55,13 +55,12 @@ def _wait(wall_seconds_left, stop: threading.Event) -> bool:
 
 
 def make_clock(speed: float, resume_from: datetime | None = None) -> Clock:
-    """Speed 1 is the real clock; any other speed a simulated one that never runs backwards."""
-    if speed == 1.0:
+    """Speed 1 is the real clock; any other speed a simulated one. Neither runs backwards:
+    after a fast run got ahead of the wall, time resumes from where that run stopped."""
+    now = datetime.now(UTC)
+    if speed == 1.0 and (resume_from is None or resume_from <= now):
         return RealClock()
-    start = datetime.now(UTC)
-    if resume_from is not None and resume_from > start:
-        start = resume_from
-    return SimulatedClock(start, speed)
+    return SimulatedClock(max(now, resume_from or now), speed)
 
 
 class FastForwardClock:

@@ -15,7 +15,13 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from data.commands import SUPERVISOR_COMMANDS, claim_commands, finish_command, latest_command
+from data.commands import (
+    SUPERVISOR_COMMANDS,
+    claim_next_command,
+    fail_interrupted,
+    finish_command,
+    latest_command,
+)
 from data.db import as_utc, utcnow
 from data.events import record_event
 from data.state import read_state, update_state
@@ -91,6 +97,12 @@ class Supervisor:
                 update_state(self.factory, status="halted")
             else:
                 update_state(self.factory, desired="running", status="starting")
+            for command_id in fail_interrupted(self.factory, "supervisor"):
+                log.warning(
+                    "command #%d was interrupted by a supervisor restart",
+                    command_id,
+                    extra={"kind": "command_interrupted"},
+                )
             log.info("supervisor started (pid %d)", os.getpid())
             watchdog = threading.Thread(target=self._watchdog, name="watchdog", daemon=True)
             watchdog.start()
@@ -135,7 +147,16 @@ class Supervisor:
                 log.exception("could not record system metrics")
 
     def start_worker(self) -> None:
-        cmd = [sys.executable, "-m", "engine", "run", "--supervised", "--speed", str(self.speed)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "engine",
+            "run",
+            "--speed",
+            str(self.speed),
+            "--supervisor-pid",
+            str(os.getpid()),
+        ]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
         with open(logs_dir() / "worker.stderr.log", "ab") as stderr, self._worker_lock:
@@ -255,7 +276,7 @@ class Supervisor:
 
     # --- commands -------------------------------------------------------------------------
     def _handle_commands(self) -> None:
-        for command in claim_commands(self.factory, SUPERVISOR_COMMANDS, "supervisor"):
+        while command := claim_next_command(self.factory, SUPERVISOR_COMMANDS, "supervisor"):
             log.info("command #%d: %s", command.id, command.kind)
             try:
                 ok, result = getattr(self, f"_command_{command.kind}")(command.id)
@@ -292,7 +313,9 @@ class Supervisor:
         if not state.halted:
             return True, "the engine was not halted"
         last_kill = latest_command(self.factory, "kill")
-        if last_kill is not None and last_kill.status == "failed":
+        if last_kill is not None and last_kill.status != "done":
+            if last_kill.status in ("pending", "claimed"):
+                return False, f"the kill switch (#{last_kill.id}) is still running; wait for it"
             return False, (
                 f"the last kill switch (#{last_kill.id}) did not close everything: "
                 f"{last_kill.result}. Press it again until it succeeds, then re-arm"

@@ -21,10 +21,15 @@ from data.types import Action, Consensus
 from engine import book
 from engine.broker import Broker
 from engine.clock import Clock
+from engine.errors import PermanentError, TemporaryError
+from engine.execution import place_order, record_fill
 from engine.feed import Feed
+from engine.retry import with_retries
 from risk import OrderIntent, RiskGate, RiskRejection
 
 log = logging.getLogger("volt.trader")
+STALE_AFTER_CANDLES = 2  # no new candle for this many timeframes pauses entries
+MAX_CATCH_UP_CANDLES = 20_000  # after an outage, check stops over at most this many
 
 
 @dataclass
@@ -32,7 +37,15 @@ class TickReport:
     decisions: int = 0
     entries: int = 0
     exits: int = 0
+    new_candles: bool = False
     rejections: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # pair -> why (expected faults)
+    unexpected: list[str] = field(default_factory=list)  # pairs that hit a bug
+
+    @property
+    def succeeded(self) -> bool:
+        """A tick that hit an unexpected error is not a success: the watchdog must see it."""
+        return not self.unexpected
 
 
 def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
@@ -45,7 +58,7 @@ def signal_intent(decision: Decision, side: str, atr: float = math.nan) -> Order
         decision.pair,
         side,
         decision.price,
-        client_order_id(decision.pair, decision.candle_ts, side[0]),
+        client_order_id(decision.pair, as_utc(decision.candle_ts), side[0]),
         "signal",
         atr=atr,
         decision_id=decision.id,
@@ -81,10 +94,11 @@ class Trader:
         self.candle_length = timedelta(seconds=timeframe_seconds(timeframe))
         self.history_candles = history_candles
         self.entries_paused = False
+        self.stale_pairs: set[str] = set()
         self.marks: dict[str, float] = {}
         self._last_candle: dict[str, datetime] = {}
-        with transaction(factory) as session:
-            broker.ensure_wallet(session)
+        self._pair_errors: dict[str, str] = {}
+        with factory() as session:
             for pair in pairs:
                 last = session.scalar(
                     select(func.max(Decision.candle_ts)).where(Decision.pair == pair)
@@ -96,25 +110,72 @@ class Trader:
     def tick(self) -> TickReport:
         report = TickReport()
         now = self.clock.now()
-        new_candles = False
         for pair in self.pairs:
-            candles = self.feed.candles(pair, now, self.history_candles)
-            if candles.empty:
-                continue
-            self.marks[pair] = float(candles["close"].iloc[-1])
-            last_seen = self._last_candle.get(pair)
-            fresh = candles if last_seen is None else candles[candles.index > last_seen]
-            if fresh.empty:
-                continue
-            new_candles = True
-            self._store_candles(pair, candles if last_seen is None else fresh)
-            self._check_stops(pair, fresh, now, report)
-            self._decide(pair, candles, now, report)
-            self._last_candle[pair] = candles.index[-1].to_pydatetime()
-        if new_candles:
+            try:
+                self._tick_pair(pair, now, report)
+                self._pair_errors.pop(pair, None)
+            except (TemporaryError, PermanentError) as exc:
+                report.skipped[pair] = str(exc)
+                self._note_pair_error(pair, exc)
+            except Exception:
+                log.exception("%s: unexpected error in this tick", pair)
+                report.unexpected.append(pair)
+            self._watch_staleness(pair, now)
+        if report.new_candles:
             with transaction(self.factory) as session:
                 book.snapshot_equity(session, self.broker, self.marks, now)
         return report
+
+    def _note_pair_error(self, pair: str, exc: Exception) -> None:
+        # One event when a fault starts or changes, not one every tick it lasts.
+        message = f"{pair} skipped this tick: {type(exc).__name__}: {exc}"
+        if self._pair_errors.get(pair) != str(exc):
+            log.warning(message, extra={"kind": "feed_error"})
+        else:
+            log.info(message)
+        self._pair_errors[pair] = str(exc)
+
+    def _tick_pair(self, pair: str, now: datetime, report: TickReport) -> None:
+        last_seen = self._last_candle.get(pair)
+        limit = self.history_candles
+        if last_seen is not None:
+            # After an outage, fetch every candle since the last one seen, so no stop is missed.
+            missed = math.ceil((now - last_seen) / self.candle_length) + 1
+            limit = min(max(limit, missed), MAX_CATCH_UP_CANDLES)
+        candles = with_retries(
+            lambda: self.feed.candles(pair, now, limit), f"{pair} candles from {self.feed.name}"
+        )
+        if candles.empty:
+            return
+        self.marks[pair] = float(candles["close"].iloc[-1])
+        fresh = candles if last_seen is None else candles[candles.index > last_seen]
+        if fresh.empty:
+            return
+        report.new_candles = True
+        self._store_candles(pair, fresh.tail(self.history_candles) if last_seen is None else fresh)
+        self._check_stops(pair, fresh, now, report)
+        self._decide(pair, candles.tail(self.history_candles), now, report)
+        self._last_candle[pair] = candles.index[-1].to_pydatetime()
+
+    def _watch_staleness(self, pair: str, now: datetime) -> None:
+        last = self._last_candle.get(pair)
+        if last is None:
+            return
+        waited = now - (last + self.candle_length)
+        stale = waited > STALE_AFTER_CANDLES * self.candle_length
+        if stale and pair not in self.stale_pairs:
+            self.stale_pairs.add(pair)
+            log.warning(
+                "no new %s candle for %.0f min: new entries paused for it; exits keep working",
+                pair,
+                waited.total_seconds() / 60,
+                extra={"kind": "stale_data"},
+            )
+        elif not stale and pair in self.stale_pairs:
+            self.stale_pairs.discard(pair)
+            log.info(
+                "%s candles are fresh again: entries resume", pair, extra={"kind": "stale_data"}
+            )
 
     def _store_candles(self, pair: str, candles: pd.DataFrame) -> None:
         rows = [
@@ -123,7 +184,9 @@ class Trader:
         ]
         with transaction(self.factory) as session:
             if session.bind.dialect.name == "sqlite":
-                session.execute(sqlite_insert(Candle).values(rows).on_conflict_do_nothing())
+                for start in range(0, len(rows), 5000):  # SQLite caps bound parameters
+                    batch = rows[start : start + 5000]
+                    session.execute(sqlite_insert(Candle).values(batch).on_conflict_do_nothing())
             else:
                 for row in rows:
                     session.merge(Candle(**row))
@@ -228,6 +291,8 @@ class Trader:
             return "already holding"
         if self.entries_paused:
             return "entries paused"
+        if pair in self.stale_pairs:
+            return "entries paused: stale market data"
         intent = signal_intent(decision, "buy", atr)
         try:
             approved = self.gate.approve(
@@ -237,19 +302,30 @@ class Trader:
             report.rejections.append(str(rejection))
             log.info("risk rejected %s: %s", pair, rejection)
             return f"rejected by risk: {rejection}"
-        execution = self.broker.execute(session, approved, now)
-        book.record_entry(session, execution, approved.stop_loss, approved.take_profit)
+        try:
+            fill = place_order(self.broker, approved, now)
+        except PermanentError as refusal:
+            log.warning(
+                "%s: the broker refused the entry: %s",
+                pair,
+                refusal,
+                extra={"kind": "order_refused"},
+            )
+            return f"refused by the broker: {refusal}"
+        order, fill_row = record_fill(session, fill, "signal", decision.id)
+        book.record_entry(session, order, fill_row, approved.stop_loss, approved.take_profit)
         decision.executed = True
         report.entries += 1
-        fill = execution.fill
         return f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"
 
     def _exit(self, session: Session, intent: OrderIntent, now: datetime):
         approved = self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
-        execution = self.broker.execute(session, approved, now)
-        if execution.duplicate:
+        fill = place_order(self.broker, approved, now)
+        already_recorded = fill.duplicate and session.get(Position, intent.pair) is None
+        if already_recorded:
             return None
-        return book.record_exit(session, execution, intent.reason)
+        order, fill_row = record_fill(session, fill, intent.reason, intent.decision_id)
+        return book.record_exit(session, order, fill_row, intent.reason)
 
     # --- orders asked for from outside the loop -----------------------------------------
     def close_position(self, pair: str, reason: str, tag: str) -> str:
@@ -268,10 +344,16 @@ class Trader:
         return f"closed {pair} {trade.amount:.6g} at {trade.exit_price:.6g} (P&L {trade.pnl:+.2f})"
 
     def flatten(self, reason: str, tag: str) -> tuple[list[str], list[str]]:
-        """Close every open position; returns (what was closed, what failed and why)."""
+        """Close every open position; returns (what was done, what failed and why)."""
         closed, failed = [], []
         with self.factory() as session:
             pairs = list(book.open_positions(session))
+        now = self.clock.now()
+        for pair in pairs:  # price everything first, so every snapshot values the whole book
+            try:
+                self.current_price(pair, now)
+            except Exception as exc:
+                log.warning("no price for %s before the flatten: %s", pair, exc)
         for pair in pairs:
             try:
                 closed.append(self.close_position(pair, reason, f"{tag}-{pair.split('/')[0]}"))
@@ -279,16 +361,20 @@ class Trader:
                 log.exception("could not close %s", pair)
                 failed.append(f"{pair}: {exc}")
         closed.append(self.cancel_open_orders())
+        with self.factory() as session:
+            left = sorted(book.open_positions(session))
+        for pair in left:
+            if not any(f.startswith(pair) for f in failed):
+                failed.append(f"{pair}: still open after the flatten")
         return closed, failed
 
     def cancel_open_orders(self) -> str:
-        with transaction(self.factory) as session:
-            cancelled = self.broker.cancel_open_orders(session, self.clock.now())
+        cancelled = self.broker.cancel_open_orders(self.clock.now())
         return f"cancelled {cancelled} open orders"
 
     def current_price(self, pair: str, now: datetime) -> float:
-        candles = self.feed.candles(pair, now, 1)
+        candles = with_retries(lambda: self.feed.candles(pair, now, 1), f"{pair} price")
         if candles.empty:
-            raise RuntimeError(f"{pair}: the {self.feed.name} feed has no price yet")
+            raise TemporaryError(f"{pair}: the {self.feed.name} feed has no price yet")
         self.marks[pair] = float(candles["close"].iloc[-1])
         return self.marks[pair]

@@ -6,9 +6,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents import build_team
 from config import Settings
-from engine.broker import PaperBroker
 from engine.clock import Clock
+from engine.faults import with_faults
 from engine.feed import SyntheticFeed
+from engine.paper_exchange import PaperExchange, make_exchange_factory
 from engine.trader import Trader
 from risk import RiskGate, RiskLimits
 
@@ -31,16 +32,21 @@ def build_gate(settings: Settings) -> RiskGate:
 
 def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> Trader:
     broker_cfg = settings.broker
-    return Trader(
-        factory=factory,
-        clock=clock,
-        feed=SyntheticFeed(settings.feed.seed, settings.market.timeframe),
-        broker=PaperBroker(
+    feed, broker = with_faults(
+        SyntheticFeed(settings.feed.seed, settings.market.timeframe),
+        PaperExchange(
+            make_exchange_factory(),
             broker_cfg.quote_currency,
             broker_cfg.starting_capital,
             broker_cfg.fee_rate,
             broker_cfg.slippage_rate,
         ),
+    )
+    return Trader(
+        factory=factory,
+        clock=clock,
+        feed=feed,
+        broker=broker,
         gate=build_gate(settings),
         agents=build_team(settings.agents.weights),
         weights=dict(settings.agents.weights),

@@ -11,10 +11,11 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from data.commands import WORKER_COMMANDS, claim_commands, finish_command
+from data.commands import WORKER_COMMANDS, claim_next_command, fail_interrupted, finish_command
 from data.db import as_utc, utcnow
 from data.state import read_state, update_state
 from engine.clock import make_clock
+from engine.reconcile import reconcile
 from engine.runtime import stop_on_signals
 from engine.trader import Trader
 from engine.wiring import build_trader
@@ -30,20 +31,19 @@ class Worker:
         *,
         speed: float | None = None,
         run_for: float | None = None,
-        supervised: bool = False,
+        supervisor_pid: int | None = None,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.run_for = run_for
-        self.supervised = supervised
+        self.supervisor_pid = supervisor_pid
         self.stop_requested = threading.Event()
         speed = speed if speed is not None else settings.clock.speed
         state = read_state(factory)
-        # A restarted simulated clock resumes where the last one stopped, never earlier.
+        # A restarted clock resumes where the last one stopped, never earlier.
         self.clock = make_clock(speed, as_utc(state.market_time))
         self.trader: Trader = build_trader(settings, factory, self.clock)
         self.trader.entries_paused = state.entries_paused
-        self.parent_pid = os.getppid()
 
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop_requested, log, "stopping after the current tick")
@@ -52,6 +52,14 @@ class Worker:
         settings = self.settings
         started = time.monotonic()
         tick_every = timedelta(seconds=settings.engine.tick_seconds)
+        for command_id in fail_interrupted(self.factory, "worker"):
+            log.warning(
+                "command #%d was interrupted by a worker restart",
+                command_id,
+                extra={"kind": "command_interrupted"},
+            )
+        for finding in reconcile(self.trader):
+            log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
         update_state(
             self.factory,
             worker_pid=os.getpid(),
@@ -69,7 +77,7 @@ class Worker:
             self.clock.speed,
         )
         next_tick = self.clock.now()
-        while not self.stop_requested.is_set():
+        while not self.stop_requested.is_set() and self._may_go_on():
             try:
                 self._handle_commands()
                 self._tick_once()
@@ -79,15 +87,24 @@ class Worker:
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
                 break
-            if self.supervised and os.getppid() != self.parent_pid:
-                log.error("the supervisor is gone; stopping so no worker trades unsupervised")
-                break
             next_tick = max(next_tick + tick_every, self.clock.now() - tick_every)
             self.clock.wait_until(next_tick, self.stop_requested)
         return self.shutdown()
 
+    def _may_go_on(self) -> bool:
+        if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:
+            log.error("the supervisor is gone; stopping so no worker trades unsupervised")
+            return False
+        state = read_state(self.factory)
+        if state.halted:
+            log.warning("engine halted (%s): this worker stops", state.halt_reason)
+            return False
+        return True
+
     def _tick_once(self) -> None:
         report = self.trader.tick()
+        if not report.succeeded:
+            return  # no heartbeat: a tick that hit a bug is not a successful tick
         update_state(
             self.factory,
             heartbeat_at=utcnow(),
@@ -103,7 +120,7 @@ class Worker:
             )
 
     def _handle_commands(self) -> None:
-        for command in claim_commands(self.factory, WORKER_COMMANDS, "worker"):
+        while command := claim_next_command(self.factory, WORKER_COMMANDS, "worker"):
             try:
                 ok, result = self._run_command(command.kind, command.payload or {}, command.id)
             except Exception as exc:

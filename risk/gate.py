@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from data.types import PortfolioView
 
-_SEAL = object()  # only this module can mint an ApprovedOrder a broker will take
+_SEAL = object()
+CASH_MARGIN = 1e-6  # only this module can mint an ApprovedOrder a broker will take
 
 
 class RiskRejection(Exception):
@@ -59,6 +60,13 @@ class RiskGate:
     def __init__(self, limits: RiskLimits) -> None:
         self.limits = limits
 
+    def protective_levels(self, price: float, atr: float) -> tuple[float, float]:
+        """Stop loss and take profit for a long entered at `price`."""
+        return (
+            price - self.limits.stop_atr_multiple * atr,
+            price + self.limits.take_profit_atr_multiple * atr,
+        )
+
     def approve(self, intent: OrderIntent, book: PortfolioView) -> ApprovedOrder:
         if intent.side == "sell":
             return self._approve_exit(intent, book)
@@ -97,14 +105,15 @@ class RiskGate:
         if book.equity <= 0:
             raise RiskRejection(f"{pair}: equity is {book.equity:.2f}; nothing to risk")
 
-        stop_distance = limits.stop_atr_multiple * intent.atr
-        stop_loss = intent.price - stop_distance
+        stop_loss, take_profit = self.protective_levels(intent.price, intent.atr)
+        stop_distance = intent.price - stop_loss
         if stop_loss <= 0:
             raise RiskRejection(f"{pair}: stop distance {stop_distance:.4g} exceeds the price")
         amount = book.equity * limits.risk_per_trade / stop_distance
         fill_cost_per_unit = intent.price * (1 + limits.slippage_rate) * (1 + limits.fee_rate)
         max_by_size = book.equity * limits.max_position_fraction / fill_cost_per_unit
-        max_by_cash = book.cash / fill_cost_per_unit
+        # A hair under the cash: the broker's own arithmetic must never find it short.
+        max_by_cash = book.cash / fill_cost_per_unit * (1 - CASH_MARGIN)
         amount = min(amount, max_by_size, max_by_cash)
         if amount * intent.price < limits.min_order_value:
             raise RiskRejection(
@@ -119,7 +128,7 @@ class RiskGate:
             intent.client_order_id,
             intent.reason,
             stop_loss=stop_loss,
-            take_profit=intent.price + limits.take_profit_atr_multiple * intent.atr,
+            take_profit=take_profit,
             decision_id=intent.decision_id,
             _seal=_SEAL,
         )

@@ -13,6 +13,7 @@ from data.models import Position, Trade
 from data.state import read_state
 from engine.book import portfolio_view, record_entry
 from engine.clock import FastForwardClock
+from engine.execution import record_fill
 from engine.wiring import build_trader
 from risk import OrderIntent
 from tests.test_supervisor import RunningSupervisor
@@ -41,8 +42,10 @@ def open_positions_now(factory, config: Path, pairs: list[str]) -> None:
         intent = OrderIntent(pair, "buy", price, f"test-{pair}", "signal", atr=price * 0.01)
         with transaction(factory) as session:
             approved = trader.gate.approve(intent, portfolio_view(session, trader.broker, {}))
-            execution = trader.broker.execute(session, approved, clock.now())
-            record_entry(session, execution, approved.stop_loss, approved.take_profit)
+            order, fill = record_fill(
+                session, trader.broker.submit(approved, clock.now()), "signal", None
+            )
+            record_entry(session, order, fill, approved.stop_loss, approved.take_profit)
 
 
 def test_kill_flattens_a_hung_worker_halts_and_the_halt_survives_a_restart(
@@ -119,6 +122,21 @@ def test_rearm_is_refused_while_the_last_flatten_failed(store):
     ok, message = supervisor._command_rearm(again + 1)
     assert ok and message == "re-armed: trading resumes"
     assert not read_state_halted(factory)
+
+
+def test_rearm_is_refused_while_a_kill_is_unfinished(store):
+    from config import load_config
+    from data.commands import claim_next_command, submit_command
+    from data.state import update_state
+    from engine.supervisor import Supervisor
+
+    factory = store[1]
+    update_state(factory, halted=True, halt_reason="kill switch (command #1)")
+    kill = submit_command(factory, "kill")
+    claim_next_command(factory, frozenset({"kill"}), "supervisor")  # and then it died
+    ok, message = Supervisor(load_config(), factory)._command_rearm(kill + 1)
+    assert not ok and "still running" in message
+    assert read_state_halted(factory)
 
 
 def read_state_halted(factory) -> bool:

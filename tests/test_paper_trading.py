@@ -5,8 +5,9 @@ from sqlalchemy import func, select
 
 from config import load_config
 from data.db import as_utc, make_engine, make_session_factory
-from data.models import Balance, Decision, EquitySnapshot, Fill, Order, Position, Trade, VoteRow
+from data.models import Decision, EquitySnapshot, Fill, Order, Position, Trade, VoteRow
 from engine.feed import SyntheticFeed
+from engine.paper_exchange import PaperBalance, PaperOrder, make_exchange_factory
 from tests.conftest import run_engine
 
 
@@ -17,12 +18,19 @@ def simulated_day(tmp_path_factory):
     result = run_engine("run", "--speed", "7200", "--for", "13", VOLT_HOME=str(home))
     assert result.returncode == 0, result.stderr[-3000:]
     engine = make_engine(f"sqlite:///{home / 'volt.db'}")
-    yield make_session_factory(engine)
+    exchange = make_exchange_factory(f"sqlite:///{home / 'paper-exchange.db'}")
+    yield make_session_factory(engine), exchange
     engine.dispose()
 
 
+def exchange_cash(exchange) -> float:
+    with exchange() as session:
+        return session.get(PaperBalance, "USDT").total
+
+
 def test_a_simulated_day_produces_decisions_orders_trades_and_equity(simulated_day):
-    with simulated_day() as session:
+    volt, _ = simulated_day
+    with volt() as session:
         decisions = session.scalar(select(func.count(Decision.id)))
         votes = session.scalar(select(func.count(VoteRow.id)))
         orders = session.scalar(select(func.count(Order.id)))
@@ -42,7 +50,8 @@ def test_a_simulated_day_produces_decisions_orders_trades_and_equity(simulated_d
 def test_fills_carry_slippage_and_fees(simulated_day):
     settings = load_config()
     slip, fee_rate = settings.broker.slippage_rate, settings.broker.fee_rate
-    with simulated_day() as session:
+    volt, _ = simulated_day
+    with volt() as session:
         rows = session.execute(select(Order, Fill).join(Fill, Fill.order_id == Order.id)).all()
     assert rows
     for order, fill in rows:
@@ -54,8 +63,9 @@ def test_fills_carry_slippage_and_fees(simulated_day):
 
 def test_cash_and_positions_reconcile_with_the_trade_log_to_the_cent(simulated_day):
     settings = load_config()
-    with simulated_day() as session:
-        cash = session.get(Balance, "USDT").total
+    volt, exchange = simulated_day
+    cash = exchange_cash(exchange)
+    with volt() as session:
         realised = session.scalar(select(func.coalesce(func.sum(Trade.pnl), 0.0)))
         positions = session.scalars(select(Position)).all()
         fills = session.scalars(select(Fill)).all()
@@ -68,12 +78,13 @@ def test_cash_and_positions_reconcile_with_the_trade_log_to_the_cent(simulated_d
 
 
 def test_equity_snapshot_equals_cash_plus_marked_positions(simulated_day):
-    with simulated_day() as session:
+    volt, exchange = simulated_day
+    cash = exchange_cash(exchange)
+    with volt() as session:
         snapshot = session.scalars(
             select(EquitySnapshot).order_by(EquitySnapshot.id.desc())
         ).first()
         positions = session.scalars(select(Position)).all()
-        cash = session.get(Balance, "USDT").total
     feed = SyntheticFeed(load_config().feed.seed, "5m")
     marked = 0.0
     for position in positions:
@@ -81,3 +92,13 @@ def test_equity_snapshot_equals_cash_plus_marked_positions(simulated_day):
         marked += position.amount * float(candles["close"].iloc[-1])
     assert round(snapshot.cash, 2) == round(cash, 2)
     assert round(snapshot.equity, 2) == round(cash + marked, 2)
+
+
+def test_every_exchange_order_is_recorded_once_by_the_engine(simulated_day):
+    volt, exchange = simulated_day
+    with exchange() as session:
+        at_exchange = sorted(session.scalars(select(PaperOrder.client_order_id)))
+    with volt() as session:
+        recorded = sorted(session.scalars(select(Order.client_order_id)))
+    assert at_exchange == recorded
+    assert len(set(recorded)) == len(recorded)

@@ -1,12 +1,13 @@
 """Every order passes the risk gate; sizes follow risk per trade and never break the limits."""
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from data.types import OpenPosition, PortfolioView
-from engine.broker import BrokerError, PaperBroker
+from engine.paper_exchange import PaperExchange, make_exchange_factory
 from risk import ApprovedOrder, OrderIntent, RiskGate, RiskLimits, RiskRejection
 
 LIMITS = RiskLimits(
@@ -89,8 +90,23 @@ def test_selling_without_a_position_is_rejected():
         RiskGate(LIMITS).approve(OrderIntent("BTC/USDT", "sell", 90.0, "x", "signal"), FLAT)
 
 
-def test_broker_refuses_an_order_that_did_not_pass_the_gate(store):
+def test_broker_refuses_an_order_that_did_not_pass_the_gate(volt_home):
     forged = ApprovedOrder("BTC/USDT", "buy", 1.0, 100.0, "forged", "signal")
-    broker = PaperBroker("USDT", 10_000.0, 0.001, 0.0005)
-    with store[1]() as session, pytest.raises(BrokerError, match="did not pass the risk gate"):
-        broker.execute(session, forged, datetime.now(UTC))
+    broker = PaperExchange(make_exchange_factory(), "USDT", 10_000.0, 0.001, 0.0005)
+    with pytest.raises(PermissionError, match="did not pass the risk gate"):
+        broker.submit(forged, datetime.now(UTC))
+    assert broker.orders() == []
+
+
+@pytest.mark.parametrize("price", [0.1, 1.1, 3.3, 7.7, 99.99, 1234.5678, 60_000.01])
+@pytest.mark.parametrize("capital", [1_000.0, 9_999.99, 10_000.0, 123_456.78])
+def test_sizing_to_the_last_of_the_cash_never_trips_the_broker(tmp_path, price, capital):
+    exchange = make_exchange_factory(f"sqlite:///{tmp_path / 'exchange.db'}")
+    broker = PaperExchange(exchange, "USDT", capital, 0.001, 0.0005)
+    gate = RiskGate(replace(LIMITS, max_position_fraction=1.0, risk_per_trade=0.1))
+    book = PortfolioView(equity=capital, cash=capital, positions={})
+    # A tiny ATR makes the cash, not the risk budget, the binding limit.
+    intent = OrderIntent("X/USDT", "buy", price, "id-x", "signal", atr=price * 0.001)
+    approved = gate.approve(intent, book)
+    broker.submit(approved, datetime.now(UTC))  # must not raise InsufficientFunds
+    assert 0 <= broker.cash() < capital * 0.001

@@ -11,7 +11,7 @@ from data.db import transaction
 from data.events import EventsHandler
 from data.models import Decision, Event, Fill, Order, Position, Trade, VoteRow
 from engine.book import portfolio_view
-from engine.broker import BrokerError
+from engine.execution import record_fill
 from risk import OrderIntent
 from tests.conftest import run_ticks
 
@@ -30,39 +30,25 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
 
 
-def test_a_failed_order_leaves_no_partial_decision(trader_factory, store, monkeypatch):
+def test_a_failed_decision_leaves_no_partial_rows(trader_factory, store, monkeypatch):
     trader, clock = trader_factory()
 
-    def broken_execute(session, order, now):
-        session.add(
-            Order(
-                client_order_id=order.client_order_id,
-                ts=now,
-                pair=order.pair,
-                side=order.side,
-                amount=order.amount,
-                price=order.price,
-                status="new",
-            )
-        )
-        session.flush()
-        raise BrokerError("exchange went away (test)")
+    def record_then_fail(session, fill, reason, decision_id):
+        record_fill(session, fill, reason, decision_id)
+        raise RuntimeError("disk full (test)")
 
-    monkeypatch.setattr(trader.broker, "execute", broken_execute)
-    failures = 0
+    monkeypatch.setattr("engine.trader.record_fill", record_then_fail)
     for _ in range(400):
         before = counts(store[1])
-        try:
-            trader.tick()
-        except BrokerError:
-            failures += 1
-            # The decision, its votes and the half-made order were rolled back together.
+        report = trader.tick()
+        if report.unexpected:
+            # The decision, its votes and its order rows were rolled back together.
             after = counts(store[1])
             assert after["orders"] == before["orders"] == 0
             assert after["decisions"] - before["decisions"] == after["votes"] - before["votes"]
-            break
+            return
         clock.advance(300)
-    assert failures == 1, "no entry signal in the simulated hours"
+    raise AssertionError("no entry signal in the simulated hours")
 
 
 def test_restarted_trader_never_decides_the_same_candle_twice(trader_factory, store):
@@ -79,14 +65,18 @@ def test_restarted_trader_never_decides_the_same_candle_twice(trader_factory, st
 def test_the_same_client_order_id_never_fills_twice(trader_factory, store):
     trader, clock = trader_factory()
     intent = OrderIntent("BTC/USDT", "buy", 60_000.0, "volt-BTCUSDT-1-b", "signal", atr=300.0)
-    with transaction(store[1]) as session:
+    with store[1]() as session:
         approved = trader.gate.approve(intent, portfolio_view(session, trader.broker, {}))
-        first = trader.broker.execute(session, approved, clock.now())
-        cash_after_first = trader.broker.cash(session)
+    first = trader.broker.submit(approved, clock.now())
+    cash_after_first = trader.broker.cash()
+    retry = trader.broker.submit(approved, clock.now())
+    assert retry.duplicate and not first.duplicate
+    assert (retry.amount, retry.price, retry.fee) == (first.amount, first.price, first.fee)
+    assert trader.broker.cash() == cash_after_first
+    assert [o.client_order_id for o in trader.broker.orders()] == ["volt-BTCUSDT-1-b"]
     with transaction(store[1]) as session:
-        retry = trader.broker.execute(session, approved, clock.now())
-        assert retry.duplicate and retry.order.id == first.order.id
-        assert trader.broker.cash(session) == cash_after_first
+        record_fill(session, first, "signal", None)
+        record_fill(session, retry, "signal", None)
     with store[1]() as session:
         assert session.scalar(select(func.count(Order.id))) == 1
         assert session.scalar(select(func.count(Fill.id))) == 1

@@ -1,6 +1,7 @@
 """The worker pauses and resumes entries and closes a position on request, through risk."""
 
 import threading
+import time
 
 from sqlalchemy import select
 
@@ -98,3 +99,27 @@ def test_a_failing_tick_is_an_event_with_traceback_and_no_heartbeat(store, monke
         events = session.scalars(select(Event).where(Event.level == "ERROR")).all()
     assert events and "ConnectionError: feed unreachable (test)" in events[0].traceback
     assert read_state(store[1]).heartbeat_at is None
+
+
+def test_a_worker_stops_by_itself_when_the_engine_is_halted(store):
+    from data.state import update_state
+
+    worker = make_worker(store)
+    update_state(store[1], halted=True, halt_reason="kill switch (command #9)")
+    threading.Timer(5, worker.stop_requested.set).start()  # a safety net only
+    began = time.monotonic()
+    assert worker.run() == 0
+    assert time.monotonic() - began < 4
+
+
+def test_a_command_left_claimed_by_a_dead_worker_is_marked_interrupted(store):
+    from data.commands import claim_next_command
+
+    command = submit_command(store[1], "pause")
+    assert claim_next_command(store[1], frozenset({"pause"}), "worker").id == command
+    worker = make_worker(store)  # a new worker starts after the old one died
+    threading.Timer(0.3, worker.stop_requested.set).start()
+    worker.run()
+    interrupted = get_command(store[1], command)
+    assert interrupted.status == "failed"
+    assert interrupted.result.startswith("interrupted: the worker stopped before finishing")

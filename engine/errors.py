@@ -1,0 +1,13 @@
+"""What can go wrong talking to a feed or a broker, sorted by what to do about it."""
+
+
+class TemporaryError(Exception):
+    """Worth retrying: a network blip, a timeout, a rate limit, a busy exchange."""
+
+
+class PermanentError(Exception):
+    """Retrying cannot help; the message says what the trader must fix."""
+
+
+class OrderStatusUnknown(TemporaryError):
+    """The broker may have accepted the order: look it up by client order id before resending."""

@@ -1,0 +1,174 @@
+"""The paper exchange: a pretend venue with its own store, like a real exchange has its own.
+
+Orders it accepts are committed at once, outside the engine's decision transaction, so a
+timeout after acceptance is a real case here just as it is against an exchange: the engine
+must look the order up by its client order id instead of sending it twice.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from sqlalchemy import Float, Integer, String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from data.db import as_utc, make_session_factory, transaction, volt_home
+from engine.broker import BrokerFill, InsufficientFunds
+from risk import ApprovedOrder
+
+
+class ExchangeBase(DeclarativeBase):
+    pass
+
+
+class PaperBalance(ExchangeBase):
+    __tablename__ = "paper_balances"
+    currency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    total: Mapped[float] = mapped_column(Float)
+
+
+class PaperOrder(ExchangeBase):
+    __tablename__ = "paper_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ts: Mapped[datetime]
+    pair: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    amount: Mapped[float] = mapped_column(Float)
+    requested_price: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="filled")
+
+    def as_fill(self, duplicate: bool = False) -> BrokerFill:
+        return BrokerFill(
+            client_order_id=self.client_order_id,
+            pair=self.pair,
+            side=self.side,
+            amount=self.amount,
+            price=self.price,
+            fee=self.fee,
+            ts=as_utc(self.ts),
+            requested_price=self.requested_price,
+            duplicate=duplicate,
+        )
+
+
+def paper_exchange_url() -> str:
+    """Its own SQLite file by default; with a server database, its own tables there."""
+    explicit = os.environ.get("VOLT_PAPER_DB_URL")
+    if explicit:
+        return explicit
+    shared = os.environ.get("VOLT_DB_URL")
+    if shared and not shared.startswith("sqlite"):
+        return shared
+    return f"sqlite:///{volt_home() / 'paper-exchange.db'}"
+
+
+def make_exchange_factory(url: str | None = None) -> sessionmaker[Session]:
+    from data.db import make_engine
+
+    engine = make_engine(url or paper_exchange_url(), metadata=ExchangeBase.metadata)
+    return make_session_factory(engine)
+
+
+class PaperExchange:
+    """Fills market orders at once at the given price, moved against you by slippage, less fees."""
+
+    name = "paper"
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        quote_currency: str,
+        starting_capital: float,
+        fee_rate: float,
+        slippage_rate: float,
+    ) -> None:
+        self.factory = factory
+        self.quote = quote_currency
+        self.starting_capital = starting_capital
+        self.fee_rate = fee_rate
+        self.slippage_rate = slippage_rate
+        with transaction(factory) as session:
+            if session.get(PaperBalance, self.quote) is None:
+                session.add(PaperBalance(currency=self.quote, total=starting_capital))
+
+    def balances(self) -> dict[str, float]:
+        with self.factory() as session:
+            return {b.currency: b.total for b in session.scalars(select(PaperBalance))}
+
+    def cash(self) -> float:
+        return self.balances().get(self.quote, 0.0)
+
+    def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
+        if not order.approved:
+            raise PermissionError(f"{order.pair}: order did not pass the risk gate; refused")
+        with transaction(self.factory) as session:
+            existing = self._find(session, order.client_order_id)
+            if existing is not None:
+                return existing.as_fill(duplicate=True)  # exchanges refuse a reused id
+            base = order.pair.split("/")[0]
+            slip = 1 + self.slippage_rate if order.side == "buy" else 1 - self.slippage_rate
+            price = order.price * slip
+            value = order.amount * price
+            fee = value * self.fee_rate
+            quote_balance = self._balance(session, self.quote)
+            base_balance = self._balance(session, base)
+            if order.side == "buy":
+                if quote_balance.total < value + fee:
+                    raise InsufficientFunds(
+                        f"{order.pair}: insufficient {self.quote}: need {value + fee:.2f}, "
+                        f"have {quote_balance.total:.2f}"
+                    )
+                quote_balance.total -= value + fee
+                base_balance.total += order.amount
+            else:
+                if base_balance.total < order.amount * (1 - 1e-9):
+                    raise InsufficientFunds(
+                        f"{order.pair}: insufficient {base}: need {order.amount:.8g}, "
+                        f"have {base_balance.total:.8g}"
+                    )
+                base_balance.total = max(0.0, base_balance.total - order.amount)
+                quote_balance.total += value - fee
+            row = PaperOrder(
+                client_order_id=order.client_order_id,
+                ts=now,
+                pair=order.pair,
+                side=order.side,
+                amount=order.amount,
+                requested_price=order.price,
+                price=price,
+                fee=fee,
+            )
+            session.add(row)
+            session.flush()
+            return row.as_fill()
+
+    def fetch_order(self, client_order_id: str) -> BrokerFill | None:
+        with self.factory() as session:
+            row = self._find(session, client_order_id)
+            return row.as_fill(duplicate=True) if row else None
+
+    def orders(self) -> list[BrokerFill]:
+        with self.factory() as session:
+            return [
+                r.as_fill() for r in session.scalars(select(PaperOrder).order_by(PaperOrder.id))
+            ]
+
+    def cancel_open_orders(self, now: datetime) -> int:
+        # Market orders fill at once, so nothing is ever left open.
+        return 0
+
+    def _find(self, session: Session, client_order_id: str) -> PaperOrder | None:
+        return session.scalar(
+            select(PaperOrder).where(PaperOrder.client_order_id == client_order_id)
+        )
+
+    def _balance(self, session: Session, currency: str) -> PaperBalance:
+        balance = session.get(PaperBalance, currency)
+        if balance is None:
+            balance = PaperBalance(currency=currency, total=0.0)
+            session.add(balance)
+        return balance

@@ -1,0 +1,75 @@
+"""At start-up the database follows the broker: orders it filled that the engine never recorded
+are recorded now; anything VOLT did not place is reported, never adopted."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from data.db import transaction
+from data.indicators import add_indicators
+from data.models import Order, Position
+from engine import book
+from engine.broker import BrokerFill
+from engine.execution import record_fill
+from engine.trader import Trader
+
+log = logging.getLogger("volt.reconcile")
+OWN_PREFIX = "volt-"
+
+
+def reconcile(trader: Trader) -> list[str]:
+    findings = [_adopt(trader, fill) for fill in _unrecorded(trader)]
+    return findings + _compare_holdings(trader)
+
+
+def _unrecorded(trader: Trader) -> list[BrokerFill]:
+    with trader.factory() as session:
+        known = set(session.scalars(select(Order.client_order_id)))
+    return [fill for fill in trader.broker.orders() if fill.client_order_id not in known]
+
+
+def _adopt(trader: Trader, fill: BrokerFill) -> str:
+    what = f"{fill.client_order_id} ({fill.side} {fill.amount:.8g} {fill.pair} at {fill.price:.6g})"
+    if not fill.client_order_id.startswith(OWN_PREFIX):
+        return f"order {what} was not placed by VOLT; left alone, check the account"
+    with transaction(trader.factory) as session:
+        position = session.get(Position, fill.pair)
+        order, row = record_fill(session, fill, "recovered", None)
+        if fill.side == "buy" and position is None:
+            stop, target = _protective_levels(trader, fill)
+            book.record_entry(session, order, row, stop, target)
+            return (
+                f"recorded {what}, filled while the engine was not looking; "
+                f"stop {stop:.6g}, take profit {target:.6g}"
+            )
+        if fill.side == "sell" and position is not None:
+            trade = book.record_exit(session, order, row, "recovered")
+            return f"recorded {what}, which closed the position (P&L {trade.pnl:+.2f})"
+    return f"recorded {what}, but it matches no position; check the account"
+
+
+def _protective_levels(trader: Trader, fill: BrokerFill) -> tuple[float, float]:
+    candles = trader.feed.candles(fill.pair, trader.clock.now(), trader.history_candles)
+    atr = float(add_indicators(candles)["atr"].iloc[-1]) if len(candles) > 20 else float("nan")
+    if not atr > 0:
+        atr = fill.price * 0.01  # no history: a 1% ATR keeps the position protected
+    return trader.gate.protective_levels(fill.price, atr)
+
+
+def _compare_holdings(trader: Trader) -> list[str]:
+    balances = trader.broker.balances()
+    with trader.factory() as session:
+        positions = book.open_positions(session)
+    findings = []
+    for pair in trader.pairs:
+        base = pair.split("/")[0]
+        held = balances.get(base, 0.0)
+        expected = positions[pair].amount if pair in positions else 0.0
+        if abs(held - expected) > 1e-9 * max(1.0, expected):
+            findings.append(
+                f"{base}: the {trader.broker.name} account holds {held:.8g} "
+                f"but VOLT's open positions add up to {expected:.8g}"
+            )
+    return findings
