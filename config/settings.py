@@ -105,6 +105,7 @@ class Consensus(_Section):
 class Engine(_Section):
     tick_seconds: float = Field(default=60.0, gt=0, le=3600)
     hang_intervals: int = Field(default=5, ge=2, le=100)
+    hang_min_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     restart_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
     restart_backoff_max_seconds: float = Field(default=30.0, ge=0, le=600)
     crash_loop_restarts: int = Field(default=5, ge=1, le=1000)
@@ -112,6 +113,12 @@ class Engine(_Section):
     metrics_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     metrics_retention_hours: float = Field(default=48.0, gt=0)
     shutdown_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+
+
+class Laptop(_Section):
+    max_cpu_temp_c: float = Field(default=85.0, ge=40, le=110)
+    cool_margin_c: float = Field(default=5.0, gt=0, le=40)
+    pause_on_battery: bool = False
 
 
 class Dashboard(_Section):
@@ -128,6 +135,7 @@ class Settings(_Section):
     agents: Agents = Agents()
     consensus: Consensus = Consensus()
     engine: Engine = Engine()
+    laptop: Laptop = Laptop()
     dashboard: Dashboard = Dashboard()
 
     @model_validator(mode="after")

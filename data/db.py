@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.models import Base
@@ -68,7 +68,20 @@ def make_engine(url: str | None = None, metadata: MetaData | None = None) -> Eng
         engine = create_engine(url, pool_pre_ping=True)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
         (metadata or Base.metadata).create_all(conn)
+        _add_missing_columns(conn, metadata or Base.metadata)
     return engine
+
+
+def _add_missing_columns(conn, metadata: MetaData) -> None:
+    """Additive schema changes: a column added to a model is added to an existing table, so a
+    database from an earlier version keeps working. Such columns must be nullable."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

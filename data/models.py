@@ -145,6 +145,8 @@ class EngineState(Base):
     heartbeat_at: Mapped[datetime | None]
     market_time: Mapped[datetime | None]
     restarts: Mapped[int] = mapped_column(default=0)
+    entry_blocks: Mapped[str | None] = mapped_column(Text)
+    sleep_inhibit: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None]
 
 

@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the config and say what would run")
     check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
 
+    soak = commands.add_parser("soak", help="run the supervised engine fast with faults; audit")
+    soak.add_argument("--hours", type=_positive, default=2.0, help="market hours (default 2)")
+    soak.add_argument("--speed", type=_positive, default=120.0, help="clock speed (default 120)")
+    soak.add_argument("--faults", choices=("on", "off"), default="on")
+    soak.add_argument("--seed", type=int, default=1)
+    soak.add_argument("--home", help="runtime directory (default: a new temporary one)")
+
     commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
     stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
     stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
@@ -75,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("status", "stop"):
         return _status_or_stop(args)
+    if args.command == "soak":
+        from engine.soak import run_soak
+
+        return run_soak(args.hours, args.speed, args.faults == "on", args.seed, args.home)
     speed = getattr(args, "speed", None)
     try:
         settings = load_config(args.config)

@@ -11,3 +11,7 @@ class PermanentError(Exception):
 
 class OrderStatusUnknown(TemporaryError):
     """The broker may have accepted the order: look it up by client order id before resending."""
+
+
+class FeedUnavailable(TemporaryError):
+    """The feed did not answer even after retries."""

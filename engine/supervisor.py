@@ -28,12 +28,12 @@ from data.state import read_state, update_state
 from engine.clock import make_clock
 from engine.metrics import record_metrics
 from engine.runtime import InstanceLock, logs_dir, stop_on_signals
+from engine.sleep_inhibitor import SleepInhibitor
 from engine.wiring import build_trader
 
 log = logging.getLogger("volt.supervisor")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIRST_TICK_GRACE_SECONDS = 60.0
-MIN_HANG_SECONDS = 5.0
 KILL_STOP_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.25
 WATCHDOG_SECONDS = 0.25
@@ -72,6 +72,9 @@ class Supervisor:
         self.lock = InstanceLock()
         self._worker_lock = threading.Lock()
         self._hang_reasons: dict[int, str] = {}
+        self._stderr_offset = 0
+        self.inhibitor = SleepInhibitor()
+        self._sleep_text = ""
 
     # --- lifecycle ------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -115,6 +118,7 @@ class Supervisor:
                     self.stop_requested.wait(STEP_RETRY_SECONDS)
                 self.stop_requested.wait(POLL_SECONDS)
             self.stop_worker(self.settings.engine.shutdown_timeout_seconds)
+            self.inhibitor.release()
             final = read_state(self.factory)
             update_state(
                 self.factory, status="halted" if final.halted else "stopped", supervisor_pid=None
@@ -135,6 +139,7 @@ class Supervisor:
             and time.monotonic() >= self.next_start_at
         ):
             self.start_worker()
+        self._keep_awake(trading=state.desired == "running" and not state.halted)
         if time.monotonic() - self.last_metrics >= self.settings.engine.metrics_interval_seconds:
             self.last_metrics = time.monotonic()
             try:
@@ -145,6 +150,18 @@ class Supervisor:
                 )
             except Exception:
                 log.exception("could not record system metrics")
+
+    def _keep_awake(self, trading: bool) -> None:
+        """Inhibit sleep while the engine should trade (restarts included); not when stopped."""
+        if trading:
+            text = self.inhibitor.hold()
+        else:
+            self.inhibitor.release()
+            text = "sleep allowed: the engine is not trading"
+        if text != self._sleep_text:
+            self._sleep_text = text
+            update_state(self.factory, sleep_inhibit=text)
+            log.info(text, extra={"kind": "sleep_inhibit"})
 
     def start_worker(self) -> None:
         cmd = [
@@ -159,7 +176,9 @@ class Supervisor:
         ]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
-        with open(logs_dir() / "worker.stderr.log", "ab") as stderr, self._worker_lock:
+        stderr_path = logs_dir() / "worker.stderr.log"
+        self._stderr_offset = stderr_path.stat().st_size if stderr_path.exists() else 0
+        with open(stderr_path, "ab") as stderr, self._worker_lock:
             self.worker = subprocess.Popen(
                 cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
             )
@@ -209,7 +228,8 @@ class Supervisor:
         if hang:
             self._restart_after(hang, kind="hang")
         else:
-            self._restart_after(f"worker {worker.pid} {describe_exit(worker.returncode)}")
+            why = f"worker {worker.pid} {describe_exit(worker.returncode)}"
+            self._restart_after(why, traceback=self._worker_stderr())
 
     def _watchdog(self) -> None:
         """Own thread: it only reads the heartbeat (a read never waits in WAL mode) and kills,
@@ -227,7 +247,9 @@ class Supervisor:
             return
         engine = self.settings.engine
         # A tick's compute time does not shrink with clock speed, hence the floor.
-        limit = max(engine.hang_intervals * engine.tick_seconds / self.speed, MIN_HANG_SECONDS)
+        limit = max(
+            engine.hang_intervals * engine.tick_seconds / self.speed, engine.hang_min_seconds
+        )
         heartbeat = as_utc(read_state(self.factory).heartbeat_at)
         if heartbeat is None or heartbeat < started:
             # Until its first tick, a worker gets a grace period for imports and warm-up.
@@ -246,7 +268,16 @@ class Supervisor:
                 )
                 worker.kill()
 
-    def _restart_after(self, why: str, kind: str = "worker_died") -> None:
+    def _worker_stderr(self) -> str:
+        """What the dead worker wrote to stderr: faulthandler's dump after a fatal signal."""
+        try:
+            with open(logs_dir() / "worker.stderr.log", "rb") as stderr:
+                stderr.seek(self._stderr_offset)
+                return stderr.read()[-20_000:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _restart_after(self, why: str, kind: str = "worker_died", traceback: str = "") -> None:
         engine = self.settings.engine
         now = time.monotonic()
         self.recent_restarts.append(now)
@@ -271,7 +302,7 @@ class Supervisor:
         self.next_start_at = now + delay
         update_state(self.factory, status="restarting")
         message = f"{why}; restarting in {delay:.1f} s (restart {attempt} in the window)"
-        record_event(self.factory, "ERROR", "supervisor", kind, message)
+        record_event(self.factory, "ERROR", "supervisor", kind, message, traceback=traceback)
         log.error(message, extra={"skip_events": True})
 
     # --- commands -------------------------------------------------------------------------

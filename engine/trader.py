@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,7 @@ from data.types import Action, Consensus
 from engine import book
 from engine.broker import Broker
 from engine.clock import Clock
-from engine.errors import PermanentError, TemporaryError
+from engine.errors import FeedUnavailable, PermanentError, TemporaryError
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
@@ -30,6 +31,7 @@ from risk import OrderIntent, RiskGate, RiskRejection
 log = logging.getLogger("volt.trader")
 STALE_AFTER_CANDLES = 2  # no new candle for this many timeframes pauses entries
 MAX_CATCH_UP_CANDLES = 20_000  # after an outage, check stops over at most this many
+FEED_ATTEMPTS = 4
 
 
 @dataclass
@@ -94,10 +96,12 @@ class Trader:
         self.candle_length = timedelta(seconds=timeframe_seconds(timeframe))
         self.history_candles = history_candles
         self.entries_paused = False
+        self.entry_blocks: list[str] = []  # laptop guards and the like, refreshed each tick
         self.stale_pairs: set[str] = set()
         self.marks: dict[str, float] = {}
         self._last_candle: dict[str, datetime] = {}
         self._pair_errors: dict[str, str] = {}
+        self._feed_down = False
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -110,10 +114,17 @@ class Trader:
     def tick(self) -> TickReport:
         report = TickReport()
         now = self.clock.now()
+        self._feed_down = False
         for pair in self.pairs:
             try:
                 self._tick_pair(pair, now, report)
                 self._pair_errors.pop(pair, None)
+            except FeedUnavailable as exc:
+                # Once the feed failed after full retries, the other pairs try only once
+                # this tick: backoff piled up across pairs would look like a hang.
+                self._feed_down = True
+                report.skipped[pair] = str(exc)
+                self._note_pair_error(pair, exc)
             except (TemporaryError, PermanentError) as exc:
                 report.skipped[pair] = str(exc)
                 self._note_pair_error(pair, exc)
@@ -142,9 +153,14 @@ class Trader:
             # After an outage, fetch every candle since the last one seen, so no stop is missed.
             missed = math.ceil((now - last_seen) / self.candle_length) + 1
             limit = min(max(limit, missed), MAX_CATCH_UP_CANDLES)
-        candles = with_retries(
-            lambda: self.feed.candles(pair, now, limit), f"{pair} candles from {self.feed.name}"
-        )
+        try:
+            candles = with_retries(
+                lambda: self.feed.candles(pair, now, limit),
+                f"{pair} candles from {self.feed.name}",
+                attempts=1 if self._feed_down else FEED_ATTEMPTS,
+            )
+        except TemporaryError as exc:
+            raise FeedUnavailable(str(exc)) from exc
         if candles.empty:
             return
         self.marks[pair] = float(candles["close"].iloc[-1])
@@ -152,7 +168,7 @@ class Trader:
         if fresh.empty:
             return
         report.new_candles = True
-        self._store_candles(pair, fresh.tail(self.history_candles) if last_seen is None else fresh)
+        self._store_candles(pair, fresh)
         self._check_stops(pair, fresh, now, report)
         self._decide(pair, candles.tail(self.history_candles), now, report)
         self._last_candle[pair] = candles.index[-1].to_pydatetime()
@@ -183,13 +199,15 @@ class Trader:
             for ts, values in zip(candles.index, candles.to_dict("records"), strict=True)
         ]
         with transaction(self.factory) as session:
-            if session.bind.dialect.name == "sqlite":
-                for start in range(0, len(rows), 5000):  # SQLite caps bound parameters
-                    batch = rows[start : start + 5000]
-                    session.execute(sqlite_insert(Candle).values(batch).on_conflict_do_nothing())
-            else:
+            dialect = session.bind.dialect.name
+            insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
+            if insert is None:
                 for row in rows:
                     session.merge(Candle(**row))
+                return
+            for start in range(0, len(rows), 2000):  # both cap the bound parameters
+                batch = rows[start : start + 2000]
+                session.execute(insert(Candle).values(batch).on_conflict_do_nothing())
 
     def _check_stops(
         self, pair: str, fresh: pd.DataFrame, now: datetime, report: TickReport
@@ -291,6 +309,8 @@ class Trader:
             return "already holding"
         if self.entries_paused:
             return "entries paused"
+        if self.entry_blocks:
+            return f"entries paused: {'; '.join(self.entry_blocks)}"
         if pair in self.stale_pairs:
             return "entries paused: stale market data"
         intent = signal_intent(decision, "buy", atr)

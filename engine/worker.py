@@ -15,6 +15,7 @@ from data.commands import WORKER_COMMANDS, claim_next_command, fail_interrupted,
 from data.db import as_utc, utcnow
 from data.state import read_state, update_state
 from engine.clock import make_clock
+from engine.guards import LaptopGuard
 from engine.reconcile import reconcile
 from engine.runtime import stop_on_signals
 from engine.trader import Trader
@@ -44,6 +45,7 @@ class Worker:
         self.clock = make_clock(speed, as_utc(state.market_time))
         self.trader: Trader = build_trader(settings, factory, self.clock)
         self.trader.entries_paused = state.entries_paused
+        self.guard = LaptopGuard(settings)
 
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop_requested, log, "stopping after the current tick")
@@ -102,14 +104,19 @@ class Worker:
         return True
 
     def _tick_once(self) -> None:
+        self.trader.entry_blocks = self.guard.entry_blocks()
         report = self.trader.tick()
         if not report.succeeded:
             return  # no heartbeat: a tick that hit a bug is not a successful tick
+        blocks = self.trader.entry_blocks + [
+            f"{pair}: stale market data" for pair in sorted(self.trader.stale_pairs)
+        ]
         update_state(
             self.factory,
             heartbeat_at=utcnow(),
             market_time=self.clock.now(),
             status="paused" if self.trader.entries_paused else "running",
+            entry_blocks="; ".join(blocks),
         )
         if report.entries or report.exits:
             log.info(

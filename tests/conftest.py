@@ -6,11 +6,15 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,11 +60,43 @@ def fast_config(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def store(volt_home):
-    engine = make_engine()
-    yield engine, make_session_factory(engine)
-    engine.dispose()
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("VOLT_TEST_PG_URL") else [])
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str):
+    """A new, empty database on the test server, dropped afterwards."""
+    name = f"volt_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, volt_home, monkeypatch):
+    """The store every database test runs on: SQLite always, PostgreSQL when
+    VOLT_TEST_PG_URL names a server (the engine and the paper exchange both use it)."""
+    if request.param == "sqlite":
+        engine = make_engine()
+        yield engine, make_session_factory(engine)
+        engine.dispose()
+        return
+    with fresh_postgres_database(os.environ["VOLT_TEST_PG_URL"]) as url:
+        monkeypatch.setenv("VOLT_DB_URL", url)
+        engine = make_engine()
+        yield engine, make_session_factory(engine)
+        engine.dispose()
+
+
+def sqlite_only(store) -> None:
+    if store[0].dialect.name != "sqlite":
+        pytest.skip("a SQLite-specific behaviour")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from data.models import Decision, Event, Fill, Order, Position, Trade, VoteRow
 from engine.book import portfolio_view
 from engine.execution import record_fill
 from risk import OrderIntent
-from tests.conftest import run_ticks
+from tests.conftest import run_ticks, sqlite_only
 
 
 def counts(factory) -> dict[str, int]:
@@ -25,6 +25,7 @@ def counts(factory) -> dict[str, int]:
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
+    sqlite_only(store)
     with store[0].connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000

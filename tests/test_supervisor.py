@@ -11,7 +11,7 @@ from sqlalchemy import select
 from data.commands import get_command, submit_command
 from data.models import Event
 from data.state import read_state
-from tests.conftest import ROOT, volt_env, wait_for
+from tests.conftest import ROOT, sqlite_only, volt_env, wait_for
 
 
 class RunningSupervisor:
@@ -146,9 +146,10 @@ def test_hung_worker_is_detected_killed_and_replaced(supervisor, store):
     supervisor.wait_for_ticking_worker()
 
 
-def test_hang_is_detected_while_another_process_holds_the_write_lock(supervisor, volt_home):
+def test_hang_is_detected_while_another_process_holds_the_write_lock(supervisor, volt_home, store):
     import sqlite3
 
+    sqlite_only(store)
     hung = supervisor.wait_for_ticking_worker()
     blocker = sqlite3.connect(volt_home / "volt.db", isolation_level=None, timeout=30)
     blocker.execute("BEGIN IMMEDIATE")  # as a worker frozen mid-write would

@@ -18,6 +18,11 @@ def system_panel() -> None:
     cols[1].metric("Last successful tick", ui.age(state["heartbeat_age_s"]))
     cols[2].metric("Worker restarts", state["restarts"])
     cols[3].metric("Worker pid", state["worker_pid"] or "—")
+    if state.get("entry_blocks"):
+        st.warning(f"New entries paused: {state['entry_blocks']} (exits keep working)")
+    if state.get("sleep_inhibit"):
+        inhibited = state["sleep_inhibit"].startswith("sleep inhibited")
+        (st.caption if inhibited else st.info)(state["sleep_inhibit"].capitalize())
 
     if metric is None:
         st.info(
