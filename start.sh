@@ -97,29 +97,30 @@ run_volt() {
     refuse_second_start
     check_config
 
-    # Own sessions: a Ctrl-C in this terminal reaches only this script, which then stops the
-    # supervisor (no new orders, then exit) and the dashboard in order.
-    setsid "$PY" -m engine supervise "${config_args[@]}" &
-    local supervisor=$!
-    setsid "$PY" -m streamlit run app.py \
-        --server.address 127.0.0.1 --server.port "$port" --server.headless true \
-        --browser.gatherUsageStats false >>"$VOLT_HOME/logs/dashboard.log" 2>&1 &
-    local dashboard=$!
-    echo $$ >"$VOLT_HOME/launcher.pid"
-    echo "$dashboard" >"$VOLT_HOME/dashboard.pid"
-
+    local supervisor="" dashboard=""
     stop_all() {
-        trap - INT TERM
+        trap - INT TERM HUP
         say "stopping: no new orders, then exit"
-        kill -TERM "$supervisor" 2>/dev/null || true
-        kill -TERM "$dashboard" 2>/dev/null || true
-        wait "$supervisor" 2>/dev/null || true
-        wait "$dashboard" 2>/dev/null || true
+        [ -n "$supervisor" ] && kill -TERM "$supervisor" 2>/dev/null || true
+        [ -n "$dashboard" ] && kill -TERM "$dashboard" 2>/dev/null || true
+        wait 2>/dev/null || true
         rm -f "$VOLT_HOME/launcher.pid" "$VOLT_HOME/dashboard.pid"
         say "stopped"
         exit 0
     }
-    trap stop_all INT TERM
+    # Set before any child starts; a closed terminal (HUP) stops in order too.
+    trap stop_all INT TERM HUP
+
+    # Own sessions: a Ctrl-C in this terminal reaches only this script, which then stops the
+    # supervisor (no new orders, then exit) and the dashboard in order.
+    setsid "$PY" -m engine supervise "${config_args[@]}" &
+    supervisor=$!
+    setsid "$PY" -m streamlit run app.py \
+        --server.address 127.0.0.1 --server.port "$port" --server.headless true \
+        --browser.gatherUsageStats false >>"$VOLT_HOME/logs/dashboard.log" 2>&1 &
+    dashboard=$!
+    echo $$ >"$VOLT_HOME/launcher.pid"
+    echo "$dashboard" >"$VOLT_HOME/dashboard.pid"
 
     say "dashboard: http://127.0.0.1:$port  (logs in $VOLT_HOME/logs; Ctrl-C stops VOLT)"
     while kill -0 "$supervisor" 2>/dev/null && kill -0 "$dashboard" 2>/dev/null; do
@@ -132,7 +133,7 @@ run_volt() {
         say "the dashboard exited (is port $port in use? see $VOLT_HOME/logs/dashboard.log)"
         code=1
     fi
-    trap - INT TERM
+    trap - INT TERM HUP
     kill -TERM "$supervisor" "$dashboard" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -f "$VOLT_HOME/launcher.pid" "$VOLT_HOME/dashboard.pid"

@@ -79,13 +79,23 @@ class Risk(_Section):
     min_order_value: float = Field(default=10.0, ge=0)
 
 
+class Regime(_Section):
+    trend_threshold: float = Field(default=2.0, gt=0, le=20)
+    high_volatility_ratio: float = Field(default=1.8, gt=1, le=10)
+    crash_drop: float = Field(default=0.05, gt=0, le=0.5)
+    crash_window: int = Field(default=12, ge=2, le=500)
+
+
 class Agents(_Section):
-    weights: dict[str, float] = Field(default_factory=lambda: {"technical": 1.0})
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"technical": 1.0, "regime": 0.5, "sentiment": 0.5}
+    )
+    regime: Regime = Regime()
 
     @field_validator("weights")
     @classmethod
     def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
-        known = {"technical"}
+        known = {"technical", "regime", "sentiment"}
         for name, weight in weights.items():
             if name not in known:
                 raise ValueError(
@@ -99,7 +109,25 @@ class Agents(_Section):
 
 
 class Consensus(_Section):
-    threshold: float = Field(default=0.55, gt=0, le=1)
+    # |weighted score| needed to act, by market regime: surer in wilder markets.
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"normal": 0.55, "high_volatility": 0.70, "crash": 0.80}
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _one_per_regime(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        expected = {"normal", "high_volatility", "crash"}
+        if set(thresholds) != expected:
+            raise ValueError(
+                f"give exactly one threshold for each of {', '.join(sorted(expected))}"
+            )
+        for regime, value in thresholds.items():
+            if not 0 < value <= 1:
+                raise ValueError(
+                    f"threshold for {regime} is {value}; allowed range is above 0 to 1"
+                )
+        return thresholds
 
 
 class Engine(_Section):

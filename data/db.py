@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect, literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.models import Base
 
 BUSY_TIMEOUT_MS = 15_000
+SCHEMA_LOCK_KEY = 870_501  # any constant shared by all VOLT processes
 
 
 def utcnow() -> datetime:
@@ -67,6 +68,9 @@ def make_engine(url: str | None = None, metadata: MetaData | None = None) -> Eng
     else:
         engine = create_engine(url, pool_pre_ping=True)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            # Serialise schema changes between processes starting together.
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
         (metadata or Base.metadata).create_all(conn)
         _add_missing_columns(conn, metadata or Base.metadata)
     return engine
@@ -79,9 +83,23 @@ def _add_missing_columns(conn, metadata: MetaData) -> None:
     for table in metadata.sorted_tables:
         present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
-            if column.name not in present:
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            default = ""
+            if column.default is not None and column.default.is_scalar:
+                value = literal(column.default.arg, column.type)
+                rendered = value.compile(
+                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+                )
+                default = f" DEFAULT {rendered}"  # existing rows get the value, not NULL
+            elif not column.nullable:
+                raise RuntimeError(
+                    f"{table.name}.{column.name}: a new column must be nullable or have a default"
+                )
+            conn.exec_driver_sql(
+                f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'
+            )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -38,6 +38,7 @@ class Decision(Base):
     action: Mapped[str] = mapped_column(String(8))
     score: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
+    regime: Mapped[str | None] = mapped_column(String(16))
     executed: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str] = mapped_column(Text, default="")
     votes: Mapped[list[VoteRow]] = relationship(back_populates="decision", lazy="selectin")

@@ -162,6 +162,7 @@ def decisions(engine: Engine, pair: str | None = None, limit: int = 50) -> pd.Da
             Decision.action,
             Decision.score,
             Decision.threshold,
+            Decision.regime,
             Decision.price,
             Decision.executed,
             Decision.outcome,

@@ -72,17 +72,29 @@ def supervisor_pid(home: Path) -> int | None:
         os.close(fd)
 
 
+def _is_running(pid: int | None, *marks: str) -> int | None:
+    """A pid from a file is trusted only while its command line is still VOLT's: a stale
+    file must never get an unrelated process killed."""
+    if not pid:
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    return pid if any(mark in cmdline for mark in marks) else None
+
+
 def find_processes(factory=None) -> Processes:
     home = volt_home()
     supervisor = supervisor_pid(home)
     worker = None
     if factory is not None and supervisor is not None:
-        worker = read_state(factory).worker_pid
+        worker = _is_running(read_state(factory).worker_pid, "engine run")
     return Processes(
-        launcher=_read_pid(home / LAUNCHER_PID),
+        launcher=_is_running(_read_pid(home / LAUNCHER_PID), "start.sh"),
         supervisor=supervisor,
         worker=worker,
-        dashboard=_read_pid(home / DASHBOARD_PID),
+        dashboard=_is_running(_read_pid(home / DASHBOARD_PID), "streamlit"),
     )
 
 
@@ -135,5 +147,7 @@ def stop_all(factory, timeout: float) -> tuple[bool, str]:
     for pid in left.values():
         with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
             os.kill(pid, signal.SIGKILL)
+    for name in (LAUNCHER_PID, DASHBOARD_PID):  # the launcher had no chance to tidy up
+        (volt_home() / name).unlink(missing_ok=True)
     names = ", ".join(f"{name} {pid}" for name, pid in left.items())
     return False, f"VOLT did not stop within {timeout:.0f} s; killed {names}"

@@ -2,7 +2,7 @@
 
 The plan is a JSON file the soak rewrites while the engine runs, e.g.
 {"seed": 7, "feed_error_rate": 0.02, "feed_down_until": 1763700000.0,
- "broker_timeout_rate": 0.1}
+ "broker_timeout_rate": 0.1, "crash_after_submit": "n1"}
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import random
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +54,17 @@ class FaultPlan:
     def broker_times_out(self) -> bool:
         return self._rng.random() < self._current().get("broker_timeout_rate", 0.0)
 
+    def crash_after_submit(self) -> bool:
+        """Once per plan nonce: die right after the exchange accepted an order."""
+        nonce = self._current().get("crash_after_submit")
+        if not nonce:
+            return False
+        marker = self.path.with_name(f"{self.path.name}.crashed-{nonce}")
+        if marker.exists():
+            return False
+        marker.touch()
+        return True
+
 
 class FaultyFeed:
     def __init__(self, inner: Feed, plan: FaultPlan) -> None:
@@ -74,6 +86,9 @@ class FaultyBroker:
 
     def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
         fill = self.inner.submit(order, now)
+        if self.plan.crash_after_submit():
+            # Between the exchange's commit and the engine's: the hardest moment to die.
+            os.kill(os.getpid(), signal.SIGKILL)
         if self.plan.broker_times_out():
             raise OrderStatusUnknown("injected fault: timed out after the exchange accepted it")
         return fill

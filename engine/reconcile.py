@@ -13,6 +13,7 @@ from data.models import Order, Position
 from engine import book
 from engine.broker import BrokerFill
 from engine.execution import record_fill
+from engine.retry import with_retries
 from engine.trader import Trader
 
 log = logging.getLogger("volt.reconcile")
@@ -21,7 +22,7 @@ OWN_PREFIX = "volt-"
 
 def reconcile(trader: Trader) -> list[str]:
     findings = [_adopt(trader, fill) for fill in _unrecorded(trader)]
-    return findings + _compare_holdings(trader)
+    return findings + holdings_mismatches(trader)
 
 
 def _unrecorded(trader: Trader) -> list[BrokerFill]:
@@ -47,18 +48,23 @@ def _adopt(trader: Trader, fill: BrokerFill) -> str:
         if fill.side == "sell" and position is not None:
             trade = book.record_exit(session, order, row, "recovered")
             return f"recorded {what}, which closed the position (P&L {trade.pnl:+.2f})"
-    return f"recorded {what}, but it matches no position; check the account"
+    if fill.side == "buy":
+        return f"ERROR: recorded {what}, a second buy for a pair already held; check the account"
+    return f"ERROR: recorded {what}, a sell with no position to close; check the account"
 
 
 def _protective_levels(trader: Trader, fill: BrokerFill) -> tuple[float, float]:
-    candles = trader.feed.candles(fill.pair, trader.clock.now(), trader.history_candles)
+    candles = with_retries(
+        lambda: trader.feed.candles(fill.pair, trader.clock.now(), trader.history_candles),
+        f"{fill.pair} candles for a recovered position's stop",
+    )
     atr = float(add_indicators(candles)["atr"].iloc[-1]) if len(candles) > 20 else float("nan")
     if not atr > 0:
         atr = fill.price * 0.01  # no history: a 1% ATR keeps the position protected
     return trader.gate.protective_levels(fill.price, atr)
 
 
-def _compare_holdings(trader: Trader) -> list[str]:
+def holdings_mismatches(trader: Trader) -> list[str]:
     balances = trader.broker.balances()
     with trader.factory() as session:
         positions = book.open_positions(session)

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -92,17 +93,24 @@ class InstanceLock:
         self.path = path or volt_home() / "volt.lock"
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, patience: float = 2.0) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise AlreadyRunning(
-                f"VOLT is already running (supervisor pid {holder}, lock {self.path}); "
-                "stop it first with Ctrl-C in its terminal or ./start.sh stop"
-            ) from None
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # `status` probes the lock for an instant: wait that out before giving up.
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise AlreadyRunning(
+                    f"VOLT is already running (supervisor pid {holder}, lock {self.path}); "
+                    "stop it first with Ctrl-C in its terminal or ./start.sh stop"
+                ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import time
 
 log = logging.getLogger("volt.sleep")
 INHIBIT_ARGS = [
@@ -21,25 +22,29 @@ INHIBIT_ARGS = [
 ]
 
 
+RETRY_SECONDS = 300.0  # after a failure (no session bus, polkit said no), try again this late
+
+
 class SleepInhibitor:
     def __init__(self, command: str = "systemd-inhibit") -> None:
         self.command = command
         self.process: subprocess.Popen | None = None
+        self.failure = ""
+        self.retry_at = 0.0
 
     def hold(self) -> str:
         """(Re)take the lock if needed; returns a sentence for the System page."""
         if self.process is not None and self.process.poll() is None:
-            return f"sleep inhibited by {self.command} (pid {self.process.pid})"
+            return f"sleep inhibited by {self.command}"
         if self.process is not None:
-            log.warning(
-                "%s exited with %s; taking the lock again",
-                self.command,
-                self.process.returncode,
-                extra={"kind": "sleep_inhibit"},
-            )
+            # It ended, so the lock is gone: say so, and wait before trying again.
+            self.failure = f"{self.command} exited with code {self.process.returncode}"
+            self.retry_at = time.monotonic() + RETRY_SECONDS
+            self.process = None
+        if time.monotonic() < self.retry_at:
+            return f"sleep NOT inhibited: {self.failure}; retrying every {RETRY_SECONDS:.0f} s"
         executable = shutil.which(self.command)
         if executable is None:
-            self.process = None
             return f"sleep NOT inhibited: {self.command} not found on this machine"
         self.process = subprocess.Popen(
             [executable, *INHIBIT_ARGS],
@@ -47,7 +52,7 @@ class SleepInhibitor:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        return f"sleep inhibited by {self.command} (pid {self.process.pid})"
+        return f"sleep inhibited by {self.command}"
 
     def release(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -33,7 +33,14 @@ from engine.faults import FAULTS_ENV
 from engine.paper_exchange import PaperOrder, make_exchange_factory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FAULT_KINDS = ("sigkill", "sigstop", "feed_outage", "db_lock", "broker_timeout")
+FAULT_KINDS = (
+    "sigkill",
+    "sigstop",
+    "feed_outage",
+    "db_lock",
+    "crash_after_submit",
+    "broker_timeout",
+)
 TICK_SECONDS = 300.0  # market seconds: one tick per 5m candle
 HANG_INTERVALS = 3
 LOCK_HOLD_SECONDS = 4.0
@@ -97,8 +104,8 @@ class Soak:
         self.config = home / "soak.toml"
         self.faults_file = home / "faults.json"
         self.env = {**os.environ, "VOLT_HOME": str(home)}
-        self.env.pop("VOLT_DB_URL", None)
-        self.env.pop("VOLT_CONFIG", None)
+        for private in ("VOLT_DB_URL", "VOLT_PAPER_DB_URL", "VOLT_CONFIG"):
+            self.env.pop(private, None)  # never the trader's own database or paper account
 
     # --- set-up ----------------------------------------------------------------------------
     def write_files(self) -> None:
@@ -108,6 +115,8 @@ class Soak:
             "hang_min_seconds = 0.5\nrestart_backoff_seconds = 0.5\n"
             "restart_backoff_max_seconds = 2.0\ncrash_loop_restarts = 1000\n"
             "metrics_interval_seconds = 2.0\n"
+            # A busy strategy, so every order fault finds orders to hit.
+            "[agents.weights]\ntechnical = 1.0\nregime = 0.0\nsentiment = 0.0\n"
         )
         self.write_plan()
         if self.faults:
@@ -116,7 +125,7 @@ class Soak:
     def write_plan(self, **extra) -> None:
         plan = {"seed": self.seed}
         if self.faults:
-            plan |= {"feed_error_rate": 0.02, "broker_timeout_rate": 0.15}
+            plan |= {"feed_error_rate": 0.02, "broker_timeout_rate": 0.4}
         self.faults_file.write_text(json.dumps(plan | extra))
 
     # --- running ---------------------------------------------------------------------------
@@ -140,7 +149,9 @@ class Soak:
             end = start + timedelta(hours=self.hours)
             schedule = self.schedule(start)
             rss_at = start + timedelta(hours=min(1.0, self.hours / 2))
-            while (now := self.market_time()) < end:
+            # Until the end and every scheduled fault: a fault that waits for an order
+            # can push the ones after it past the end.
+            while (now := self.market_time()) < end or schedule:
                 if not self.result.rss_start_mb and now >= rss_at:
                     self.result.rss_start_mb = self.worker_rss()
                 if schedule and now >= schedule[0][0]:
@@ -238,6 +249,12 @@ class Soak:
         holder.start()
         holder.join()
 
+    def inject_crash_after_submit(self) -> None:
+        pid = self.wait_for_ticking(other_than=None)
+        self.write_plan(crash_after_submit=f"crash-{self.rng.random():.12f}")
+        self.wait_for_ticking(other_than=pid)  # it died on its next order and came back
+        self.write_plan()
+
     def inject_broker_timeout(self) -> None:  # happens at random throughout; counted below
         pass
 
@@ -261,6 +278,9 @@ class Soak:
                 result.injected["broker_timeout"] = session.scalar(
                     select(func.count(Event.id)).where(Event.kind == "order_unknown")
                 )
+            findings = list(
+                session.scalars(select(Event.message).where(Event.kind == "reconciliation"))
+            )
         result.restarts = read_state(self.factory).restarts
         result.orders_lost = sum(o.client_order_id not in recorded for o in at_exchange)
         result.orders_duplicated = count_doubled_orders(at_exchange)
@@ -273,10 +293,21 @@ class Soak:
         result.cash_error = max(
             abs(cash - (capital + flows)), abs(cash - (capital + realised - open_cost))
         )
+        held = {p.pair.split("/")[0]: p.amount for p in positions}
+        quote = load_config(self.config).broker.quote_currency
+        for currency, amount in balances.items():
+            if currency != quote and abs(amount - held.get(currency, 0.0)) > 1e-9 * max(1, amount):
+                result.problems.append(
+                    f"the account holds {amount:.8g} {currency}, the book "
+                    f"{held.get(currency, 0.0):.8g}"
+                )
+        result.problems += [f"reconciliation: {f}" for f in findings if "check the account" in f]
         if self.faults:
             missed = [kind for kind, count in result.injected.items() if count == 0]
             if missed:
                 result.problems.append(f"faults never injected: {', '.join(missed)}")
+            if not any("recorded volt-" in f for f in findings):
+                result.problems.append("no fill was recovered by reconciliation after a crash")
 
 
 def select_balances():

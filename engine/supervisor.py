@@ -27,6 +27,7 @@ from data.events import record_event
 from data.state import read_state, update_state
 from engine.clock import make_clock
 from engine.metrics import record_metrics
+from engine.reconcile import holdings_mismatches, reconcile
 from engine.runtime import InstanceLock, logs_dir, stop_on_signals
 from engine.sleep_inhibitor import SleepInhibitor
 from engine.wiring import build_trader
@@ -225,6 +226,10 @@ class Supervisor:
             hang = self._hang_reasons.pop(worker.pid, None)
         if self.stopping_worker:
             return
+        if not hang and read_state(self.factory).halted:
+            update_state(self.factory, worker_pid=None, status="halted")
+            log.info("worker %d stopped: the engine is halted", worker.pid)
+            return
         if hang:
             self._restart_after(hang, kind="hang")
         else:
@@ -284,22 +289,23 @@ class Supervisor:
         window = engine.crash_loop_minutes * 60
         while self.recent_restarts and now - self.recent_restarts[0] > window:
             self.recent_restarts.popleft()
-        state = read_state(self.factory)
-        update_state(self.factory, restarts=state.restarts + 1, worker_pid=None)
-        if len(self.recent_restarts) > engine.crash_loop_restarts:
-            reason = (
-                f"crash loop: {len(self.recent_restarts)} restarts within "
-                f"{engine.crash_loop_minutes:g} minutes; last: {why}"
-            )
-            update_state(self.factory, halted=True, halt_reason=reason, status="halted")
-            record_event(self.factory, "ERROR", "supervisor", "halted", reason)
-            log.error(reason, extra={"skip_events": True})
-            return
         attempt = len(self.recent_restarts)
         delay = min(
             engine.restart_backoff_seconds * 2 ** (attempt - 1), engine.restart_backoff_max_seconds
         )
+        # Backoff first: if the database fails below, the next start still waits.
         self.next_start_at = now + delay
+        state = read_state(self.factory)
+        update_state(self.factory, restarts=(state.restarts or 0) + 1, worker_pid=None)
+        if attempt > engine.crash_loop_restarts:
+            reason = (
+                f"crash loop: {attempt} restarts within "
+                f"{engine.crash_loop_minutes:g} minutes; last: {why}"
+            )
+            update_state(self.factory, halted=True, halt_reason=reason, status="halted")
+            record_event(self.factory, "ERROR", "supervisor", "halted", reason, traceback=traceback)
+            log.error(reason, extra={"skip_events": True})
+            return
         update_state(self.factory, status="restarting")
         message = f"{why}; restarting in {delay:.1f} s (restart {attempt} in the window)"
         record_event(self.factory, "ERROR", "supervisor", kind, message, traceback=traceback)
@@ -376,4 +382,12 @@ class Supervisor:
         state = read_state(self.factory)
         clock = make_clock(self.speed, as_utc(state.market_time))
         trader = build_trader(self.settings, self.factory, clock)
-        return trader.flatten("kill_switch", f"k{command_id}")
+        # The worker may have died between the broker's fill and its own record of it:
+        # bring the book up to date first, or the flatten would miss that position.
+        for finding in reconcile(trader):
+            log.warning(
+                "reconciliation before the flatten: %s", finding, extra={"kind": "reconciliation"}
+            )
+        closed, failed = trader.flatten("kill_switch", f"k{command_id}")
+        failed += [f"account mismatch: {m}" for m in holdings_mismatches(trader)]
+        return closed, failed

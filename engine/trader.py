@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents import RuleAgent, latest_vote, weigh_votes
+from agents import RegimeLimits, RuleAgent, latest_vote, weigh_votes
+from agents.regime import classify, regime_name
 from config import timeframe_seconds
 from data.db import as_utc, transaction
 from data.indicators import add_indicators
@@ -78,7 +79,8 @@ class Trader:
         gate: RiskGate,
         agents: list[RuleAgent],
         weights: dict[str, float],
-        threshold: float,
+        thresholds: dict[str, float],
+        regime_limits: RegimeLimits,
         pairs: list[str],
         timeframe: str,
         history_candles: int,
@@ -90,7 +92,8 @@ class Trader:
         self.gate = gate
         self.agents = agents
         self.weights = weights
-        self.threshold = threshold
+        self.thresholds = thresholds
+        self.regime_limits = regime_limits
         self.pairs = pairs
         self.timeframe = timeframe
         self.candle_length = timedelta(seconds=timeframe_seconds(timeframe))
@@ -237,7 +240,10 @@ class Trader:
     def _decide(self, pair: str, candles: pd.DataFrame, now: datetime, report: TickReport) -> None:
         frame = add_indicators(candles)
         votes = [latest_vote(agent, frame) for agent in self.agents]
-        consensus = weigh_votes(votes, self.weights, self.threshold)
+        # The regime sets how sure the team must be, whatever weight the regime agent has.
+        regime = regime_name(classify(frame, self.regime_limits)["regime_code"].iloc[-1])
+        regime = regime or "normal"
+        consensus = weigh_votes(votes, self.weights, self.thresholds[regime])
         candle_ts = candles.index[-1].to_pydatetime()
         price = float(candles["close"].iloc[-1])
         atr = float(frame["atr"].iloc[-1])
@@ -247,6 +253,7 @@ class Trader:
             ):
                 return  # decided before a restart; never act on a candle twice
             decision = self._record_decision(session, pair, candle_ts, price, consensus, now)
+            decision.regime = regime
             report.decisions += 1
             decision.outcome = self._act(session, decision, consensus, atr, now, report)
 
@@ -341,9 +348,8 @@ class Trader:
     def _exit(self, session: Session, intent: OrderIntent, now: datetime):
         approved = self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
         fill = place_order(self.broker, approved, now)
-        already_recorded = fill.duplicate and session.get(Position, intent.pair) is None
-        if already_recorded:
-            return None
+        # A duplicate here is a fill the broker kept from an attempt whose record was rolled
+        # back: recording it now is exactly right (record_fill is idempotent).
         order, fill_row = record_fill(session, fill, intent.reason, intent.decision_id)
         return book.record_exit(session, order, fill_row, intent.reason)
 
@@ -358,9 +364,9 @@ class Trader:
             candle_ts = self._last_candle.get(pair, now)
             intent = OrderIntent(pair, "sell", price, client_order_id(pair, candle_ts, tag), reason)
             trade = self._exit(session, intent, now)
+        # Its own transaction: a failed snapshot must not roll back a recorded close.
+        with transaction(self.factory) as session:
             book.snapshot_equity(session, self.broker, self.marks, now)
-        if trade is None:
-            return f"{pair}: already closed by order {intent.client_order_id}"
         return f"closed {pair} {trade.amount:.6g} at {trade.exit_price:.6g} (P&L {trade.pnl:+.2f})"
 
     def flatten(self, reason: str, tag: str) -> tuple[list[str], list[str]]:

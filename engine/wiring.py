@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents import build_team
+from agents import RegimeLimits, build_team
 from config import Settings
 from engine.clock import Clock
 from engine.faults import with_faults
@@ -30,6 +30,16 @@ def build_gate(settings: Settings) -> RiskGate:
     )
 
 
+def regime_limits(settings: Settings) -> RegimeLimits:
+    regime = settings.agents.regime
+    return RegimeLimits(
+        trend_threshold=regime.trend_threshold,
+        high_volatility_ratio=regime.high_volatility_ratio,
+        crash_drop=regime.crash_drop,
+        crash_window=regime.crash_window,
+    )
+
+
 def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> Trader:
     broker_cfg = settings.broker
     feed, broker = with_faults(
@@ -48,9 +58,10 @@ def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Cloc
         feed=feed,
         broker=broker,
         gate=build_gate(settings),
-        agents=build_team(settings.agents.weights),
+        agents=build_team(settings.agents.weights, regime_limits(settings)),
         weights=dict(settings.agents.weights),
-        threshold=settings.consensus.threshold,
+        thresholds=dict(settings.consensus.thresholds),
+        regime_limits=regime_limits(settings),
         pairs=list(settings.market.pairs),
         timeframe=settings.market.timeframe,
         history_candles=settings.market.history_candles,

@@ -46,6 +46,7 @@ class Worker:
         self.trader: Trader = build_trader(settings, factory, self.clock)
         self.trader.entries_paused = state.entries_paused
         self.guard = LaptopGuard(settings)
+        self.reconcile_due = True
 
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop_requested, log, "stopping after the current tick")
@@ -60,8 +61,7 @@ class Worker:
                 command_id,
                 extra={"kind": "command_interrupted"},
             )
-        for finding in reconcile(self.trader):
-            log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
+        self._reconcile()
         update_state(
             self.factory,
             worker_pid=os.getpid(),
@@ -81,11 +81,14 @@ class Worker:
         next_tick = self.clock.now()
         while not self.stop_requested.is_set() and self._may_go_on():
             try:
+                if self.reconcile_due:
+                    self._reconcile()
                 self._handle_commands()
                 self._tick_once()
             except Exception:
                 # The heartbeat is not touched, so a worker that keeps failing looks hung.
                 log.exception("engine loop step failed")
+                self.reconcile_due = True
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
                 break
@@ -93,11 +96,28 @@ class Worker:
             self.clock.wait_until(next_tick, self.stop_requested)
         return self.shutdown()
 
+    def _reconcile(self) -> None:
+        """Bring the book in line with the broker; after any failure, before trading on."""
+        try:
+            for finding in reconcile(self.trader):
+                log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
+            self.reconcile_due = False
+        except Exception:
+            log.exception(
+                "reconciliation with the %s account failed; trying again next tick",
+                self.trader.broker.name,
+            )
+            self.reconcile_due = True
+
     def _may_go_on(self) -> bool:
         if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:
             log.error("the supervisor is gone; stopping so no worker trades unsupervised")
             return False
-        state = read_state(self.factory)
+        try:
+            state = read_state(self.factory)
+        except Exception:
+            log.exception("could not read the engine state; going on with this tick")
+            return True
         if state.halted:
             log.warning("engine halted (%s): this worker stops", state.halt_reason)
             return False
@@ -106,6 +126,8 @@ class Worker:
     def _tick_once(self) -> None:
         self.trader.entry_blocks = self.guard.entry_blocks()
         report = self.trader.tick()
+        if report.unexpected or report.skipped:
+            self.reconcile_due = True  # an order may have filled without being recorded
         if not report.succeeded:
             return  # no heartbeat: a tick that hit a bug is not a successful tick
         blocks = self.trader.entry_blocks + [
@@ -133,6 +155,7 @@ class Worker:
             except Exception as exc:
                 log.exception("command %s #%d failed", command.kind, command.id)
                 ok, result = False, f"{type(exc).__name__}: {exc}"
+                self.reconcile_due = True
             finish_command(self.factory, command.id, ok, result)
 
     def _run_command(self, kind: str, payload: dict, command_id: int) -> tuple[bool, str]:

@@ -54,6 +54,14 @@ def volt_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def busy_config(tmp_path) -> Path:
+    """The technical agent alone: it trades often, for tests of order mechanics."""
+    path = tmp_path / "busy.toml"
+    path.write_text("[agents.weights]\ntechnical = 1.0\nregime = 0.0\nsentiment = 0.0\n")
+    return path
+
+
+@pytest.fixture
 def fast_config(tmp_path) -> Path:
     path = tmp_path / "fast.toml"
     path.write_text(FAST_CONFIG)

@@ -1,5 +1,6 @@
 """Agents vote for every row at once; the live vote is the last row of the same frame."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,3 +74,68 @@ def test_abstaining_agents_drop_out_of_the_weighting():
 def test_confidence_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="outside 0..1"):
         Vote("a", Action.BUY, 1.5, "x")
+
+
+def test_regime_classifies_calm_wild_and_crashing_markets():
+    from agents.regime import RegimeAgent, RegimeLimits, classify, regime_name
+
+    limits = RegimeLimits()
+    rng = np.random.default_rng(5)
+    calm = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, 400)))
+    burst = np.exp(np.cumsum(rng.normal(0, 0.006, 30)))
+    wild = np.concatenate([calm[:370], calm[369] * burst])
+    crash = np.concatenate([calm[:390], calm[389] * np.linspace(1, 0.9, 11)[1:]])
+
+    def last_regime(close):
+        frame = pd.DataFrame(
+            {
+                "close": close,
+                "high": close * 1.001,
+                "low": close * 0.999,
+                "open": close,
+                "volume": 1.0,
+            }
+        )
+        return regime_name(classify(add_indicators(frame), limits)["regime_code"].iloc[-1])
+
+    assert last_regime(calm) == "normal"
+    assert last_regime(wild) == "high_volatility"
+    assert last_regime(crash) == "crash"
+    frame = pd.DataFrame(
+        {"close": crash, "high": crash * 1.001, "low": crash * 0.999, "open": crash, "volume": 1.0}
+    )
+    vote = latest_vote(RegimeAgent(limits), add_indicators(frame))
+    assert vote.action == Action.SELL and vote.confidence == 0.9
+    assert vote.rationale.startswith("crash regime")
+
+
+def test_sentiment_buys_fear_and_sells_greed():
+    from agents import SentimentAgent
+
+    rises = np.linspace(100, 110, 120)
+    frame = pd.DataFrame(
+        {
+            "close": np.concatenate([np.full(60, 100.0), rises[:60]]),
+            "volume": np.concatenate([np.full(60, 10.0), np.full(60, 30.0)]),
+        }
+    )
+    greedy = latest_vote(SentimentAgent(), frame)
+    assert greedy.action == Action.SELL and "greedy" in greedy.rationale
+    frame["close"] = 200 - frame["close"]
+    fearful = latest_vote(SentimentAgent(), frame)
+    assert fearful.action == Action.BUY and "fearful" in fearful.rationale
+
+
+def test_the_threshold_depends_on_the_regime(trader_factory, store):
+    from sqlalchemy import select
+
+    from data.models import Decision
+    from tests.conftest import run_ticks
+
+    trader, clock = trader_factory()
+    run_ticks(trader, clock, market_hours=24)
+    with store[1]() as session:
+        pairs = set(session.execute(select(Decision.regime, Decision.threshold)).all())
+    thresholds = {"normal": 0.55, "high_volatility": 0.70, "crash": 0.80}
+    assert pairs and all(thresholds[regime] == threshold for regime, threshold in pairs)
+    assert {"normal", "high_volatility"} <= {regime for regime, _ in pairs}

@@ -96,7 +96,10 @@ def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
     names = {trace.get("name") for trace in spec["data"]}
     assert {"BTC/USDT", "Upper band", "Lower band", "RSI"} <= names
     decisions = app.dataframe[0].value
-    assert decisions["rationale"].str.contains("RSI").all()
+    says = {"technical": "RSI", "regime": "regime", "sentiment": "crowd"}
+    assert set(decisions["agent"]) == set(says)
+    for agent, word in says.items():
+        assert decisions[decisions["agent"] == agent]["rationale"].str.contains(word).all()
 
 
 def test_system_page_shows_temperature_or_no_sensor_and_tracebacks(populated):

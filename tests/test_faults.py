@@ -50,10 +50,10 @@ def events(store):
 
 
 def test_occasional_feed_errors_are_retried_and_the_day_trades_on(
-    faults, trader_factory, store, events
+    faults, trader_factory, store, events, busy_config
 ):
     faults(feed_error_rate=0.3)
-    trader, clock = trader_factory()
+    trader, clock = trader_factory(busy_config)
     skipped = 0
     for _ in range(120):
         report = trader.tick()
@@ -67,9 +67,9 @@ def test_occasional_feed_errors_are_retried_and_the_day_trades_on(
 
 
 def test_an_outage_pauses_entries_and_stops_still_catch_the_gap(
-    faults, trader_factory, store, events
+    faults, trader_factory, store, events, busy_config
 ):
-    trader, clock = trader_factory()
+    trader, clock = trader_factory(busy_config)
     for _ in range(600):  # trade until a position is open
         run_ticks(trader, clock, market_hours=0.25)
         with store[1]() as session:
@@ -102,10 +102,10 @@ def test_an_outage_pauses_entries_and_stops_still_catch_the_gap(
 
 
 def test_a_timeout_after_the_exchange_accepted_never_doubles_the_order(
-    faults, trader_factory, store, events
+    faults, trader_factory, store, events, busy_config
 ):
     faults(broker_timeout_rate=0.5)
-    trader, clock = trader_factory()
+    trader, clock = trader_factory(busy_config)
     run_ticks(trader, clock, market_hours=24)
     assert events("order_unknown"), "no injected timeout happened"
     at_exchange = [o.client_order_id for o in trader.broker.orders()]

@@ -66,10 +66,12 @@ def test_battery_warns_always_and_pauses_only_when_configured(tmp_path, store):
     assert any("new entries paused" in m for m in messages)
 
 
-def test_blocked_entries_are_decisions_with_the_reason(trader_factory, store):
+def test_blocked_entries_are_decisions_with_the_reason(trader_factory, store, tmp_path):
     from data.models import Decision, Position
 
-    trader, clock = trader_factory()
+    busy = tmp_path / "busy.toml"  # the technical agent alone signals often
+    busy.write_text("[agents.weights]\ntechnical = 1.0\nregime = 0\nsentiment = 0\n")
+    trader, clock = trader_factory(busy)
     trader.entry_blocks = ["CPU 91 °C: cooling below 80 °C"]
     run_ticks(trader, clock, market_hours=12)
     with store[1]() as session:
@@ -89,7 +91,7 @@ def test_sleep_is_inhibited_through_a_pipe_that_dies_with_its_owner(tmp_path, mo
     monkeypatch.setenv("PATH", fake_inhibitor(tmp_path) + os.pathsep + os.environ["PATH"])
     inhibitor = SleepInhibitor()
     text = inhibitor.hold()
-    assert text.startswith("sleep inhibited by systemd-inhibit (pid ")
+    assert text == "sleep inhibited by systemd-inhibit"
     pid = inhibitor.process.pid
     time.sleep(0.2)
     assert "--what=sleep:idle" in (tmp_path / "args").read_text()
@@ -112,3 +114,18 @@ def test_without_systemd_inhibit_the_state_says_sleep_is_not_inhibited(
     )
     supervisor._keep_awake(trading=False)
     assert read_state(store[1]).sleep_inhibit == "sleep allowed: the engine is not trading"
+
+
+def test_an_inhibitor_that_fails_is_reported_and_not_respawned_in_a_storm(tmp_path, monkeypatch):
+    script = tmp_path / "systemd-inhibit"
+    script.write_text("#!/bin/sh\necho 'Failed to connect to bus' >&2\nexit 1\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ["PATH"])
+    inhibitor = SleepInhibitor()
+    inhibitor.hold()
+    inhibitor.process.wait(5)
+    reports = {inhibitor.hold() for _ in range(50)}
+    assert reports == {
+        "sleep NOT inhibited: systemd-inhibit exited with code 1; retrying every 300 s"
+    }
+    assert inhibitor.process is None

@@ -41,7 +41,8 @@ def test_a_simulated_day_produces_decisions_orders_trades_and_equity(simulated_d
         ).one()
     assert (last - first).total_seconds() >= 20 * 3600, "less than 20 market hours ran"
     assert decisions >= 3 * 200
-    assert votes == decisions  # one agent: one vote per decision, reasoning kept
+    team = len(load_config().agents.weights)
+    assert votes == decisions * team  # every agent's vote on every decision, reasoning kept
     assert orders >= 2
     assert trades >= 1
     assert snapshots >= 200

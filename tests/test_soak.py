@@ -32,10 +32,52 @@ def test_two_market_hours_with_every_fault_lose_and_double_nothing(tmp_path):
     assert "0 orders lost" in line and "0 orders duplicated" in line
     assert "cash reconciliation error 0.00" in line
     faults = {kind: int(n) for kind, n in re.findall(r'"(\w+)": (\d+)', line)}
-    assert set(faults) == {"sigkill", "sigstop", "feed_outage", "db_lock", "broker_timeout"}
+    assert set(faults) == {
+        "sigkill",
+        "sigstop",
+        "feed_outage",
+        "db_lock",
+        "crash_after_submit",
+        "broker_timeout",
+    }
     assert all(n >= 1 for n in faults.values()), faults
     hangs = int(re.search(r"(\d+) hangs detected", line).group(1))
     restarts = int(re.search(r"(\d+) restarts", line).group(1))
-    assert hangs >= 1 and restarts >= 2
+    assert hangs >= 1 and restarts >= 3  # SIGKILL, the hang, and the crash after a submit
     market_hours = float(re.search(r"soak: ([\d.]+) market h", line).group(1))
     assert market_hours >= 2.0
+
+
+def test_the_audit_fails_on_a_lost_and_a_doubled_order(tmp_path):
+    from datetime import UTC, datetime
+
+    from data.db import make_engine, make_session_factory, transaction
+    from engine.paper_exchange import PaperBalance, PaperOrder, make_exchange_factory
+    from engine.soak import Soak
+
+    soak = Soak(hours=1, speed=100, faults=False, seed=1, home=tmp_path)
+    soak.write_files()
+    soak.factory = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'volt.db'}"))
+    exchange = make_exchange_factory(f"sqlite:///{tmp_path / 'paper-exchange.db'}")
+    now = datetime.now(UTC)
+    with transaction(exchange) as session:  # two buys, never recorded by the engine
+        for cid in ("volt-BTCUSDT-1-b", "volt-BTCUSDT-2-b"):
+            session.add(
+                PaperOrder(
+                    client_order_id=cid,
+                    ts=now,
+                    pair="BTC/USDT",
+                    side="buy",
+                    amount=0.01,
+                    requested_price=60_000.0,
+                    price=60_000.0,
+                    fee=0.6,
+                )
+            )
+        session.add(PaperBalance(currency="BTC", total=0.02))
+    soak.audit()
+    failures = soak.result.failures()
+    assert soak.result.orders_lost == 2
+    assert soak.result.orders_duplicated == 1
+    assert any("orders lost" in f for f in failures)
+    assert any("the account holds" in f for f in failures)

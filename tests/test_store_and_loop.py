@@ -31,8 +31,8 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
 
 
-def test_a_failed_decision_leaves_no_partial_rows(trader_factory, store, monkeypatch):
-    trader, clock = trader_factory()
+def test_a_failed_decision_leaves_no_partial_rows(trader_factory, store, monkeypatch, busy_config):
+    trader, clock = trader_factory(busy_config)
 
     def record_then_fail(session, fill, reason, decision_id):
         record_fill(session, fill, reason, decision_id)
@@ -83,8 +83,8 @@ def test_the_same_client_order_id_never_fills_twice(trader_factory, store):
         assert session.scalar(select(func.count(Fill.id))) == 1
 
 
-def test_stops_close_at_or_beyond_the_stop_price(trader_factory, store):
-    trader, clock = trader_factory()
+def test_stops_close_at_or_beyond_the_stop_price(trader_factory, store, busy_config):
+    trader, clock = trader_factory(busy_config)
     run_ticks(trader, clock, market_hours=24)
     with store[1]() as session:
         stopped = session.scalars(select(Trade).where(Trade.exit_reason == "stop_loss")).all()

@@ -110,6 +110,7 @@ def market_panel() -> None:
             "action",
             "score",
             "threshold",
+            "regime",
             "outcome",
             "agent",
             "vote",

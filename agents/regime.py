@@ -1,0 +1,94 @@
+"""Market regime agent: trend or range, and whether the market is calm, wild or crashing.
+
+The regime also sets how sure the team must be before acting (DESIGN: consensus).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
+REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
+_REGIME_CODE = {NORMAL: 0, HIGH_VOLATILITY: 1, CRASH: 2}
+
+
+@dataclass(frozen=True)
+class RegimeLimits:
+    trend_threshold: float = 2.0  # |EMA50 - EMA200| in ATRs that counts as a trend
+    high_volatility_ratio: float = 1.8  # short / long realised volatility
+    crash_drop: float = 0.05  # fall over the crash window that counts as a crash
+    crash_window: int = 12  # candles
+    short_window: int = 24
+    long_window: int = 240
+
+
+def classify(candles: pd.DataFrame, limits: RegimeLimits) -> pd.DataFrame:
+    """Regime columns for every row: trend strength, volatility ratio, drop, regime."""
+    close = candles["close"]
+    atr = candles["atr"].to_numpy(dtype=float)
+    # The longer trend: a dip inside an uptrend must not read as a downtrend.
+    fast = close.ewm(span=50, adjust=False).mean().to_numpy()
+    slow = close.ewm(span=200, adjust=False).mean().to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trend = (fast - slow) / atr
+    returns = np.log(close).diff()
+    short_vol = returns.rolling(limits.short_window).std().to_numpy()
+    long_vol = returns.rolling(limits.long_window, min_periods=limits.short_window * 2).std()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vol_ratio = short_vol / long_vol.to_numpy()
+    drop = (close / close.rolling(limits.crash_window).max() - 1.0).to_numpy()
+    crash = drop <= -limits.crash_drop
+    wild = vol_ratio >= limits.high_volatility_ratio
+    code = np.where(crash, 2, np.where(wild, 1, 0))
+    code = np.where(np.isnan(vol_ratio) | np.isnan(trend), np.nan, code)
+    return pd.DataFrame(
+        {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code},
+        index=candles.index,
+    )
+
+
+def regime_name(code: float) -> str | None:
+    return None if np.isnan(code) else REGIMES[int(code)]
+
+
+class RegimeAgent:
+    """Votes with the trend, sells into a crash, and stays out of directionless ranges."""
+
+    name = "regime"
+
+    def __init__(self, limits: RegimeLimits | None = None) -> None:
+        self.limits = limits or RegimeLimits()
+
+    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        frame = classify(candles, self.limits)
+        trend = frame["trend_strength"].to_numpy()
+        code = frame["regime_code"].to_numpy()
+        trending = np.abs(trend) >= self.limits.trend_threshold
+        direction = np.where(trending, np.sign(trend), 0)
+        confidence = np.clip(np.abs(trend) / (3 * self.limits.trend_threshold), 0.0, 1.0)
+        confidence = np.where(trending, confidence, 0.3)  # a confident "nothing to do"
+        # A crash overrides the trend reading: get out, and say so firmly.
+        direction = np.where(code == 2, -1, direction)
+        confidence = np.where(code == 2, 0.9, confidence)
+        confidence = np.where(np.isnan(code), np.nan, confidence)
+        frame["direction"] = direction.astype(int)
+        frame["confidence"] = confidence
+        return frame
+
+    def rationale(self, row: pd.Series) -> str:
+        regime = regime_name(row["regime_code"])
+        trend = row["trend_strength"]
+        if abs(trend) >= self.limits.trend_threshold:
+            shape = (
+                f"{'up' if trend > 0 else 'down'}trend ({trend:+.1f} ATR between EMA20 and EMA50)"
+            )
+        else:
+            shape = f"range (EMAs {trend:+.1f} ATR apart)"
+        return (
+            f"{regime.replace('_', ' ')} regime: {shape}; volatility {row['vol_ratio']:.1f}x "
+            f"its long-run level; {row['drop']:+.1%} from the "
+            f"{self.limits.crash_window}-candle high"
+        )

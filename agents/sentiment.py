@@ -1,0 +1,59 @@
+"""Sentiment agent, offline proxy: the crowd's mood read from momentum and volume surges.
+
+Rising prices on heavy volume read as greed, falling ones as fear; on thin volume the
+reading counts for less. The vote is contrarian at the extremes, as with a fear-and-greed
+index: buy when the crowd is fearful, sell when it is greedy. With too little history it
+abstains rather than pretend to be neutral.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MOMENTUM_WINDOW = 12  # candles
+BASELINE_WINDOW = 48  # candles for the volume and volatility baselines
+ACTION_THRESHOLD = 0.25
+
+
+class SentimentAgent:
+    name = "sentiment"
+
+    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        close, volume = candles["close"], candles["volume"]
+        returns = np.log(close).diff()
+        momentum = np.log(close / close.shift(MOMENTUM_WINDOW))
+        spread = returns.rolling(BASELINE_WINDOW).std() * np.sqrt(MOMENTUM_WINDOW)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            momentum_z = (momentum / spread).to_numpy()
+            surge = (volume / volume.rolling(BASELINE_WINDOW).median()).to_numpy()
+        weight = np.clip(surge / 1.5, 0.3, 1.0)
+        score = np.tanh(momentum_z / 2.0) * weight
+        # Contrarian: fear (a negative mood) is a buying opportunity, greed a time to sell.
+        direction = np.where(
+            score <= -ACTION_THRESHOLD, 1, np.where(score >= ACTION_THRESHOLD, -1, 0)
+        )
+        return pd.DataFrame(
+            {
+                "direction": direction,
+                "confidence": np.abs(score),
+                "momentum_z": momentum_z,
+                "volume_surge": surge,
+                "mood": score,
+            },
+            index=candles.index,
+        )
+
+    def rationale(self, row: pd.Series) -> str:
+        mood = row["mood"]
+        if mood >= ACTION_THRESHOLD:
+            word = "greedy: time to take profits"
+        elif mood <= -ACTION_THRESHOLD:
+            word = "fearful: a contrarian buy"
+        else:
+            word = "calm"
+        return (
+            f"crowd {word} (mood {mood:+.2f}): {MOMENTUM_WINDOW}-candle momentum "
+            f"{row['momentum_z']:+.1f} sigma on {row['volume_surge']:.1f}x usual volume "
+            "(offline proxy from market data)"
+        )
