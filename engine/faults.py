@@ -56,10 +56,18 @@ class FaultPlan:
 
     def crash_after_submit(self) -> bool:
         """Once per plan nonce: die right after the exchange accepted an order."""
-        nonce = self._current().get("crash_after_submit")
+        return self._once("crash_after_submit")
+
+    def timeout_after_submit(self) -> bool:
+        """Once per plan nonce: lose the answer to an order the exchange accepted."""
+        return self._once("timeout_after_submit")
+
+    def _once(self, fault: str) -> bool:
+        # A marker file, so a restarted worker does not repeat the same fault.
+        nonce = self._current().get(fault)
         if not nonce:
             return False
-        marker = self.path.with_name(f"{self.path.name}.crashed-{nonce}")
+        marker = self.path.with_name(f"{self.path.name}.{fault}-{nonce}")
         if marker.exists():
             return False
         marker.touch()
@@ -89,7 +97,7 @@ class FaultyBroker:
         if self.plan.crash_after_submit():
             # Between the exchange's commit and the engine's: the hardest moment to die.
             os.kill(os.getpid(), signal.SIGKILL)
-        if self.plan.broker_times_out():
+        if self.plan.timeout_after_submit() or self.plan.broker_times_out():
             raise OrderStatusUnknown("injected fault: timed out after the exchange accepted it")
         return fill
 

@@ -178,7 +178,7 @@ class Soak:
         if not self.faults:
             return []
         rounds = max(1, round(self.hours / 4))
-        kinds = [k for k in FAULT_KINDS if k != "broker_timeout"] * rounds
+        kinds = list(FAULT_KINDS) * rounds
         offsets = sorted(self.rng.uniform(0.1, 0.85) * self.hours for _ in kinds)
         self.rng.shuffle(kinds)
         return [(start + timedelta(hours=o), k) for o, k in zip(offsets, kinds, strict=True)]
@@ -210,7 +210,8 @@ class Soak:
     # --- faults ----------------------------------------------------------------------------
     def inject(self, kind: str) -> None:
         getattr(self, f"inject_{kind}")()
-        self.result.injected[kind] += 1
+        if kind != "broker_timeout":  # those are counted from the engine's own events
+            self.result.injected[kind] += 1
 
     def inject_sigkill(self) -> None:
         pid = self.wait_for_ticking(other_than=None)
@@ -255,8 +256,18 @@ class Soak:
         self.wait_for_ticking(other_than=pid)  # it died on its next order and came back
         self.write_plan()
 
-    def inject_broker_timeout(self) -> None:  # happens at random throughout; counted below
-        pass
+    def inject_broker_timeout(self) -> None:
+        """At least one for sure; random ones (broker_timeout_rate) come on top."""
+        before = self.lookups()
+        self.write_plan(timeout_after_submit=f"timeout-{self.rng.random():.12f}")
+        while self.lookups() == before:  # the next order's answer is lost, then looked up
+            self.check_deadline("a broker timeout to be handled")
+            time.sleep(0.1)
+        self.write_plan()
+
+    def lookups(self) -> int:
+        with self.factory() as session:
+            return session.scalar(select(func.count(Event.id)).where(Event.kind == "order_unknown"))
 
     # --- the audit -------------------------------------------------------------------------
     def audit(self) -> None:
