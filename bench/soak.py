@@ -1,4 +1,4 @@
-"""The 12-hour soak: `python bench/soak.py [--hours 12] [--speed 120] [--seed 1]`.
+"""The 12-hour soak: `python bench/soak.py [--hours 12] [--speed 90] [--seed 1]`.
 
 Runs the supervised engine for 12 market hours on the simulated clock with every fault
 injected several times, and prints the soak's one line of figures. Targets (issue 3):
@@ -18,7 +18,7 @@ from engine.soak import run_soak  # noqa: E402
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=12.0)
-    parser.add_argument("--speed", type=float, default=120.0)
+    parser.add_argument("--speed", type=float, default=90.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     sys.exit(run_soak(args.hours, args.speed, faults=True, seed=args.seed, home=None))

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     soak = commands.add_parser("soak", help="run the supervised engine fast with faults; audit")
     soak.add_argument("--hours", type=_positive, default=2.0, help="market hours (default 2)")
-    soak.add_argument("--speed", type=_positive, default=120.0, help="clock speed (default 120)")
+    soak.add_argument("--speed", type=_positive, default=90.0, help="clock speed (default 90)")
     soak.add_argument("--faults", choices=("on", "off"), default="on")
     soak.add_argument("--seed", type=int, default=1)
     soak.add_argument("--home", help="runtime directory (default: a new temporary one)")

@@ -42,8 +42,8 @@ FAULT_KINDS = (
     "broker_timeout",
 )
 TICK_SECONDS = 300.0  # market seconds: one tick per 5m candle
-HANG_INTERVALS = 3
-LOCK_HOLD_SECONDS = 4.0
+HANG_INTERVALS = 2  # a hang is caught within ~2 ticks ...
+LOCK_HOLD_SECONDS = 3.0  # ... yet a lock held for seconds is waited out, not taken for one
 
 
 @dataclass
