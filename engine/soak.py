@@ -30,7 +30,7 @@ from data.models import Decision, Event, Order, Position, Trade
 from data.state import read_state
 from engine.control import pid_alive
 from engine.faults import FAULTS_ENV
-from engine.paper_exchange import PaperOrder, make_exchange_factory
+from engine.paper_exchange import PaperBalance, PaperOrder, make_exchange_factory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAULT_KINDS = (
@@ -275,7 +275,9 @@ class Soak:
         exchange = make_exchange_factory(f"sqlite:///{self.home / 'paper-exchange.db'}")
         with exchange() as session:
             at_exchange = list(session.scalars(select(PaperOrder).order_by(PaperOrder.id)))
-            balances = dict(session.execute(select_balances()).all())
+            balances = dict(
+                session.execute(select(PaperBalance.currency, PaperBalance.total)).all()
+            )
         with self.factory() as session:
             recorded = set(session.scalars(select(Order.client_order_id)))
             result.decisions = session.scalar(select(func.count(Decision.id)))
@@ -285,27 +287,25 @@ class Soak:
             result.hangs_detected = session.scalar(
                 select(func.count(Event.id)).where(Event.kind == "hang")
             )
-            if self.faults:
-                result.injected["broker_timeout"] = session.scalar(
-                    select(func.count(Event.id)).where(Event.kind == "order_unknown")
-                )
             findings = list(
                 session.scalars(select(Event.message).where(Event.kind == "reconciliation"))
             )
+        if self.faults:  # the engine's own lookups after a lost answer
+            result.injected["broker_timeout"] = self.lookups()
         result.restarts = read_state(self.factory).restarts
         result.orders_lost = sum(o.client_order_id not in recorded for o in at_exchange)
         result.orders_duplicated = count_doubled_orders(at_exchange)
-        capital = load_config(self.config).broker.starting_capital
+        broker = load_config(self.config).broker
+        capital, quote = broker.starting_capital, broker.quote_currency
         flows = sum(
             (-1 if o.side == "buy" else 1) * o.amount * o.price - o.fee for o in at_exchange
         )
         open_cost = sum(p.amount * p.entry_price + p.entry_fee for p in positions)
-        cash = balances.get(load_config(self.config).broker.quote_currency, 0.0)
+        cash = balances.get(quote, 0.0)
         result.cash_error = max(
             abs(cash - (capital + flows)), abs(cash - (capital + realised - open_cost))
         )
         held = {p.pair.split("/")[0]: p.amount for p in positions}
-        quote = load_config(self.config).broker.quote_currency
         for currency, amount in balances.items():
             if currency != quote and abs(amount - held.get(currency, 0.0)) > 1e-9 * max(1, amount):
                 result.problems.append(
@@ -319,12 +319,6 @@ class Soak:
                 result.problems.append(f"faults never injected: {', '.join(missed)}")
             if not any("recorded volt-" in f for f in findings):
                 result.problems.append("no fill was recovered by reconciliation after a crash")
-
-
-def select_balances():
-    from engine.paper_exchange import PaperBalance
-
-    return select(PaperBalance.currency, PaperBalance.total)
 
 
 def count_doubled_orders(orders: list[PaperOrder]) -> int:

@@ -41,7 +41,6 @@ class TickReport:
     entries: int = 0
     exits: int = 0
     new_candles: bool = False
-    rejections: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # pair -> why (expected faults)
     unexpected: list[str] = field(default_factory=list)  # pairs that hit a bug
 
@@ -326,7 +325,6 @@ class Trader:
                 intent, book.portfolio_view(session, self.broker, self.marks)
             )
         except RiskRejection as rejection:
-            report.rejections.append(str(rejection))
             log.info("risk rejected %s: %s", pair, rejection)
             return f"rejected by risk: {rejection}"
         try:

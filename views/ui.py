@@ -56,13 +56,6 @@ def send_command(kind: str, payload: dict | None = None) -> int:
     return command_id
 
 
-def money(value: float | None, currency: str | None = None, signed: bool = False) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    currency = currency or settings().broker.quote_currency
-    return f"{amount(value, signed)} {currency}"
-
-
 def amount(value: float, signed: bool = False) -> str:
     """Money without the currency, for metrics whose label names it."""
     return f"{value:{'+' if signed else ''},.2f}"
@@ -113,12 +106,6 @@ def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> No
         width="stretch",
         key=key,
     )
-
-
-def price(value: float | None) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.6g}"
 
 
 def local_time(ts) -> str:
