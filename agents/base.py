@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import pandas as pd
@@ -24,6 +27,28 @@ class RuleAgent(Protocol):
     def rationale(self, row: pd.Series) -> str:
         """A sentence a trader can read, from one row of the vote frame."""
         ...
+
+
+@dataclass(frozen=True)
+class MarketBrief:
+    """What an agent that cannot be vectorised (an LLM, an HTTP index) is told each decision."""
+
+    pair: str
+    price: float
+    candle_time: datetime | str
+    indicators: dict[str, float]  # rsi, macd, macd_signal, bb_lower, bb_upper, atr, ...
+    regime: str
+    # entry_price, amount, stop_loss, take_profit, unrealised_pct (percent, e.g. 1.8)
+    position: dict[str, float] | None = None
+    recent_outcomes: Sequence[str] = field(default_factory=tuple)  # "BTC/USDT BUY → WIN +1.2%"
+
+
+class LiveAgent(Protocol):
+    """An agent asked one decision at a time; it must never raise and never stall the loop."""
+
+    name: str
+
+    def vote(self, brief: MarketBrief) -> Vote: ...
 
 
 def latest_vote(agent: RuleAgent, candles: pd.DataFrame) -> Vote:

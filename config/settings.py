@@ -86,16 +86,60 @@ class Regime(_Section):
     crash_window: int = Field(default=12, ge=2, le=500)
 
 
+class Sentiment(_Section):
+    source: Literal["proxy", "fear_greed"] = "proxy"
+    fear_greed_url: str = "https://api.alternative.me/fng/?limit=1"
+    refresh_minutes: float = Field(default=60.0, ge=1, le=1440)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class Llm(_Section):
+    host: str = ""  # empty: $OLLAMA_HOST, else http://127.0.0.1:11434
+    model: str = Field(default="llama3.2:3b", min_length=1)
+    timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    num_ctx: int = Field(default=4096, ge=512, le=131072)
+    retry_offline_seconds: float = Field(default=300.0, ge=1, le=86400)
+
+    @property
+    def resolved_host(self) -> str:
+        return self.host or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+
+
+class Learning(_Section):
+    freeze: bool = False  # true keeps the configured weights for good
+    window: int = Field(default=50, ge=5, le=10_000)  # resolved decisions per agent
+    min_samples: int = Field(default=10, ge=1, le=10_000)
+    floor: float = Field(default=0.1, gt=0, le=10)
+    cap: float = Field(default=2.0, gt=0, le=10)
+    outcome_horizon_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    sell_horizon_candles: int = Field(default=12, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _floor_below_cap(self) -> Learning:
+        if self.floor > self.cap:
+            raise ValueError(f"floor {self.floor} is above cap {self.cap}")
+        return self
+
+
+class Auditor(_Section):
+    max_slippage: float = Field(default=0.002, ge=0, le=0.2)  # fill vs decision price
+    size_tolerance: float = Field(default=0.001, ge=0, le=0.5)  # fill vs approved amount
+
+
 class Agents(_Section):
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"technical": 1.0, "regime": 0.5, "sentiment": 0.5}
+        default_factory=lambda: {"technical": 1.0, "regime": 0.5, "sentiment": 0.5, "llm": 0.0}
     )
     regime: Regime = Regime()
+    sentiment: Sentiment = Sentiment()
+    llm: Llm = Llm()
+    learning: Learning = Learning()
+    auditor: Auditor = Auditor()
 
     @field_validator("weights")
     @classmethod
     def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
-        known = {"technical", "regime", "sentiment"}
+        known = {"technical", "regime", "sentiment", "llm"}
         for name, weight in weights.items():
             if name not in known:
                 raise ValueError(

@@ -41,6 +41,7 @@ class Decision(Base):
     regime: Mapped[str | None] = mapped_column(String(16))
     executed: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str] = mapped_column(Text, default="")
+    audit: Mapped[str] = mapped_column(Text, default="")  # the auditor's findings on its fills
     votes: Mapped[list[VoteRow]] = relationship(back_populates="decision", lazy="selectin")
 
 
@@ -117,6 +118,44 @@ class Trade(Base):
     exit_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
 
 
+class JournalEntry(Base):
+    """An executed decision followed to its outcome: PENDING, then WIN, LOSS, STOPPED, EXPIRED."""
+
+    __tablename__ = "journal"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), unique=True)
+    pair: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(8))
+    confidence: Mapped[float] = mapped_column(Float)  # |score| of the consensus
+    entry_ts: Mapped[datetime]
+    entry_price: Mapped[float] = mapped_column(Float)
+    amount: Mapped[float] = mapped_column(Float)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    outcome: Mapped[str] = mapped_column(String(8), default="PENDING", index=True)
+    exit_ts: Mapped[datetime | None]
+    exit_price: Mapped[float | None] = mapped_column(Float)
+    exit_reason: Mapped[str] = mapped_column(String(24), default="")
+    pnl: Mapped[float | None] = mapped_column(Float)
+    pnl_pct: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    trade_id: Mapped[int | None] = mapped_column(ForeignKey("trades.id"))
+
+
+class AgentWeight(Base):
+    """Every change of an agent's weight, with the reason; the latest row per agent is current."""
+
+    __tablename__ = "agent_weights"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    agent: Mapped[str] = mapped_column(String(32), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    previous: Mapped[float] = mapped_column(Float)
+    base: Mapped[float] = mapped_column(Float)  # the configured weight it adapts from
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class EquitySnapshot(Base):
     __tablename__ = "equity"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -148,6 +187,7 @@ class EngineState(Base):
     restarts: Mapped[int] = mapped_column(default=0)
     entry_blocks: Mapped[str | None] = mapped_column(Text)
     sleep_inhibit: Mapped[str | None] = mapped_column(Text)
+    llm_status: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]
 
 

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--seed", type=int, default=1)
     soak.add_argument("--home", help="runtime directory (default: a new temporary one)")
 
+    journal = commands.add_parser(
+        "journal", help="write one Markdown note per trade (Obsidian-ready) into a folder"
+    )
+    journal.add_argument("--out", required=True, metavar="DIR", help="the notes folder")
+    journal.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+
     commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
     stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
     stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
@@ -99,6 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{', '.join(settings.market.pairs)} on {settings.market.timeframe}, "
             f"clock x{settings.clock.speed:g}"
         )
+        return 0
+    if args.command == "journal":
+        from pathlib import Path
+
+        from engine.journal_export import export_journal
+
+        out = Path(args.out)
+        written, unchanged = export_journal(make_engine(), out, settings.broker.quote_currency)
+        print(f"volt: journal in {out}: {written} notes written, {unchanged} unchanged")
         return 0
     factory = make_session_factory(make_engine())
     if args.command == "supervise":

@@ -41,6 +41,13 @@ WATCHDOG_SECONDS = 0.25
 STEP_RETRY_SECONDS = 2.0
 
 
+def llm_time_budget(settings: Settings) -> float:
+    """Wall seconds one tick may spend waiting for the LLM: its budget for every pair."""
+    if settings.agents.weights.get("llm", 0) <= 0:
+        return 0.0
+    return settings.agents.llm.timeout_seconds * len(settings.market.pairs)
+
+
 def describe_exit(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -251,10 +258,11 @@ class Supervisor:
         if worker is None or self.stopping_worker:
             return
         engine = self.settings.engine
-        # A tick's compute time does not shrink with clock speed, hence the floor.
+        # A tick's compute time does not shrink with clock speed, hence the floor; the LLM
+        # may use its time budget for every pair on top.
         limit = max(
             engine.hang_intervals * engine.tick_seconds / self.speed, engine.hang_min_seconds
-        )
+        ) + llm_time_budget(self.settings)
         heartbeat = as_utc(read_state(self.factory).heartbeat_at)
         if heartbeat is None or heartbeat < started:
             # Until its first tick, a worker gets a grace period for imports and warm-up.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -13,26 +14,32 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents import RegimeLimits, RuleAgent, latest_vote, weigh_votes
+from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, latest_vote, weigh_votes
+from agents.auditor import AuditLimits, audit_fill
+from agents.learning import adapt_weights
 from agents.regime import classify, regime_name
 from config import timeframe_seconds
+from config.settings import Learning
 from data.db import as_utc, transaction
 from data.indicators import add_indicators
-from data.models import Candle, Decision, Position, VoteRow
+from data.models import AgentWeight, Candle, Decision, JournalEntry, Position, VoteRow
+from data.queries import resolved_votes
+from data.scorecard import agent_records
 from data.types import Action, Consensus
-from engine import book
+from engine import book, journal
 from engine.broker import Broker
 from engine.clock import Clock
 from engine.errors import FeedUnavailable, PermanentError, TemporaryError
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
-from risk import OrderIntent, RiskGate, RiskRejection
+from risk import ApprovedOrder, OrderIntent, RiskGate, RiskRejection
 
 log = logging.getLogger("volt.trader")
 STALE_AFTER_CANDLES = 2  # no new candle for this many timeframes pauses entries
 MAX_CATCH_UP_CANDLES = 20_000  # after an outage, check stops over at most this many
 FEED_ATTEMPTS = 4
+INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb_upper", "atr")
 
 
 @dataclass
@@ -83,6 +90,9 @@ class Trader:
         pairs: list[str],
         timeframe: str,
         history_candles: int,
+        live_agents: list[LiveAgent] | None = None,
+        learning: Learning | None = None,
+        audit_limits: AuditLimits | None = None,
     ) -> None:
         self.factory = factory
         self.clock = clock
@@ -90,7 +100,11 @@ class Trader:
         self.broker = broker
         self.gate = gate
         self.agents = agents
-        self.weights = weights
+        self.live_agents = live_agents or []
+        self.base_weights = dict(weights)  # as configured; learning adapts from these
+        self.weights = dict(weights)
+        self.learning = learning or Learning()
+        self.audit_limits = audit_limits or AuditLimits(max_slippage=0.002, size_tolerance=0.001)
         self.thresholds = thresholds
         self.regime_limits = regime_limits
         self.pairs = pairs
@@ -111,6 +125,7 @@ class Trader:
                 )
                 if last is not None:
                     self._last_candle[pair] = as_utc(last)
+        self._load_weights()
 
     # --- the loop body -------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -137,6 +152,7 @@ class Trader:
         if report.new_candles:
             with transaction(self.factory) as session:
                 book.snapshot_equity(session, self.broker, self.marks, now)
+            self._follow_journal(now)
         return report
 
     def _note_pair_error(self, pair: str, exc: Exception) -> None:
@@ -238,23 +254,29 @@ class Trader:
 
     def _decide(self, pair: str, candles: pd.DataFrame, now: datetime, report: TickReport) -> None:
         frame = add_indicators(candles)
-        votes = [latest_vote(agent, frame) for agent in self.agents]
-        # The regime sets how sure the team must be, whatever weight the regime agent has.
-        regime = regime_name(classify(frame, self.regime_limits)["regime_code"].iloc[-1])
-        regime = regime or "normal"
-        consensus = weigh_votes(votes, self.weights, self.thresholds[regime])
         candle_ts = candles.index[-1].to_pydatetime()
-        price = float(candles["close"].iloc[-1])
-        atr = float(frame["atr"].iloc[-1])
-        with transaction(self.factory) as session:
+        with self.factory() as session:
             if session.scalar(
                 select(Decision.id).where(Decision.pair == pair, Decision.candle_ts == candle_ts)
             ):
                 return  # decided before a restart; never act on a candle twice
+        votes = [latest_vote(agent, frame) for agent in self.agents]
+        # The regime sets how sure the team must be, whatever weight the regime agent has.
+        regime = regime_name(classify(frame, self.regime_limits)["regime_code"].iloc[-1])
+        regime = regime or "normal"
+        if self.live_agents:
+            brief = self._market_brief(pair, frame, regime)
+            votes += [agent.vote(brief) for agent in self.live_agents]
+        consensus = weigh_votes(votes, self.weights, self.thresholds[regime])
+        price = float(candles["close"].iloc[-1])
+        atr = float(frame["atr"].iloc[-1])
+        with transaction(self.factory) as session:
             decision = self._record_decision(session, pair, candle_ts, price, consensus, now)
             decision.regime = regime
             report.decisions += 1
             decision.outcome = self._act(session, decision, consensus, atr, now, report)
+            if decision.executed:
+                journal.open_entry(session, decision)
 
     def _record_decision(
         self,
@@ -328,7 +350,7 @@ class Trader:
             log.info("risk rejected %s: %s", pair, rejection)
             return f"rejected by risk: {rejection}"
         try:
-            fill = place_order(self.broker, approved, now)
+            fill = self._place(session, approved, now)
         except PermanentError as refusal:
             log.warning(
                 "%s: the broker refused the entry: %s",
@@ -345,11 +367,153 @@ class Trader:
 
     def _exit(self, session: Session, intent: OrderIntent, now: datetime):
         approved = self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
-        fill = place_order(self.broker, approved, now)
+        fill = self._place(session, approved, now)
         # A duplicate here is a fill the broker kept from an attempt whose record was rolled
         # back: recording it now is exactly right (record_fill is idempotent).
         order, fill_row = record_fill(session, fill, intent.reason, intent.decision_id)
         return book.record_exit(session, order, fill_row, intent.reason)
+
+    def _place(self, session: Session, approved: ApprovedOrder, now: datetime):
+        """Place an approved order; the auditor then checks the fill against the approval."""
+        fill = place_order(self.broker, approved, now)
+        violations = audit_fill(
+            approved.side,
+            approved.price,
+            approved.amount,
+            fill.price,
+            fill.amount,
+            self.audit_limits,
+        )
+        if violations:
+            text = "; ".join(violations)
+            log.warning(
+                "auditor: %s %s %s: %s",
+                approved.pair,
+                approved.side,
+                approved.client_order_id,
+                text,
+                extra={"kind": "audit"},
+            )
+            decision = session.get(Decision, approved.decision_id) if approved.decision_id else None
+            if decision is not None:
+                decision.audit = "; ".join(filter(None, [decision.audit, text]))
+        return fill
+
+    # --- the journal and the team's weights ---------------------------------------------
+    def _follow_journal(self, now: datetime) -> None:
+        learning = self.learning
+        with transaction(self.factory) as session:
+            resolved = journal.follow_outcomes(
+                session,
+                now,
+                self.marks,
+                self.candle_length,
+                timedelta(hours=learning.outcome_horizon_hours),
+                learning.sell_horizon_candles,
+            )
+            for entry in resolved:
+                log.info(
+                    "journal: %s %s decision #%d resolved %s (P&L %+.2f)",
+                    entry.pair,
+                    entry.action,
+                    entry.decision_id,
+                    entry.outcome,
+                    entry.pnl,
+                    extra={"kind": "journal"},
+                )
+        if resolved and not learning.freeze:
+            self._adapt_weights(now)
+
+    def _adapt_weights(self, now: datetime) -> None:
+        records = agent_records(resolved_votes(self.factory.kw["bind"]), self.learning.window)
+        changes = adapt_weights(
+            self.base_weights,
+            self.weights,
+            records,
+            min_samples=self.learning.min_samples,
+            floor=self.learning.floor,
+            cap=self.learning.cap,
+        )
+        if not changes:
+            return
+        with transaction(self.factory) as session:
+            for change in changes:
+                session.add(
+                    AgentWeight(
+                        ts=now,
+                        agent=change.agent,
+                        weight=change.weight,
+                        previous=change.previous,
+                        base=change.base,
+                        accuracy=change.accuracy,
+                        samples=change.samples,
+                        reason=change.reason,
+                    )
+                )
+        for change in changes:
+            self.weights[change.agent] = change.weight
+            log.info("weight of %s: %s", change.agent, change.reason, extra={"kind": "weights"})
+
+    def _load_weights(self) -> None:
+        """Learned weights survive restarts, unless the configured weight has changed since
+        (the trader's edit wins) or learning is frozen."""
+        if self.learning.freeze:
+            return
+        with self.factory() as session:
+            for agent, configured in self.base_weights.items():
+                latest = session.scalar(
+                    select(AgentWeight)
+                    .where(AgentWeight.agent == agent)
+                    .order_by(AgentWeight.id.desc())
+                    .limit(1)
+                )
+                if configured > 0 and latest is not None and latest.base == configured:
+                    self.weights[agent] = latest.weight
+
+    def _market_brief(self, pair: str, frame: pd.DataFrame, regime: str) -> MarketBrief:
+        last = frame.iloc[-1]
+        indicators = {
+            name: float(last[name])
+            for name in INDICATOR_SNAPSHOT
+            if name in last.index and not math.isnan(float(last[name]))
+        }
+        price = float(last["close"])
+        with self.factory() as session:
+            position = session.get(Position, pair)
+            held = None
+            if position is not None:
+                held = {
+                    "entry_price": position.entry_price,
+                    "amount": position.amount,
+                    "stop_loss": position.stop_loss,
+                    "take_profit": position.take_profit,
+                    "unrealised_pct": (price / position.entry_price - 1) * 100,
+                }
+            recent = session.scalars(
+                select(JournalEntry)
+                .where(JournalEntry.outcome != journal.PENDING)
+                .order_by(JournalEntry.id.desc())
+                .limit(5)
+            ).all()
+            outcomes = [
+                f"{e.pair} {e.action} -> {e.outcome} {e.pnl_pct or 0.0:+.1%}" for e in recent
+            ]
+        return MarketBrief(
+            pair=pair,
+            price=price,
+            candle_time=frame.index[-1].to_pydatetime(),
+            indicators=indicators,
+            regime=regime,
+            position=held,
+            recent_outcomes=outcomes,
+        )
+
+    def llm_status(self) -> dict | None:
+        """The LLM agent's health for the dashboard, or None when it is not on the team."""
+        for agent in self.live_agents:
+            if agent.name == "llm":
+                return dataclasses.asdict(agent.status())
+        return None
 
     # --- orders asked for from outside the loop -----------------------------------------
     def close_position(self, pair: str, reason: str, tag: str) -> str:

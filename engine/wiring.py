@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents import RegimeLimits, build_team
+from agents import LiveAgent, RegimeLimits, build_team
+from agents.auditor import AuditLimits
 from config import Settings
 from engine.clock import Clock
 from engine.faults import with_faults
@@ -40,6 +41,37 @@ def regime_limits(settings: Settings) -> RegimeLimits:
     )
 
 
+def build_live_agents(settings: Settings) -> list[LiveAgent]:
+    """Agents asked one decision at a time: the Fear & Greed index and the LLM, if weighted."""
+    agents, weights = settings.agents, settings.agents.weights
+    live: list[LiveAgent] = []
+    if weights.get("sentiment", 0) > 0 and agents.sentiment.source == "fear_greed":
+        from agents.fear_greed import FearGreedSentiment
+
+        sentiment = agents.sentiment
+        live.append(
+            FearGreedSentiment(
+                sentiment.fear_greed_url, sentiment.refresh_minutes * 60, sentiment.timeout_seconds
+            )
+        )
+    if weights.get("llm", 0) > 0:
+        from agents.llm import LlmAgent, LlmSettings
+
+        llm = agents.llm
+        live.append(
+            LlmAgent(
+                LlmSettings(
+                    host=llm.resolved_host,
+                    model=llm.model,
+                    timeout_seconds=llm.timeout_seconds,
+                    num_ctx=llm.num_ctx,
+                    retry_offline_seconds=llm.retry_offline_seconds,
+                )
+            )
+        )
+    return live
+
+
 def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> Trader:
     broker_cfg = settings.broker
     feed, broker = with_faults(
@@ -58,8 +90,17 @@ def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Cloc
         feed=feed,
         broker=broker,
         gate=build_gate(settings),
-        agents=build_team(settings.agents.weights, regime_limits(settings)),
+        agents=build_team(
+            settings.agents.weights,
+            regime_limits(settings),
+            sentiment_proxy=settings.agents.sentiment.source == "proxy",
+        ),
+        live_agents=build_live_agents(settings),
         weights=dict(settings.agents.weights),
+        learning=settings.agents.learning,
+        audit_limits=AuditLimits(
+            settings.agents.auditor.max_slippage, settings.agents.auditor.size_tolerance
+        ),
         thresholds=dict(settings.consensus.thresholds),
         regime_limits=regime_limits(settings),
         pairs=list(settings.market.pairs),

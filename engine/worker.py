@@ -139,6 +139,7 @@ class Worker:
             market_time=self.clock.now(),
             status="paused" if self.trader.entries_paused else "running",
             entry_blocks="; ".join(blocks),
+            llm_status=self.trader.llm_status(),
         )
         if report.entries or report.exits:
             log.info(

@@ -42,6 +42,13 @@ def test_default_config_loads_offline_paper_defaults():
         ),
         ("[market]\npairs = ['BTC/EUR']", "BTC/EUR is not quoted in broker.quote_currency USDT"),
         ("mode = 'live'", "mode: Input should be 'paper'"),
+        ("[agents.learning]\nfloor = 3.0", "agents.learning: floor 3.0 is above cap 2.0"),
+        (
+            "[agents.sentiment]\nsource = 'twitter'",
+            "agents.sentiment.source: Input should be 'proxy' or 'fear_greed'",
+        ),
+        ("[agents.weights]\ngpt = 1.0", "unknown agent 'gpt'; known agents: llm, regime"),
+        ("[agents.llm]\ntimeout_seconds = 0", "agents.llm.timeout_seconds: Input should be"),
         ("[risk\n", "not valid TOML"),
     ],
 )

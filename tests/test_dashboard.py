@@ -1,6 +1,7 @@
 """Every page renders in AppTest on an empty and a populated database; buttons write commands."""
 
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from data import queries
 from data.db import make_engine, make_session_factory
 from data.events import record_event
 from data.models import Command
+from data.state import update_state
 from engine.clock import FastForwardClock
 from engine.metrics import record_metrics
 from engine.wiring import build_trader
@@ -21,6 +23,7 @@ PAGES = [
     "views/overview.py",
     "views/market.py",
     "views/trades.py",
+    "views/agents.py",
     "views/system.py",
     "views/control.py",
     "views/kill_switch.py",
@@ -37,12 +40,22 @@ def open_page(page: str) -> AppTest:
     return app
 
 
+# The default team, learning from few outcomes so the Agents page has weights to show.
+POPULATED_CONFIG = """
+[agents.learning]
+min_samples = 1
+outcome_horizon_hours = 2
+"""
+
+
 @pytest.fixture(scope="module")
 def populated_home(tmp_path_factory):
     """One simulated market day of trading, built once for the module's read-only tests."""
     home = tmp_path_factory.mktemp("populated")
+    (home / "volt.toml").write_text(POPULATED_CONFIG)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VOLT_HOME", str(home))
+        patch.setenv("VOLT_CONFIG", str(home / "volt.toml"))
         patch.delenv("VOLT_DB_URL", raising=False)
         engine = make_engine()
         factory = make_session_factory(engine)
@@ -63,8 +76,8 @@ def populated_home(tmp_path_factory):
 def populated(populated_home, monkeypatch):
     home, engine = populated_home
     monkeypatch.setenv("VOLT_HOME", str(home))
+    monkeypatch.setenv("VOLT_CONFIG", str(home / "volt.toml"))
     monkeypatch.delenv("VOLT_DB_URL", raising=False)
-    monkeypatch.delenv("VOLT_CONFIG", raising=False)
     return engine
 
 
@@ -90,8 +103,6 @@ def test_overview_shows_equity_and_pnl(populated):
 
 def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
     app = open_page("views/market.py")
-    import json
-
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = {trace.get("name") for trace in spec["data"]}
     assert {"BTC/USDT", "Upper band", "Lower band", "RSI"} <= names
@@ -100,6 +111,56 @@ def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
     assert set(decisions["agent"]) == set(says)
     for agent, word in says.items():
         assert decisions[decisions["agent"] == agent]["rationale"].str.contains(word).all()
+
+
+def test_agents_page_shows_leaderboard_weights_and_filtered_timeline(populated):
+    app = open_page("views/agents.py")
+    board = app.dataframe[0].value
+    assert set(board["agent"]) == {"technical", "regime", "sentiment"}
+    assert board["accuracy"].notna().any() and board["calls judged"].sum() > 0
+    moved = queries.weight_history(populated)
+    assert not moved.empty
+    latest = moved.groupby("agent")["weight"].last()
+    for agent, weight in latest.items():
+        assert board.set_index("agent").loc[agent, "weight"] == pytest.approx(weight)
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert {trace["name"] for trace in spec["data"]} == set(latest.index)
+
+    timeline = app.dataframe[-1].value
+    assert set(timeline["agent"]) == {"technical", "regime", "sentiment"}
+    app.selectbox(key="agents_agent").select("sentiment").run()
+    timeline = app.dataframe[-1].value
+    assert set(timeline["agent"]) == {"sentiment"}
+    assert timeline["rationale"].str.contains("crowd").all()
+    resolved = queries.journal(populated)["outcome"].iloc[0]
+    app.selectbox(key="agents_agent").select("all").run()
+    app.selectbox(key="agents_outcome").select(resolved).run()
+    timeline = app.dataframe[-1].value
+    assert len(timeline) > 0 and set(timeline["outcome"]) == {resolved}
+    assert set(timeline["action"]) <= {"BUY", "SELL"}
+
+
+def test_agents_page_shows_the_llm_status_the_engine_reported(volt_home, store):
+    update_state(
+        store[1],
+        llm_status={
+            "reachable": False,
+            "model": "llama3.2:3b",
+            "host": "http://127.0.0.1:11434",
+            "last_error": "connection refused",
+            "last_error_at": "2026-03-01T10:00:00+00:00",
+            "calls": 40,
+            "abstentions": 10,
+            "median_latency_ms": 1850.0,
+            "offline_reason": "LLM offline: Ollama not reachable at http://127.0.0.1:11434",
+        },
+    )
+    app = open_page("views/agents.py")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Ollama"] == "offline" and metrics["Model"] == "llama3.2:3b"
+    assert metrics["Median latency"] == "1.9 s" and metrics["Abstain rate"] == "25%"
+    assert any("not reachable" in w.value for w in app.warning)
+    assert any("connection refused" in c.value for c in app.caption)
 
 
 def test_system_page_shows_temperature_or_no_sensor_and_tracebacks(populated):

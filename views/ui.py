@@ -111,6 +111,8 @@ def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> No
 def local_time(ts) -> str:
     if ts is None or pd.isna(ts):
         return "—"
+    if isinstance(ts, str):  # ISO text from a JSON column
+        ts = pd.Timestamp(ts).to_pydatetime()
     if isinstance(ts, datetime) and ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")

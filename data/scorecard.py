@@ -1,0 +1,63 @@
+"""Each agent's record from the decision journal: accuracy and P&L contribution.
+
+An agent's call is right when its vote pointed the way the market proved right on a
+resolved decision; HOLD votes and abstentions do not count. P&L contribution splits each
+decision's P&L by the agents' signed shares of its score, so the shares add up to the P&L.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+_DIRECTIONS = {"BUY": 1, "SELL": -1, "HOLD": 0}
+
+
+def market_direction(action: str, outcome: str, pnl: float | None) -> int:
+    """Which way the market proved right: +1 (up, a buy was right), -1 (down), 0 unknown."""
+    if outcome == "PENDING" or pnl is None or pd.isna(pnl):
+        return 0
+    if action == "BUY":
+        return 1 if pnl > 0 else -1
+    return -1 if pnl > 0 else 1  # a sell's P&L is the fall it spared
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    agent: str
+    samples: int  # resolved decisions it took a side on, within the window
+    correct: int
+    pnl_contribution: float  # over every resolved decision, in quote currency
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.samples if self.samples else None
+
+
+def agent_records(votes: pd.DataFrame, window: int) -> dict[str, AgentRecord]:
+    if votes.empty:
+        return {}
+    votes = votes.copy()
+    votes["market_direction"] = [
+        market_direction(a, o, p)
+        for a, o, p in zip(votes["decision_action"], votes["outcome"], votes["pnl"], strict=True)
+    ]
+    votes["direction"] = votes["action"].map(_DIRECTIONS).fillna(0)
+    counted = (votes["source"] != "abstain") & (votes["weight"] > 0)
+    sign = votes["decision_action"].map(_DIRECTIONS).fillna(0)
+    votes["push"] = (votes["weight"] * votes["direction"] * votes["confidence"] * sign).where(
+        counted, 0.0
+    )
+    total_push = votes.groupby("decision_id")["push"].transform("sum")
+    share = (votes["push"] / total_push).where(total_push > 0, 0.0)
+    votes["contribution"] = share * votes["pnl"]
+    records = {}
+    for agent, rows in votes.groupby("agent", sort=True):
+        called = rows[(rows["source"] != "abstain") & (rows["direction"] != 0)]
+        recent = called.sort_values("resolved_at").tail(window)
+        correct = int((recent["direction"] == recent["market_direction"]).sum())
+        records[agent] = AgentRecord(
+            agent, len(recent), correct, round(float(rows["contribution"].sum()), 6)
+        )
+    return records

@@ -1,0 +1,125 @@
+"""The decision journal: every executed decision followed to its outcome.
+
+A BUY is followed until its position closes (WIN, LOSS or STOPPED) or the horizon passes
+(EXPIRED, marked to market). A SELL on a signal is judged by the price some candles later:
+a WIN when selling spared the book a fall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.db import as_utc
+from data.models import Candle, Decision, Fill, JournalEntry, Order, Position, Trade
+
+PENDING = "PENDING"
+OUTCOMES = (PENDING, "WIN", "LOSS", "STOPPED", "EXPIRED")
+
+
+def open_entry(session: Session, decision: Decision) -> JournalEntry | None:
+    """Start following an executed decision, from the fill its order got."""
+    order = session.scalar(select(Order).where(Order.decision_id == decision.id))
+    if order is None:
+        return None
+    fill = session.scalar(select(Fill).where(Fill.order_id == order.id))
+    entry = JournalEntry(
+        decision_id=decision.id,
+        pair=decision.pair,
+        action=decision.action,
+        confidence=abs(decision.score),
+        entry_ts=fill.ts,
+        entry_price=fill.price,
+        amount=fill.amount,
+        order_id=order.id,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def follow_outcomes(
+    session: Session,
+    now: datetime,
+    marks: Mapping[str, float],
+    candle_length: timedelta,
+    horizon: timedelta,
+    sell_horizon_candles: int,
+) -> list[JournalEntry]:
+    """Resolve what can be resolved now; returns the entries resolved."""
+    resolved = []
+    pending = session.scalars(select(JournalEntry).where(JournalEntry.outcome == PENDING))
+    for entry in pending.all():
+        if entry.action == "BUY":
+            done = _follow_buy(session, entry, now, marks, horizon)
+        else:
+            done = _follow_sell(session, entry, candle_length, sell_horizon_candles)
+        if done:
+            resolved.append(entry)
+    session.flush()
+    return resolved
+
+
+def _follow_buy(
+    session: Session,
+    entry: JournalEntry,
+    now: datetime,
+    marks: Mapping[str, float],
+    horizon: timedelta,
+) -> bool:
+    trade = session.scalar(select(Trade).where(Trade.entry_order_id == entry.order_id))
+    if trade is not None:
+        if trade.exit_reason == "stop_loss":
+            outcome = "STOPPED"
+        else:
+            outcome = "WIN" if trade.pnl > 0 else "LOSS"
+        _resolve(entry, outcome, as_utc(trade.exit_ts), trade.exit_price, trade.pnl)
+        entry.exit_reason, entry.trade_id, entry.pnl_pct = (
+            trade.exit_reason,
+            trade.id,
+            trade.pnl_pct,
+        )
+        return True
+    entered = as_utc(entry.entry_ts)
+    if now - entered < horizon or entry.pair not in marks:
+        return False
+    position = session.get(Position, entry.pair)
+    entry_fee = position.entry_fee if position is not None else 0.0
+    mark = marks[entry.pair]
+    cost = entry.amount * entry.entry_price + entry_fee
+    _resolve(entry, "EXPIRED", now, mark, entry.amount * mark - cost)
+    entry.exit_reason = "horizon passed, marked to market"
+    entry.pnl_pct = entry.pnl / cost if cost else 0.0
+    return True
+
+
+def _follow_sell(
+    session: Session, entry: JournalEntry, candle_length: timedelta, candles_later: int
+) -> bool:
+    decision = session.get(Decision, entry.decision_id)
+    judged_at = as_utc(decision.candle_ts) + candles_later * candle_length
+    later = session.scalar(
+        select(Candle)
+        .where(Candle.pair == entry.pair, Candle.ts >= judged_at)
+        .order_by(Candle.ts)
+        .limit(1)
+    )
+    if later is None:
+        return False
+    spared = entry.amount * (entry.entry_price - later.close)  # the fall the sale avoided
+    outcome = "WIN" if spared > 0 else "LOSS"
+    _resolve(entry, outcome, as_utc(later.ts) + candle_length, later.close, spared)
+    entry.exit_reason = f"price {candles_later} candles after the sale"
+    entry.pnl_pct = (entry.entry_price - later.close) / entry.entry_price
+    return True
+
+
+def _resolve(entry: JournalEntry, outcome: str, ts: datetime, price: float, pnl: float) -> None:
+    entry.outcome = outcome
+    entry.exit_ts = ts
+    entry.exit_price = price
+    entry.pnl = pnl
+    entry.duration_s = (ts - as_utc(entry.entry_ts)).total_seconds()
