@@ -69,6 +69,29 @@ def fast_config(tmp_path) -> Path:
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("VOLT_TEST_PG_URL") else [])
+# Whole processes (supervisor, workers, start.sh, the soak) and the LLM loop act the same on
+# either store and are the slowest tests: they run on SQLite only, which keeps the suite
+# inside its time budget. Everything that reads or writes the store runs on both.
+SQLITE_ONLY_MODULES = {
+    "test_supervisor",
+    "test_soak",
+    "test_detach",
+    "test_start_sh",
+    "test_nothing_silent",
+    "test_team",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    dropped = [
+        item
+        for item in items
+        if "postgresql" in item.nodeid
+        and item.module.__name__.rsplit(".", 1)[-1] in SQLITE_ONLY_MODULES
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @contextmanager
