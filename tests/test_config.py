@@ -41,7 +41,7 @@ def test_default_config_loads_offline_paper_defaults():
             "weight of 'technical' is 11.0; allowed range is 0 to 10",
         ),
         ("[market]\npairs = ['BTC/EUR']", "BTC/EUR is not quoted in broker.quote_currency USDT"),
-        ("mode = 'live'", "mode: Input should be 'paper'"),
+        ("mode = 'demo'", "mode: Input should be 'paper', 'testnet' or 'live'"),
         ("[risk\n", "not valid TOML"),
     ],
 )
