@@ -83,7 +83,8 @@ class ExchangeClient:
             result = method(*args)
         except ccxt.BaseError as exc:
             error = self.translate(exc, what, placing)
-            reached = not isinstance(exc, ccxt.NetworkError) or isinstance(
+            # It answered a refusal (key, balance, rate limit, clock) or it did not answer.
+            reached = not isinstance(exc, ccxt.OperationFailed) or isinstance(
                 exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded | ccxt.InvalidNonce
             )
             self.monitor.record(what, time.perf_counter() - started, str(error), reached)

@@ -116,7 +116,7 @@ def exchange_panel() -> None:
         st.markdown("Latency of the last calls")
         recent = pd.DataFrame(
             list(reversed(status["calls"] or [])), columns=["call", "ms", "ok", "at"]
-        )
+        ).rename(columns={"at": "ts"})
         if recent.empty:
             st.caption("No calls yet.")
         else:

@@ -149,7 +149,8 @@ def state_line(state: dict) -> str:
 def sidebar() -> None:
     cfg = settings()
     state = read(queries.engine_state)
-    mode = (state.get("mode") or cfg.mode).lower()
+    # The running engine's mode; with none running, the mode the config would start.
+    mode = (state["mode"] if state["supervisor_pid"] else cfg.mode).lower()
     banner, text = MODE_BANNERS.get(mode, (st.info, mode.upper()))
     with st.sidebar:
         banner(f"**{text}**", icon=":material/warning:" if mode == "live" else None)
