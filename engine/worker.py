@@ -64,6 +64,8 @@ class Worker:
                 extra={"kind": "command_interrupted"},
             )
         self._reconcile()
+        if self.trader.exchange is None:  # no stale exchange panel from an earlier run
+            save_exchange_status(self.factory, exchange="", mode=settings.mode)
         self._publish_exchange_status()
         update_state(
             self.factory,
@@ -116,10 +118,9 @@ class Worker:
     def _publish_exchange_status(self) -> None:
         """What the exchange answered lately, for the Control page (the DB is the only way)."""
         exchange = self.trader.exchange
+        if exchange is None:
+            return
         try:
-            if exchange is None:
-                save_exchange_status(self.factory, exchange="", mode=self.settings.mode)
-                return
             monitor, balances = exchange.monitor, {}
             try:
                 balances = self.trader.broker.balances()
