@@ -54,7 +54,7 @@ class Market(_Section):
 
 
 class Feed(_Section):
-    kind: Literal["synthetic"] = "synthetic"
+    kind: Literal["synthetic", "ccxt"] = "synthetic"
     seed: int = Field(default=42, ge=0)
 
 
@@ -63,7 +63,7 @@ class Clock(_Section):
 
 
 class Broker(_Section):
-    kind: Literal["paper"] = "paper"
+    kind: Literal["paper", "ccxt"] = "paper"
     starting_capital: float = Field(default=10_000.0, gt=0)
     quote_currency: str = Field(default="USDT", min_length=1)
     fee_rate: float = Field(default=0.001, ge=0, le=0.05)
@@ -193,12 +193,34 @@ class Laptop(_Section):
     pause_on_battery: bool = False
 
 
+class Exchange(_Section):
+    """The exchange behind the ccxt feed and broker. Keys come from the environment only."""
+
+    id: str = Field(default="binance", min_length=1)
+    allow_live: bool = False
+    max_order_value: float = Field(default=100.0, gt=0)  # quote currency, hard cap per buy
+    timeout_seconds: float = Field(default=10.0, ge=0.1, le=120)
+    recv_window_ms: int = Field(default=5000, ge=1000, le=60_000)
+    order_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
+    order_poll_seconds: float = Field(default=1.0, ge=0.01, le=60)
+    reconcile_hours: float = Field(default=48.0, gt=0, le=24 * 30)
+
+    @field_validator("id")
+    @classmethod
+    def _known_to_ccxt(cls, exchange_id: str) -> str:
+        import ccxt
+
+        if exchange_id not in ccxt.exchanges:
+            raise ValueError(f"{exchange_id!r} is not an exchange ccxt knows, e.g. 'binance'")
+        return exchange_id
+
+
 class Dashboard(_Section):
     refresh_seconds: float = Field(default=5.0, ge=0.5, le=3600)
 
 
 class Settings(_Section):
-    mode: Literal["paper"] = "paper"
+    mode: Literal["paper", "testnet", "live"] = "paper"
     market: Market = Market()
     feed: Feed = Feed()
     clock: Clock = Clock()
@@ -208,6 +230,7 @@ class Settings(_Section):
     consensus: Consensus = Consensus()
     engine: Engine = Engine()
     laptop: Laptop = Laptop()
+    exchange: Exchange = Exchange()
     dashboard: Dashboard = Dashboard()
 
     @model_validator(mode="after")
@@ -219,6 +242,36 @@ class Settings(_Section):
                     f"market.pairs: {pair} is not quoted in broker.quote_currency {quote}"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _mode_fits_feed_and_broker(self) -> Settings:
+        mode, feed, broker = self.mode, self.feed.kind, self.broker.kind
+        if mode == "paper" and broker == "ccxt":
+            raise ValueError(
+                "broker.kind = 'ccxt' sends real orders: use broker.kind = 'paper' in paper mode, "
+                "or set mode = 'testnet'"
+            )
+        if mode != "paper" and broker != "ccxt":
+            raise ValueError(f"mode = '{mode}' trades on the exchange: set broker.kind = 'ccxt'")
+        if mode != "paper" and feed != "ccxt":
+            raise ValueError(
+                f"mode = '{mode}' needs the exchange's own prices: set feed.kind = 'ccxt'"
+            )
+        if mode == "live" and not self.exchange.allow_live:
+            raise ValueError(
+                "mode = 'live' trades real money: set exchange.allow_live = true to allow it"
+            )
+        if feed == "ccxt" and self.clock.speed != 1.0:
+            raise ValueError(
+                "clock.speed: a real market runs in real time; set it to 1 "
+                f"(got {self.clock.speed:g})"
+            )
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """Testnet is ccxt's sandbox mode of the same exchange."""
+        return self.mode == "testnet"
 
     @property
     def timeframe_seconds(self) -> int:

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.db import transaction, utcnow
 from data.models import Command
 
-SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm"})
+SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live"})
+LIVE_CONFIRMATION = "LIVE"  # the word a person types to let VOLT trade real money
 WORKER_COMMANDS = frozenset({"pause", "resume", "close_position"})
 ALL_COMMANDS = SUPERVISOR_COMMANDS | WORKER_COMMANDS
 

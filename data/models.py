@@ -191,6 +191,23 @@ class EngineState(Base):
     updated_at: Mapped[datetime | None]
 
 
+class ExchangeStatus(Base):
+    """One row (id=1): how the exchange answered the worker lately, for the Control page."""
+
+    __tablename__ = "exchange_status"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    exchange: Mapped[str] = mapped_column(String(32), default="")
+    mode: Mapped[str] = mapped_column(String(8), default="")
+    reachable: Mapped[bool | None]
+    last_ok_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_at: Mapped[datetime | None]
+    calls: Mapped[list] = mapped_column(JSON, default=list)  # the last calls: call, ms, ok, at
+    balances: Mapped[dict] = mapped_column(JSON, default=dict)
+    balances_from: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None]
+
+
 class Event(Base):
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -17,6 +17,7 @@ from data.models import (
     EngineState,
     EquitySnapshot,
     Event,
+    ExchangeStatus,
     JournalEntry,
     Position,
     SystemMetric,
@@ -69,6 +70,17 @@ def engine_state(engine: Engine) -> dict:
     values["heartbeat_age_s"] = (
         (utcnow() - values["heartbeat_at"]).total_seconds() if values["heartbeat_at"] else None
     )
+    return values
+
+
+def exchange_status(engine: Engine) -> dict | None:
+    """What the worker last saw of the exchange; None when no exchange is in use."""
+    with Session(engine) as session:
+        status = session.get(ExchangeStatus, 1)
+        values = status.to_dict() if status else None
+    if values:
+        for key in ("last_ok_at", "last_error_at", "updated_at"):
+            values[key] = as_utc(values.get(key))
     return values
 
 

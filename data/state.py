@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.db import transaction, utcnow
-from data.models import EngineState
+from data.models import EngineState, ExchangeStatus
 
 
 def load_state(session: Session) -> EngineState:
@@ -34,3 +34,12 @@ def update_state(factory: sessionmaker[Session], **values) -> EngineState:
             setattr(state, name, value)
         state.updated_at = utcnow()
         return state
+
+
+def save_exchange_status(factory: sessionmaker[Session], **values) -> None:
+    with transaction(factory) as session:
+        status = session.get(ExchangeStatus, 1) or ExchangeStatus(id=1)
+        for name, value in values.items():
+            setattr(status, name, value)
+        status.updated_at = utcnow()
+        session.merge(status)

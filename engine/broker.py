@@ -9,6 +9,8 @@ from typing import Protocol
 from engine.errors import PermanentError
 from risk import ApprovedOrder
 
+OWN_PREFIX = "volt-"  # every client order id VOLT makes starts with it
+
 
 class InsufficientFunds(PermanentError):
     """The account cannot pay for the order."""
@@ -31,6 +33,7 @@ class BrokerFill:
 
 class Broker(Protocol):
     name: str
+    exclusive_account: bool  # True when every coin in the account is VOLT's (paper)
 
     def cash(self) -> float: ...
 
@@ -42,6 +45,18 @@ class Broker(Protocol):
 
     def fetch_order(self, client_order_id: str) -> BrokerFill | None: ...
 
-    def orders(self) -> list[BrokerFill]: ...
+    def orders(self) -> list[BrokerFill]:
+        """Filled orders the broker knows of (recent ones, for an exchange)."""
+        ...
 
-    def cancel_open_orders(self, now: datetime) -> int: ...
+    def open_orders(self) -> list: ...
+
+    def cancel_order(self, order) -> None: ...
+
+    def cancel_open_orders(self, now: datetime) -> int:
+        """Cancel VOLT's own open orders; returns how many."""
+        ...
+
+    def dust(self, pair: str) -> float:
+        """Holdings below this cannot be sold, so they are no mismatch."""
+        ...

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from config import ConfigError, Settings, load_config
+from config.keys import load_api_keys, missing_keys_message
+from data.commands import LIVE_CONFIRMATION
 from data.db import make_engine, make_session_factory
 from engine.runtime import AlreadyRunning, setup_logging
 
@@ -27,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     supervise = commands.add_parser("supervise", help="run the supervisor, which runs a worker")
     supervise.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
     supervise.add_argument("--speed", type=_positive, help="clock speed (overrides the config)")
+    live_help = f"confirm live trading for this start only: the word {LIVE_CONFIRMATION}"
+    supervise.add_argument("--confirm-live", metavar="WORD", help=live_help)
 
     run = commands.add_parser("run", help="run one engine worker in the foreground")
     run.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
@@ -40,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop cleanly after this many wall-clock seconds",
     )
+    run.add_argument("--confirm-live", metavar="WORD", help=live_help)
     run.add_argument("--supervisor-pid", type=int, help=argparse.SUPPRESS)
 
     check = commands.add_parser("check", help="validate the config and say what would run")
@@ -71,6 +77,43 @@ def _check_speed(settings: Settings, speed: float | None) -> None:
         )
 
 
+def _keys_source(settings: Settings) -> str:
+    """Where the API keys come from; refuses an exchange mode without them. Never the keys."""
+    if settings.broker.kind != "ccxt":
+        return "not needed"
+    keys = load_api_keys()
+    if keys is None:
+        raise ConfigError(missing_keys_message(settings.mode))
+    return f"from {keys.source}"
+
+
+def _live_confirmed(settings: Settings, args: argparse.Namespace) -> bool:
+    """A live start needs the typed word: given once on the command line, or typed at the
+    prompt. With neither (a detached start has no terminal) it is not confirmed."""
+    if settings.mode != "live":
+        return True
+    given = getattr(args, "confirm_live", None)
+    if given is not None:
+        if given != LIVE_CONFIRMATION:
+            raise ConfigError(f"--confirm-live: type the word {LIVE_CONFIRMATION} exactly")
+        return True
+    if os.environ.get("VOLT_DETACHED") or not sys.stdin.isatty():
+        return False
+    exchange, quote = settings.exchange, settings.broker.quote_currency
+    print(
+        f"volt: LIVE mode: real orders with real money on {exchange.id}, at most "
+        f"{exchange.max_order_value:g} {quote} per buy.",
+        file=sys.stderr,
+    )
+    try:
+        typed = input(f"volt: type {LIVE_CONFIRMATION} to trade live (anything else stops): ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != LIVE_CONFIRMATION:
+        raise ConfigError("live trading not confirmed; nothing started")
+    return True
+
+
 def _status_or_stop(args: argparse.Namespace) -> int:
     from engine.control import status_report, stop_all
 
@@ -96,16 +139,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
+        keys = _keys_source(settings)
+        confirmed = _live_confirmed(settings, args) if args.command != "check" else False
     except ConfigError as exc:
         print(f"volt: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "check":
+        venue = (
+            f"{settings.exchange.id} "
+            if "ccxt" in (settings.feed.kind, settings.broker.kind)
+            else ""
+        )
         print(
-            f"volt: config ok: {settings.mode} mode, {settings.feed.kind} feed, "
-            f"{', '.join(settings.market.pairs)} on {settings.market.timeframe}, "
-            f"clock x{settings.clock.speed:g}"
+            f"volt: config ok: {settings.mode} mode, {venue}{settings.feed.kind} feed, "
+            f"{settings.broker.kind} broker, {', '.join(settings.market.pairs)} on "
+            f"{settings.market.timeframe}, clock x{settings.clock.speed:g}, API keys {keys}"
         )
         return 0
+    if args.command == "run" and not confirmed:
+        print(
+            f"volt: a live worker needs the typed confirmation: --confirm-live "
+            f"{LIVE_CONFIRMATION}, or start it in a terminal",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "journal":
         from pathlib import Path
 
@@ -120,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         from engine.supervisor import Supervisor
 
         setup_logging("supervisor", factory)
-        supervisor = Supervisor(settings, factory, config_path=args.config, speed=args.speed)
+        supervisor = Supervisor(
+            settings,
+            factory,
+            config_path=args.config,
+            speed=args.speed,
+            live_confirmed=confirmed,
+        )
         supervisor.install_signal_handlers()
         try:
             return supervisor.run()

@@ -77,6 +77,7 @@ class PaperExchange:
     """Fills market orders at once at the given price, moved against you by slippage, less fees."""
 
     name = "paper"
+    exclusive_account = True
 
     def __init__(
         self,
@@ -157,9 +158,17 @@ class PaperExchange:
                 r.as_fill() for r in session.scalars(select(PaperOrder).order_by(PaperOrder.id))
             ]
 
+    def open_orders(self) -> list:
+        return []  # market orders fill at once, so nothing is ever left open
+
+    def cancel_order(self, order) -> None:
+        raise LookupError("the paper exchange has no open orders")
+
     def cancel_open_orders(self, now: datetime) -> int:
-        # Market orders fill at once, so nothing is ever left open.
         return 0
+
+    def dust(self, pair: str) -> float:
+        return 0.0
 
     def _find(self, session: Session, client_order_id: str) -> PaperOrder | None:
         return session.scalar(

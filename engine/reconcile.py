@@ -1,5 +1,6 @@
-"""At start-up the database follows the broker: orders it filled that the engine never recorded
-are recorded now; anything VOLT did not place is reported, never adopted."""
+"""At start-up the database follows the broker: VOLT's orders left open by a crash are
+cancelled, orders it filled that the engine never recorded are recorded now; anything VOLT did
+not place is reported, never adopted. Each difference is one finding, logged as an event."""
 
 from __future__ import annotations
 
@@ -11,18 +12,30 @@ from data.db import transaction
 from data.indicators import add_indicators
 from data.models import Order, Position
 from engine import book
-from engine.broker import BrokerFill
+from engine.broker import OWN_PREFIX, BrokerFill
 from engine.execution import record_fill
 from engine.retry import with_retries
 from engine.trader import Trader
 
 log = logging.getLogger("volt.reconcile")
-OWN_PREFIX = "volt-"
 
 
 def reconcile(trader: Trader) -> list[str]:
-    findings = [_adopt(trader, fill) for fill in _unrecorded(trader)]
+    # Open orders first: a cancelled leftover's partial fill is then recorded like any other.
+    findings = [_settle_open(trader, order) for order in trader.broker.open_orders()]
+    findings += [_adopt(trader, fill) for fill in _unrecorded(trader)]
     return findings + holdings_mismatches(trader)
+
+
+def _settle_open(trader: Trader, order) -> str:
+    what = (
+        f"open {order.side} order {order.client_order_id or order.exchange_order_id} "
+        f"({order.amount:.8g} {order.pair} at {order.price:.6g}, {order.filled:.8g} filled)"
+    )
+    if not order.client_order_id.startswith(OWN_PREFIX):
+        return f"{what} was not placed by VOLT; left alone, check the account"
+    trader.broker.cancel_order(order)
+    return f"{what} was left by an earlier run; cancelled, any part filled is recorded"
 
 
 def _unrecorded(trader: Trader) -> list[BrokerFill]:
@@ -64,8 +77,11 @@ def _protective_levels(trader: Trader, fill: BrokerFill) -> tuple[float, float]:
     return trader.gate.protective_levels(fill.price, atr)
 
 
-def holdings_mismatches(trader: Trader) -> list[str]:
-    balances = trader.broker.balances()
+def holdings_mismatches(trader: Trader, surplus: bool = True) -> list[str]:
+    """Coins the account holds against VOLT's positions. `surplus` False: only shortfalls,
+    for an exchange account that may also hold coins of its owner's."""
+    broker = trader.broker
+    balances = broker.balances()
     with trader.factory() as session:
         positions = book.open_positions(session)
     findings = []
@@ -73,9 +89,18 @@ def holdings_mismatches(trader: Trader) -> list[str]:
         base = pair.split("/")[0]
         held = balances.get(base, 0.0)
         expected = positions[pair].amount if pair in positions else 0.0
-        if abs(held - expected) > 1e-9 * max(1.0, expected):
+        tolerance = max(1e-9 * max(1.0, expected), broker.dust(pair))
+        if abs(held - expected) <= tolerance or (held > expected and not surplus):
+            continue
+        if held > expected and not broker.exclusive_account:
             findings.append(
-                f"{base}: the {trader.broker.name} account holds {held:.8g} "
+                f"{base}: the {broker.name} account holds {held:.8g}, VOLT's open positions "
+                f"{expected:.8g}; the other {held - expected:.8g} is not VOLT's: reported, "
+                "not adopted"
+            )
+        else:
+            findings.append(
+                f"{base}: the {broker.name} account holds {held:.8g} "
                 f"but VOLT's open positions add up to {expected:.8g}"
             )
     return findings

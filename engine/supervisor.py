@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from data.commands import (
+    LIVE_CONFIRMATION,
     SUPERVISOR_COMMANDS,
     claim_next_command,
     fail_interrupted,
@@ -65,8 +66,12 @@ class Supervisor:
         *,
         config_path: str | None = None,
         speed: float | None = None,
+        live_confirmed: bool = False,
     ) -> None:
         self.settings = settings
+        # Live trading waits for a typed confirmation: at the prompt, or on the Control page.
+        self.live_confirmed = live_confirmed or settings.mode != "live"
+        self._awaiting_confirmation = False
         self.factory = factory
         self.config_path = config_path
         self.speed = speed if speed is not None else settings.clock.speed
@@ -145,6 +150,7 @@ class Supervisor:
             and state.desired == "running"
             and not state.halted
             and time.monotonic() >= self.next_start_at
+            and self._may_trade_live()
         ):
             self.start_worker()
         self._keep_awake(trading=state.desired == "running" and not state.halted)
@@ -158,6 +164,21 @@ class Supervisor:
                 )
             except Exception:
                 log.exception("could not record system metrics")
+
+    def _may_trade_live(self) -> bool:
+        if self.live_confirmed:
+            return True
+        if not self._awaiting_confirmation:
+            self._awaiting_confirmation = True
+            update_state(self.factory, status="confirm_live")
+            log.warning(
+                "LIVE mode: no worker starts until someone types %s on the Control page "
+                "(or starts with: python -m engine supervise --confirm-live %s)",
+                LIVE_CONFIRMATION,
+                LIVE_CONFIRMATION,
+                extra={"kind": "live_confirmation"},
+            )
+        return False
 
     def _keep_awake(self, trading: bool) -> None:
         """Inhibit sleep while the engine should trade (restarts included); not when stopped."""
@@ -184,6 +205,8 @@ class Supervisor:
         ]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
+        if self.settings.mode == "live":
+            cmd += ["--confirm-live", LIVE_CONFIRMATION]  # confirmed once for this supervisor
         stderr_path = logs_dir() / "worker.stderr.log"
         self._stderr_offset = stderr_path.stat().st_size if stderr_path.exists() else 0
         with open(stderr_path, "ab") as stderr, self._worker_lock:
@@ -324,7 +347,8 @@ class Supervisor:
         while command := claim_next_command(self.factory, SUPERVISOR_COMMANDS, "supervisor"):
             log.info("command #%d: %s", command.id, command.kind)
             try:
-                ok, result = getattr(self, f"_command_{command.kind}")(command.id)
+                handler = getattr(self, f"_command_{command.kind}")
+                ok, result = handler(command.id, command.payload or {})
             except Exception as exc:
                 log.exception("command %s #%d failed", command.kind, command.id)
                 ok, result = False, f"{type(exc).__name__}: {exc}"
@@ -337,10 +361,24 @@ class Supervisor:
                 f"{command.kind} #{command.id} {'done' if ok else 'failed'}: {result}",
             )
 
-    def _command_start(self, _command_id: int) -> tuple[bool, str]:
+    def _command_confirm_live(self, _command_id: int, payload: dict) -> tuple[bool, str]:
+        if self.settings.mode != "live":
+            return False, f"the engine runs in {self.settings.mode} mode; nothing to confirm"
+        if payload.get("typed") != LIVE_CONFIRMATION:
+            return False, f"not confirmed: type {LIVE_CONFIRMATION} exactly"
+        self.live_confirmed = True
+        log.warning(
+            "LIVE trading confirmed on the dashboard: real orders from now on",
+            extra={"kind": "live_confirmation"},
+        )
+        return True, "live trading confirmed; the worker starts unless trading is stopped"
+
+    def _command_start(self, _command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
         state = read_state(self.factory)
         if state.halted:
             return False, "the engine is halted by the kill switch; re-arm it first"
+        if not self.live_confirmed:
+            return False, f"live mode: type {LIVE_CONFIRMATION} on the Control page first"
         update_state(self.factory, desired="running")
         if self.worker is not None:
             return True, f"already running (worker pid {self.worker.pid})"
@@ -348,12 +386,12 @@ class Supervisor:
         self.start_worker()
         return True, f"trading started (worker pid {self.worker.pid})"
 
-    def _command_stop(self, _command_id: int) -> tuple[bool, str]:
+    def _command_stop(self, _command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
         update_state(self.factory, desired="stopped")
         outcome = self.stop_worker(self.settings.engine.shutdown_timeout_seconds)
         return True, f"trading stopped: {outcome}"
 
-    def _command_rearm(self, _command_id: int) -> tuple[bool, str]:
+    def _command_rearm(self, _command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
         state = read_state(self.factory)
         if not state.halted:
             return True, "the engine was not halted"
@@ -369,7 +407,7 @@ class Supervisor:
         self.recent_restarts.clear()
         return True, "re-armed: trading resumes"
 
-    def _command_kill(self, command_id: int) -> tuple[bool, str]:
+    def _command_kill(self, command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
         # Halt first, so nothing can start a worker between the press and the flatten.
         update_state(
             self.factory,
@@ -388,8 +426,8 @@ class Supervisor:
     def flatten(self, command_id: int) -> tuple[list[str], list[str]]:
         """Close everything with the supervisor's own broker: works with the worker dead."""
         state = read_state(self.factory)
-        clock = make_clock(self.speed, as_utc(state.market_time))
-        trader = build_trader(self.settings, self.factory, clock)
+        resume = None if self.settings.feed.kind == "ccxt" else as_utc(state.market_time)
+        trader = build_trader(self.settings, self.factory, make_clock(self.speed, resume))
         # The worker may have died between the broker's fill and its own record of it:
         # bring the book up to date first, or the flatten would miss that position.
         for finding in reconcile(trader):
@@ -397,5 +435,7 @@ class Supervisor:
                 "reconciliation before the flatten: %s", finding, extra={"kind": "reconciliation"}
             )
         closed, failed = trader.flatten("kill_switch", f"k{command_id}")
-        failed += [f"account mismatch: {m}" for m in holdings_mismatches(trader)]
+        # On an exchange account, coins VOLT never bought are its owner's: only a shortfall fails.
+        surplus = trader.broker.exclusive_account
+        failed += [f"account mismatch: {m}" for m in holdings_mismatches(trader, surplus)]
         return closed, failed

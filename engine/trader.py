@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -40,6 +42,7 @@ STALE_AFTER_CANDLES = 2  # no new candle for this many timeframes pauses entries
 MAX_CATCH_UP_CANDLES = 20_000  # after an outage, check stops over at most this many
 FEED_ATTEMPTS = 4
 INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb_upper", "atr")
+MAX_CLIENT_ORDER_ID = 36
 
 
 @dataclass
@@ -58,8 +61,17 @@ class TickReport:
 
 
 def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
-    """Derived from the decision, so a retried or re-run decision can never double an order."""
-    return f"volt-{pair.replace('/', '')}-{int(candle_ts.timestamp())}-{tag}"
+    """Derived from the decision, so a retried or re-run decision can never double an order.
+    Exchanges take at most 36 of [A-Za-z0-9_-] (Binance): a longer id keeps its prefix and
+    pair and ends in a hash of the rest, still the same for the same decision."""
+    market = re.sub(r"[^A-Za-z0-9]", "", pair)
+    rest = re.sub(r"[^A-Za-z0-9_-]", "", f"{int(candle_ts.timestamp())}-{tag}")
+    full = f"volt-{market}-{rest}"
+    if len(full) <= MAX_CLIENT_ORDER_ID:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    head = f"volt-{market[:12]}-"
+    return head + digest[: MAX_CLIENT_ORDER_ID - len(head)]
 
 
 def signal_intent(decision: Decision, side: str, atr: float = math.nan) -> OrderIntent:
@@ -111,6 +123,7 @@ class Trader:
         self.timeframe = timeframe
         self.candle_length = timedelta(seconds=timeframe_seconds(timeframe))
         self.history_candles = history_candles
+        self.exchange = None  # the ccxt client behind feed and broker, if any
         self.entries_paused = False
         self.entry_blocks: list[str] = []  # laptop guards and the like, refreshed each tick
         self.stale_pairs: set[str] = set()
@@ -561,6 +574,10 @@ class Trader:
         return f"cancelled {cancelled} open orders"
 
     def current_price(self, pair: str, now: datetime) -> float:
+        last_price = getattr(self.feed, "last_price", None)  # a live ticker, where there is one
+        if last_price is not None:
+            self.marks[pair] = with_retries(lambda: last_price(pair), f"{pair} price")
+            return self.marks[pair]
         candles = with_retries(lambda: self.feed.candles(pair, now, 1), f"{pair} price")
         if candles.empty:
             raise TemporaryError(f"{pair}: the {self.feed.name} feed has no price yet")

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents import LiveAgent, RegimeLimits, build_team
 from agents.auditor import AuditLimits
-from config import Settings
+from config import ConfigError, Settings
+from config.keys import load_api_keys, missing_keys_message
+from engine.broker import Broker
 from engine.clock import Clock
 from engine.faults import with_faults
-from engine.feed import SyntheticFeed
+from engine.feed import Feed, SyntheticFeed
 from engine.paper_exchange import PaperExchange, make_exchange_factory
 from engine.trader import Trader
 from risk import RiskGate, RiskLimits
+
+if TYPE_CHECKING:  # ccxt takes a second to import: only runs that use it pay for it
+    from engine.ccxt_exchange import ExchangeClient
 
 
 def build_gate(settings: Settings) -> RiskGate:
@@ -27,6 +35,9 @@ def build_gate(settings: Settings) -> RiskGate:
             min_order_value=risk.min_order_value,
             fee_rate=broker.fee_rate,
             slippage_rate=broker.slippage_rate,
+            max_order_value=(
+                settings.exchange.max_order_value if broker.kind == "ccxt" else math.inf
+            ),
         )
     )
 
@@ -72,19 +83,63 @@ def build_live_agents(settings: Settings) -> list[LiveAgent]:
     return live
 
 
-def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> Trader:
+def build_exchange(settings: Settings) -> ExchangeClient | None:
+    """The ccxt client when the feed or the broker needs one; keys only for the broker."""
+    if settings.feed.kind != "ccxt" and settings.broker.kind != "ccxt":
+        return None
+    keys = None
+    if settings.broker.kind == "ccxt":
+        keys = load_api_keys()
+        if keys is None:
+            raise ConfigError(missing_keys_message(settings.mode))
+    from engine.ccxt_exchange import make_exchange
+
+    return make_exchange(settings, keys)
+
+
+def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
+    if settings.feed.kind == "ccxt":
+        from engine.ccxt_feed import CcxtFeed
+
+        return CcxtFeed(exchange, settings.market.timeframe)
+    return SyntheticFeed(settings.feed.seed, settings.market.timeframe)
+
+
+def build_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker:
     broker_cfg = settings.broker
-    feed, broker = with_faults(
-        SyntheticFeed(settings.feed.seed, settings.market.timeframe),
-        PaperExchange(
-            make_exchange_factory(),
-            broker_cfg.quote_currency,
-            broker_cfg.starting_capital,
-            broker_cfg.fee_rate,
-            broker_cfg.slippage_rate,
-        ),
+    if broker_cfg.kind == "ccxt":
+        from engine.ccxt_broker import CcxtBroker
+
+        cfg = settings.exchange
+        return CcxtBroker(
+            exchange,
+            quote_currency=broker_cfg.quote_currency,
+            pairs=list(settings.market.pairs),
+            max_order_value=cfg.max_order_value,
+            order_wait_seconds=cfg.order_wait_seconds,
+            poll_seconds=cfg.order_poll_seconds,
+            reconcile_hours=cfg.reconcile_hours,
+            fee_rate=broker_cfg.fee_rate,
+        )
+    return PaperExchange(
+        make_exchange_factory(),
+        broker_cfg.quote_currency,
+        broker_cfg.starting_capital,
+        broker_cfg.fee_rate,
+        broker_cfg.slippage_rate,
     )
-    return Trader(
+
+
+def build_trader(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    exchange: ExchangeClient | None = None,
+) -> Trader:
+    """`exchange` is built from settings unless given (tests point one at a loopback server)."""
+    exchange = exchange or build_exchange(settings)
+    feed, broker = with_faults(build_feed(settings, exchange), build_broker(settings, exchange))
+    trader = Trader(
         factory=factory,
         clock=clock,
         feed=feed,
@@ -107,3 +162,5 @@ def build_trader(settings: Settings, factory: sessionmaker[Session], clock: Cloc
         timeframe=settings.market.timeframe,
         history_candles=settings.market.history_candles,
     )
+    trader.exchange = exchange
+    return trader

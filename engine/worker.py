@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from data.commands import WORKER_COMMANDS, claim_next_command, fail_interrupted, finish_command
 from data.db import as_utc, utcnow
-from data.state import read_state, update_state
+from data.state import read_state, save_exchange_status, update_state
 from engine.clock import make_clock
 from engine.guards import LaptopGuard
 from engine.reconcile import reconcile
@@ -41,8 +41,10 @@ class Worker:
         self.stop_requested = threading.Event()
         speed = speed if speed is not None else settings.clock.speed
         state = read_state(factory)
-        # A restarted clock resumes where the last one stopped, never earlier.
-        self.clock = make_clock(speed, as_utc(state.market_time))
+        # A restarted clock resumes where the last one stopped, never earlier; a real market's
+        # clock is the wall clock, whatever a simulated run left behind.
+        resume = None if settings.feed.kind == "ccxt" else as_utc(state.market_time)
+        self.clock = make_clock(speed, resume)
         self.trader: Trader = build_trader(settings, factory, self.clock)
         self.trader.entries_paused = state.entries_paused
         self.guard = LaptopGuard(settings)
@@ -62,6 +64,9 @@ class Worker:
                 extra={"kind": "command_interrupted"},
             )
         self._reconcile()
+        if self.trader.exchange is None:  # no stale exchange panel from an earlier run
+            save_exchange_status(self.factory, exchange="", mode=settings.mode)
+        self._publish_exchange_status()
         update_state(
             self.factory,
             worker_pid=os.getpid(),
@@ -89,6 +94,7 @@ class Worker:
                 # The heartbeat is not touched, so a worker that keeps failing looks hung.
                 log.exception("engine loop step failed")
                 self.reconcile_due = True
+            self._publish_exchange_status()
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
                 break
@@ -108,6 +114,32 @@ class Worker:
                 self.trader.broker.name,
             )
             self.reconcile_due = True
+
+    def _publish_exchange_status(self) -> None:
+        """What the exchange answered lately, for the Control page (the DB is the only way)."""
+        exchange = self.trader.exchange
+        if exchange is None:
+            return
+        try:
+            monitor, balances = exchange.monitor, {}
+            try:
+                balances = self.trader.broker.balances()
+            except Exception as exc:  # already an event where it matters; keep the rest
+                log.info("balances for the Control page: %s", exc)
+            save_exchange_status(
+                self.factory,
+                exchange=exchange.label,
+                mode=self.settings.mode,
+                reachable=monitor.reachable,
+                last_ok_at=monitor.last_ok_at,
+                last_error=monitor.last_error,
+                last_error_at=monitor.last_error_at,
+                calls=list(monitor.calls),
+                balances=balances,
+                balances_from=self.trader.broker.name,
+            )
+        except Exception:
+            log.exception("could not publish the exchange status")
 
     def _may_go_on(self) -> bool:
         if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:

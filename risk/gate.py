@@ -25,6 +25,7 @@ class RiskLimits:
     min_order_value: float
     fee_rate: float
     slippage_rate: float
+    max_order_value: float = math.inf  # the exchange broker's hard cap per buy
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ApprovedOrder:
     stop_loss: float = 0.0
     take_profit: float = 0.0
     decision_id: int | None = None
+    order_type: str = "market"  # or "limit" at `price`
     _seal: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -114,7 +116,8 @@ class RiskGate:
         max_by_size = book.equity * limits.max_position_fraction / fill_cost_per_unit
         # A hair under the cash: the broker's own arithmetic must never find it short.
         max_by_cash = book.cash / fill_cost_per_unit * (1 - CASH_MARGIN)
-        amount = min(amount, max_by_size, max_by_cash)
+        max_by_cap = limits.max_order_value / intent.price * (1 - CASH_MARGIN)
+        amount = min(amount, max_by_size, max_by_cash, max_by_cap)
         if amount * intent.price < limits.min_order_value:
             raise RiskRejection(
                 f"{pair}: order value {amount * intent.price:.2f} is below the minimum "

@@ -41,7 +41,6 @@ def test_default_config_loads_offline_paper_defaults():
             "weight of 'technical' is 11.0; allowed range is 0 to 10",
         ),
         ("[market]\npairs = ['BTC/EUR']", "BTC/EUR is not quoted in broker.quote_currency USDT"),
-        ("mode = 'live'", "mode: Input should be 'paper'"),
         ("[agents.learning]\nfloor = 3.0", "agents.learning: floor 3.0 is above cap 2.0"),
         (
             "[agents.sentiment]\nsource = 'twitter'",
@@ -49,6 +48,7 @@ def test_default_config_loads_offline_paper_defaults():
         ),
         ("[agents.weights]\ngpt = 1.0", "unknown agent 'gpt'; known agents: llm, regime"),
         ("[agents.llm]\ntimeout_seconds = 0", "agents.llm.timeout_seconds: Input should be"),
+        ("mode = 'demo'", "mode: Input should be 'paper', 'testnet' or 'live'"),
         ("[risk\n", "not valid TOML"),
     ],
 )

@@ -1,8 +1,10 @@
 """Control: start, stop, pause and resume trading, close a position, and see each outcome."""
 
+import pandas as pd
 import streamlit as st
 
 from data import queries
+from data.commands import LIVE_CONFIRMATION
 from views import ui
 
 st.title("Control")
@@ -22,6 +24,22 @@ if state["supervisor_pid"] is None:
     )
 
 running = state["worker_pid"] is not None and not state["halted"]
+if cfg.mode == "live" and not running:
+    st.error(
+        f"**LIVE mode**: the engine trades real money on {cfg.exchange.id}, at most "
+        f"{cfg.exchange.max_order_value:g} {cfg.broker.quote_currency} per buy. It waits for "
+        f"this confirmation each time the supervisor starts."
+    )
+    typed = st.text_input(
+        f"Type {LIVE_CONFIRMATION} and press Enter to allow live trading", key="live_confirm_text"
+    )
+    if st.button(
+        "Confirm live trading",
+        type="primary",
+        key="live_confirm",
+        disabled=typed.strip() != LIVE_CONFIRMATION,
+    ):
+        sent(ui.send_command("confirm_live", {"typed": typed.strip()}), "Live confirmation")
 left, right = st.columns(2)
 with left:
     st.subheader("Trading")
@@ -62,6 +80,51 @@ with right:
 
 if message := st.session_state.get("last_command"):
     st.success(message)
+
+
+@st.fragment(run_every=ui.refresh_every())
+def exchange_panel() -> None:
+    st.subheader("Exchange")
+    status = ui.read(queries.exchange_status)
+    if not status or not status["exchange"]:
+        st.caption(
+            f"No exchange in use: {cfg.mode} mode with the {cfg.feed.kind} feed and the "
+            f"{cfg.broker.kind} broker."
+        )
+        return
+    reach = {True: "reachable", False: "NOT reachable", None: "not asked yet"}[status["reachable"]]
+    st.markdown(
+        f"**{status['exchange']}** ({status['mode'].upper()}) · {reach} · last good answer "
+        f"{ui.local_time(status['last_ok_at'])} · status from {ui.local_time(status['updated_at'])}"
+    )
+    if status["last_error"]:
+        st.error(
+            f"Last exchange error ({ui.local_time(status['last_error_at'])}): "
+            f"{status['last_error']}"
+        )
+    else:
+        st.caption("No exchange error since the worker started.")
+    balances, calls = st.columns(2)
+    with balances:
+        st.markdown(f"Balances ({status['balances_from']})")
+        held = pd.DataFrame(sorted(status["balances"].items()), columns=["currency", "total"])
+        if held.empty:
+            st.caption("No balances read yet.")
+        else:
+            st.dataframe(held, hide_index=True, width="stretch", key="exchange_balances")
+    with calls:
+        st.markdown("Latency of the last calls")
+        recent = pd.DataFrame(
+            list(reversed(status["calls"] or [])), columns=["call", "ms", "ok", "at"]
+        ).rename(columns={"at": "ts"})
+        if recent.empty:
+            st.caption("No calls yet.")
+        else:
+            recent["ts"] = pd.to_datetime(recent["ts"], utc=True)
+            ui.table(recent, ["ts", "call", "ms", "ok"], key="exchange_calls")
+
+
+exchange_panel()
 
 
 @st.fragment(run_every=ui.refresh_every())

@@ -14,7 +14,12 @@ from data.commands import submit_command
 from data.db import database_url, make_engine, make_session_factory
 
 READ_TTL_SECONDS = 2
-MODE_COLOURS = {"paper": "blue", "testnet": "orange", "live": "red"}
+# Mode banners, one colour each, at the top of every page's sidebar.
+MODE_BANNERS = {
+    "paper": (st.info, "PAPER · simulated fills, no exchange orders"),
+    "testnet": (st.warning, "TESTNET · exchange test orders, no real money"),
+    "live": (st.error, "LIVE · REAL ORDERS, REAL MONEY"),
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -146,11 +151,16 @@ def state_line(state: dict) -> str:
 def sidebar() -> None:
     cfg = settings()
     state = read(queries.engine_state)
-    mode = (state.get("mode") or cfg.mode).lower()
+    # The running engine's mode; with none running, the mode the config would start.
+    mode = (state["mode"] if state["supervisor_pid"] else cfg.mode).lower()
+    banner, text = MODE_BANNERS.get(mode, (st.info, mode.upper()))
     with st.sidebar:
-        st.markdown(f":{MODE_COLOURS.get(mode, 'gray')}-background[**{mode.upper()}**]")
+        banner(f"**{text}**", icon=":material/warning:" if mode == "live" else None)
         if cfg.feed.kind == "synthetic":
             st.caption(f"Simulated market (seed {cfg.feed.seed}, clock ×{state['clock_speed']:g})")
+        else:
+            venue = f"{cfg.exchange.id} testnet" if cfg.sandbox else cfg.exchange.id
+            st.caption(f"Real market data from {venue}")
         st.markdown(state_line(state))
         if state["halted"]:
             st.error(f"Halted: {state['halt_reason']}")

@@ -1,0 +1,327 @@
+"""Orders on a real exchange (testnet or live) through ccxt.
+
+Every order carries the client order id the engine derived from its decision. Before sending,
+the broker asks the exchange for that id, so a resend after a lost answer finds the first order
+instead of placing a second one. An order is followed until it is filled or cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import ccxt
+
+from engine.broker import OWN_PREFIX, BrokerFill
+from engine.ccxt_exchange import ExchangeClient, UnknownOrder
+from engine.errors import PermanentError
+from risk import ApprovedOrder
+
+log = logging.getLogger("volt.broker")
+BALANCE_TTL_SECONDS = 5.0
+DONE = ("closed", "canceled", "cancelled", "expired", "rejected")
+
+
+class OrderBelowMinimum(PermanentError):
+    """The exchange would refuse the order as too small; it was not sent."""
+
+
+class OrderAboveMaximum(PermanentError):
+    """The order is worth more than exchange.max_order_value; it was not sent."""
+
+
+class OrderNotFilled(PermanentError):
+    """The order ended (cancelled, expired) with nothing filled."""
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    client_order_id: str
+    exchange_order_id: str
+    pair: str
+    side: str
+    amount: float
+    filled: float
+    price: float
+
+    @property
+    def ours(self) -> bool:
+        return self.client_order_id.startswith(OWN_PREFIX)
+
+
+class CcxtBroker:
+    exclusive_account = False  # the account may hold coins VOLT never bought
+
+    def __init__(
+        self,
+        exchange: ExchangeClient,
+        *,
+        quote_currency: str,
+        pairs: list[str],
+        max_order_value: float,
+        order_wait_seconds: float,
+        poll_seconds: float,
+        reconcile_hours: float,
+        fee_rate: float,
+    ) -> None:
+        self.exchange = exchange
+        self.api = exchange.api
+        self.name = exchange.label
+        self.quote = quote_currency
+        self.pairs = pairs
+        self.max_order_value = max_order_value
+        self.order_wait_seconds = order_wait_seconds
+        self.poll_seconds = poll_seconds
+        self.reconcile_hours = reconcile_hours
+        self.fee_rate = fee_rate
+        self._pair_of: dict[str, str] = {}  # client order id -> pair, for lookups
+        self._client_ids: dict[tuple[str, str], str] = {}  # (pair, exchange id) -> client id
+        self._balance: tuple[float, dict] | None = None
+
+    # --- account --------------------------------------------------------------------------
+    def _fetch_balance(self) -> dict:
+        if self._balance and time.monotonic() - self._balance[0] < BALANCE_TTL_SECONDS:
+            return self._balance[1]
+        balance = self.exchange.call("balances", self.api.fetch_balance)
+        self._balance = (time.monotonic(), balance)
+        return balance
+
+    def cash(self) -> float:
+        return float(self._fetch_balance().get("free", {}).get(self.quote) or 0.0)
+
+    def balances(self) -> dict[str, float]:
+        totals = self._fetch_balance().get("total", {})
+        return {currency: float(total) for currency, total in totals.items() if total}
+
+    # --- orders ---------------------------------------------------------------------------
+    def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
+        if not order.approved:
+            raise PermissionError(f"{order.pair}: order did not pass the risk gate; refused")
+        cid = order.client_order_id
+        self._pair_of[cid] = order.pair
+        existing = self.fetch_order(cid)
+        if existing is not None:
+            return existing
+        amount = self._checked_amount(order)
+        price = order.price if order.order_type == "limit" else None
+        self._balance = None
+        placed = self.exchange.call(
+            f"place {order.side} {order.pair} {cid}",
+            self.api.create_order,
+            order.pair,
+            order.order_type,
+            order.side,
+            amount,
+            price,
+            {"clientOrderId": cid},
+            placing=True,
+        )
+        return self._as_fill(self._until_done(placed, order.pair), order.price, now)
+
+    def _checked_amount(self, order: ApprovedOrder) -> float:
+        """The amount at the exchange's precision, refused here if the exchange would."""
+        market = self.exchange.market(order.pair)
+        limits = market.get("limits") or {}
+        try:
+            amount = float(self.api.amount_to_precision(order.pair, order.amount))
+        except ccxt.InvalidOrder:
+            amount = 0.0
+        value = amount * order.price
+        min_amount = (limits.get("amount") or {}).get("min") or 0.0
+        min_value = (limits.get("cost") or {}).get("min") or 0.0
+        what = f"{order.pair} {order.side} {order.amount:.8g} (worth {value:.2f} {self.quote})"
+        if amount <= 0 or amount < min_amount:
+            raise OrderBelowMinimum(
+                f"{what}: below {self.exchange.id}'s minimum amount {min_amount:g}; not sent"
+            )
+        if value < min_value:
+            raise OrderBelowMinimum(
+                f"{what}: below {self.exchange.id}'s minimum order value {min_value:g} "
+                f"{self.quote}; not sent"
+            )
+        if order.side == "buy" and value > self.max_order_value * (1 + 1e-9):
+            raise OrderAboveMaximum(
+                f"{what}: above exchange.max_order_value {self.max_order_value:g} {self.quote}; "
+                "not sent"
+            )
+        return amount
+
+    def _until_done(self, placed: dict, pair: str) -> dict:
+        """Poll until filled or cancelled; what is still open after the wait is cancelled."""
+        order = placed
+        deadline = time.monotonic() + self.order_wait_seconds
+        while order.get("status") not in DONE and time.monotonic() < deadline:
+            time.sleep(self.poll_seconds)
+            order = self._fetch(order["id"], pair)
+        if order.get("status") not in DONE:
+            log.info(
+                "%s: order %s still open after %.0f s; cancelling the rest",
+                pair,
+                order.get("clientOrderId"),
+                self.order_wait_seconds,
+            )
+            self._cancel(order["id"], pair)
+            order = self._fetch(order["id"], pair)
+        return order
+
+    def _fetch(self, exchange_order_id: str, pair: str) -> dict:
+        return self.exchange.call(
+            f"order {exchange_order_id} {pair}", self.api.fetch_order, exchange_order_id, pair
+        )
+
+    def _cancel(self, exchange_order_id: str, pair: str) -> None:
+        self._balance = None
+        try:
+            self.exchange.call(
+                f"cancel {exchange_order_id} {pair}",
+                self.api.cancel_order,
+                exchange_order_id,
+                pair,
+            )
+        except PermanentError as exc:
+            # Filled or cancelled in the meantime: the final status says which.
+            log.info("%s: cancel of %s not needed: %s", pair, exchange_order_id, exc)
+
+    def _as_fill(self, order: dict, requested_price: float, now: datetime) -> BrokerFill:
+        pair, cid = order["symbol"], order.get("clientOrderId") or ""
+        filled = float(order.get("filled") or 0.0)
+        if filled <= 0:
+            status = order.get("status")
+            raise OrderNotFilled(f"{pair} {order['side']} {cid}: {status}, nothing filled")
+        price = float(order.get("average") or (order.get("cost") or 0.0) / filled)
+        fees = order.get("fees") or []
+        if not any(fee.get("cost") for fee in fees):
+            trades = self.exchange.call(
+                f"fills of {cid}", self.api.fetch_order_trades, order["id"], pair
+            )
+            fees = [trade["fee"] for trade in trades if trade.get("fee")]
+        amount, fee = self._net_of_fees(pair, order["side"], filled, price, fees)
+        stamp = order.get("lastTradeTimestamp") or order.get("timestamp")
+        return BrokerFill(
+            client_order_id=cid,
+            pair=pair,
+            side=order["side"],
+            amount=amount,
+            price=price,
+            fee=fee,
+            ts=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else now,
+            requested_price=requested_price,
+        )
+
+    def _net_of_fees(
+        self, pair: str, side: str, filled: float, price: float, fees: list[dict]
+    ) -> tuple[float, float]:
+        """Amount received and the fee in quote. A fee taken in the coin bought shrinks the
+        amount held, so the position is what the account really has."""
+        base, quote = pair.split("/")
+        amount, fee_quote = filled, 0.0
+        for fee in fees:
+            cost = float(fee.get("cost") or 0.0)
+            if fee.get("currency") == quote:
+                fee_quote += cost
+            elif fee.get("currency") == base:
+                fee_quote += cost * price
+                if side == "buy":
+                    amount -= cost
+            elif cost:
+                fee_quote += filled * price * self.fee_rate  # e.g. BNB: estimated at the rate
+        return amount, fee_quote
+
+    def fetch_order(self, client_order_id: str) -> BrokerFill | None:
+        """The order with this client order id, once done; None if the exchange has none
+        (or it ended with nothing filled, so the id may be sent again)."""
+        pairs = [self._pair_of[client_order_id]] if client_order_id in self._pair_of else self.pairs
+        for pair in pairs:
+            try:
+                found = self.exchange.call(
+                    f"look up {client_order_id}",
+                    self.api.fetch_order,
+                    None,
+                    pair,
+                    {"clientOrderId": client_order_id},
+                )
+            except UnknownOrder:
+                continue
+            found = self._until_done(found, pair)
+            if float(found.get("filled") or 0.0) <= 0:
+                return None
+            requested = float(found.get("price") or found.get("average") or 0.0)
+            return replace(self._as_fill(found, requested, _now()), duplicate=True)
+        return None
+
+    def orders(self) -> list[BrokerFill]:
+        """Orders filled (wholly or partly) in the last `exchange.reconcile_hours`."""
+        since = int((_now() - timedelta(hours=self.reconcile_hours)).timestamp() * 1000)
+        fills = []
+        for pair in self.pairs:
+            trades = self.exchange.call(
+                f"{pair} recent fills", self.api.fetch_my_trades, pair, since, 1000
+            )
+            by_order: dict[str, list[dict]] = {}
+            for trade in trades:
+                by_order.setdefault(str(trade["order"]), []).append(trade)
+            for order_id, order_trades in by_order.items():
+                fills.append(self._fill_from_trades(pair, order_id, order_trades))
+        return fills
+
+    def _fill_from_trades(self, pair: str, order_id: str, trades: list[dict]) -> BrokerFill:
+        cid = self._client_ids.get((pair, order_id))
+        if cid is None:  # myTrades does not carry the client order id; the order does
+            cid = self._fetch(order_id, pair).get("clientOrderId") or f"exchange-{order_id}"
+            self._client_ids[(pair, order_id)] = cid
+        filled = sum(float(t["amount"]) for t in trades)
+        price = sum(float(t["amount"]) * float(t["price"]) for t in trades) / filled
+        side = trades[0]["side"]
+        amount, fee = self._net_of_fees(
+            pair, side, filled, price, [t["fee"] for t in trades if t.get("fee")]
+        )
+        return BrokerFill(
+            client_order_id=cid,
+            pair=pair,
+            side=side,
+            amount=amount,
+            price=price,
+            fee=fee,
+            ts=datetime.fromtimestamp(max(t["timestamp"] for t in trades) / 1000, UTC),
+            requested_price=price,
+        )
+
+    def open_orders(self) -> list[OpenOrder]:
+        found = []
+        for pair in self.pairs:
+            for order in self.exchange.call(
+                f"{pair} open orders", self.api.fetch_open_orders, pair
+            ):
+                found.append(
+                    OpenOrder(
+                        client_order_id=order.get("clientOrderId") or "",
+                        exchange_order_id=str(order["id"]),
+                        pair=pair,
+                        side=order["side"],
+                        amount=float(order.get("amount") or 0.0),
+                        filled=float(order.get("filled") or 0.0),
+                        price=float(order.get("price") or 0.0),
+                    )
+                )
+        return found
+
+    def cancel_order(self, order: OpenOrder) -> None:
+        self._cancel(order.exchange_order_id, order.pair)
+
+    def cancel_open_orders(self, now: datetime) -> int:
+        """Cancel VOLT's own open orders; anyone else's are left alone."""
+        own = [order for order in self.open_orders() if order.ours]
+        for order in own:
+            self.cancel_order(order)
+        return len(own)
+
+    def dust(self, pair: str) -> float:
+        """Less than this cannot be sold: leftovers below it are not a mismatch."""
+        limits = self.exchange.market(pair).get("limits") or {}
+        return float((limits.get("amount") or {}).get("min") or 0.0)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
