@@ -128,7 +128,7 @@ def weights_chart(history) -> None:
         title="Weights over time",
         height=300,
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         yaxis_title="weight",
     )
     st.plotly_chart(figure, width="stretch", key="weights_chart")
