@@ -115,8 +115,10 @@ run_volt() {
     # supervisor (no new orders, then exit) and the dashboard in order.
     setsid "$PY" -m engine supervise "${config_args[@]}" &
     supervisor=$!
+    local address
+    address=$("$PY" -m engine check --dashboard-address "${config_args[@]}")
     setsid "$PY" -m streamlit run app.py \
-        --server.address 127.0.0.1 --server.port "$port" --server.headless true \
+        --server.address "$address" --server.port "$port" --server.headless true \
         --browser.gatherUsageStats false >>"$VOLT_HOME/logs/dashboard.log" 2>&1 &
     dashboard=$!
     echo $$ >"$VOLT_HOME/launcher.pid"

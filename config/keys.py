@@ -55,3 +55,17 @@ def missing_keys_message(mode: str) -> str:
         f"mode = '{mode}' needs exchange API keys: set {KEY_VARIABLE} and {SECRET_VARIABLE} "
         f"in the environment or in {places}"
     )
+
+
+PASSWORD_VARIABLE = "VOLT_DASHBOARD_PASSWORD"
+
+
+def dashboard_password() -> str | None:
+    """The password a dashboard bound beyond loopback asks for: environment, then `.env`."""
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password:
+        return password
+    for path in env_files():
+        if path.is_file() and dotenv_values(path).get(PASSWORD_VARIABLE):
+            return dotenv_values(path)[PASSWORD_VARIABLE]
+    return None

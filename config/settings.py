@@ -217,6 +217,8 @@ class Exchange(_Section):
 
 class Dashboard(_Section):
     refresh_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+    # Anything but loopback needs VOLT_DASHBOARD_PASSWORD: the pages can trade and halt.
+    address: str = Field(default="127.0.0.1", min_length=1)
 
 
 class Settings(_Section):

@@ -140,6 +140,28 @@ def realised_pnl(engine: Engine, since: datetime | None = None) -> float:
         return float(conn.execute(statement).scalar_one())
 
 
+def equity_change_since(engine: Engine, since: datetime) -> float | None:
+    """Equity now less equity at `since` (the last snapshot before it, else the first after);
+    None before any snapshot."""
+    with engine.connect() as conn:
+        latest = conn.execute(
+            select(EquitySnapshot.equity).order_by(EquitySnapshot.id.desc()).limit(1)
+        ).scalar()
+        if latest is None:
+            return None
+        before = conn.execute(
+            select(EquitySnapshot.equity)
+            .where(EquitySnapshot.ts <= since)
+            .order_by(EquitySnapshot.ts.desc())
+            .limit(1)
+        ).scalar()
+        if before is None:
+            before = conn.execute(
+                select(EquitySnapshot.equity).order_by(EquitySnapshot.ts).limit(1)
+            ).scalar()
+    return float(latest - before)
+
+
 def candles(engine: Engine, pair: str, limit: int = 300) -> pd.DataFrame:
     statement = (
         select(Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume)

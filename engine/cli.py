@@ -7,7 +7,7 @@ import os
 import sys
 
 from config import ConfigError, Settings, load_config
-from config.keys import load_api_keys, missing_keys_message
+from config.keys import dashboard_password, load_api_keys, missing_keys_message
 from data.commands import LIVE_CONFIRMATION
 from data.db import make_engine, make_session_factory
 from engine.runtime import AlreadyRunning, setup_logging
@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config and say what would run")
     check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    check.add_argument(
+        "--dashboard-address",
+        action="store_true",
+        help="print only the address the dashboard should listen on (for start.sh)",
+    )
 
     soak = commands.add_parser("soak", help="run the supervised engine fast with faults; audit")
     soak.add_argument("--hours", type=_positive, default=2.0, help="market hours (default 2)")
@@ -85,6 +90,20 @@ def _keys_source(settings: Settings) -> str:
     if keys is None:
         raise ConfigError(missing_keys_message(settings.mode))
     return f"from {keys.source}"
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _check_dashboard_access(settings: Settings) -> None:
+    """A dashboard reachable from other machines can start, stop and kill: not without a
+    password."""
+    address = settings.dashboard.address
+    if address not in LOOPBACK and not dashboard_password():
+        raise ConfigError(
+            f"dashboard.address {address} lets other machines reach the controls: set "
+            "VOLT_DASHBOARD_PASSWORD in the environment or .env, or bind to 127.0.0.1"
+        )
 
 
 def _live_confirmed(settings: Settings, args: argparse.Namespace) -> bool:
@@ -140,10 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_config(args.config)
         _check_speed(settings, speed)
         keys = _keys_source(settings)
-        confirmed = _live_confirmed(settings, args) if args.command != "check" else False
+        confirmed = (
+            _live_confirmed(settings, args) if args.command in ("supervise", "run") else False
+        )
+        if args.command in ("check", "supervise"):
+            _check_dashboard_access(settings)
     except ConfigError as exc:
         print(f"volt: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "check" and args.dashboard_address:
+        print(settings.dashboard.address)
+        return 0
     if args.command == "check":
         venue = (
             f"{settings.exchange.id} "

@@ -17,7 +17,7 @@ from data.state import update_state
 from engine.clock import FastForwardClock
 from engine.metrics import record_metrics
 from engine.wiring import build_trader
-from tests.conftest import ROOT, START, run_ticks
+from tests.conftest import ROOT, START, run_engine, run_ticks
 
 PAGES = [
     "views/overview.py",
@@ -219,3 +219,53 @@ def test_no_pages_folder_beside_app_py():
     # Streamlit would run each first session after a start as an old-style multipage app,
     # listing every file in it (helpers included) and skipping this router's sidebar.
     assert not (ROOT / "pages").exists()
+
+
+UNLOCK = "FormSubmitter:unlock-Unlock"
+
+
+@pytest.fixture
+def exposed(volt_home, monkeypatch):
+    """A dashboard configured to listen beyond this machine."""
+    config = volt_home / "exposed.toml"
+    config.write_text('[dashboard]\naddress = "0.0.0.0"\n')
+    monkeypatch.setenv("VOLT_CONFIG", str(config))
+    return config
+
+
+@pytest.mark.parametrize("page", ["views/control.py", "views/kill_switch.py"])
+def test_controls_need_the_password_when_the_dashboard_is_exposed(page, exposed, monkeypatch):
+    monkeypatch.setenv("VOLT_DASHBOARD_PASSWORD", "correct horse")
+    app = open_page(page)
+    assert [b.key for b in app.button] == [UNLOCK], "no control may show before the password"
+    app.text_input(key="password").input("wrong")
+    app.button(key=UNLOCK).click().run()  # a form sends its fields with the submit
+    assert any("Wrong password" in e.value for e in app.error)
+    assert not [b for b in app.button if b.key in ("kill", "stop")]
+    app.text_input(key="password").input("correct horse")
+    app.button(key=UNLOCK).click().run()
+    assert not app.exception
+    assert [b for b in app.button if b.key in ("kill", "stop")]
+
+
+def test_exposed_controls_stay_locked_without_a_password(exposed, monkeypatch):
+    monkeypatch.delenv("VOLT_DASHBOARD_PASSWORD", raising=False)
+    app = open_page("views/kill_switch.py")
+    assert not app.button and not app.text_input
+    assert any("VOLT_DASHBOARD_PASSWORD" in e.value for e in app.error)
+
+
+def test_an_exposed_dashboard_without_a_password_does_not_start(exposed, monkeypatch):
+    monkeypatch.delenv("VOLT_DASHBOARD_PASSWORD", raising=False)
+    result = run_engine("check")
+    assert result.returncode == 2
+    assert "set VOLT_DASHBOARD_PASSWORD" in result.stderr
+    monkeypatch.setenv("VOLT_DASHBOARD_PASSWORD", "correct horse")
+    assert run_engine("check", "--dashboard-address").stdout.strip() == "0.0.0.0"
+    assert "correct horse" not in run_engine("check").stdout
+
+
+def test_the_sidebar_shows_pnl_today_and_the_kill_switch_link(populated):
+    app = open_page("views/overview.py")
+    sidebar = " ".join(m.value for m in app.sidebar.markdown)
+    assert "P&L today:" in sidebar and "USDT" in sidebar

@@ -8,6 +8,7 @@ from data.commands import LIVE_CONFIRMATION
 from views import ui
 
 st.title("Control")
+ui.require_password()
 cfg = ui.settings()
 
 

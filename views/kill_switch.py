@@ -8,6 +8,7 @@ from views import ui
 CONFIRM_WORD = "KILL"
 
 st.title("Kill switch")
+ui.require_password()
 state = ui.read(queries.engine_state)
 
 if state["halted"]:

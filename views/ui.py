@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from config import ConfigError, Settings, load_config
+from config.keys import dashboard_password
 from data import queries
 from data.commands import submit_command
 from data.db import database_url, make_engine, make_session_factory
@@ -148,6 +150,14 @@ def state_line(state: dict) -> str:
     return f"**{status.upper()}** · last successful tick {age(state['heartbeat_age_s'])}"
 
 
+def market_midnight(state: dict) -> datetime:
+    """The start of the trading day in the trader's timezone, on the engine's clock (which
+    runs ahead of the wall clock on a simulated market)."""
+    now = state.get("market_time") or datetime.now(UTC)
+    local = now.astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def sidebar() -> None:
     cfg = settings()
     state = read(queries.engine_state)
@@ -162,9 +172,38 @@ def sidebar() -> None:
             venue = f"{cfg.exchange.id} testnet" if cfg.sandbox else cfg.exchange.id
             st.caption(f"Real market data from {venue}")
         st.markdown(state_line(state))
+        today = read(queries.equity_change_since, market_midnight(state))
+        if today is not None:
+            st.markdown(f"P&L today: **{today:+,.2f} {cfg.broker.quote_currency}**")
         if state["halted"]:
             st.error(f"Halted: {state['halt_reason']}")
         st.page_link("views/kill_switch.py", label="Kill switch", icon=":material/dangerous:")
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def require_password() -> None:
+    """Pages that trade or halt ask for the password when the dashboard listens beyond
+    this machine; on loopback, the machine's own login is the lock."""
+    if settings().dashboard.address in LOOPBACK or st.session_state.get("unlocked"):
+        return
+    expected = dashboard_password()
+    if not expected:
+        st.error(
+            "This dashboard listens beyond this machine but no VOLT_DASHBOARD_PASSWORD is set: "
+            "the controls stay locked. Set it in the environment or .env and restart."
+        )
+        st.stop()
+    with st.form("unlock"):
+        st.markdown(":material/lock: This page can trade and halt. Enter the dashboard password.")
+        typed = st.text_input("Password", type="password", key="password")
+        if st.form_submit_button("Unlock"):
+            if hmac.compare_digest(typed.encode(), expected.encode()):
+                st.session_state["unlocked"] = True
+                st.rerun()
+            st.error("Wrong password.")
+    st.stop()
 
 
 def refresh_every() -> float:
