@@ -73,10 +73,10 @@ class KillSwitch:
 
     def check(self, context: RiskContext) -> Block | None:
         clears = "clears when the engine is re-armed on the Kill switch page"
-        if context.kill_pending:
-            return Block(self.name, "the kill switch was pressed", clears)
         if context.halted:
             return Block(self.name, f"the engine is halted ({context.halt_reason})", clears)
+        if context.kill_pending:
+            return Block(self.name, "the kill switch was pressed", clears)
         return None
 
 
