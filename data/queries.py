@@ -17,6 +17,8 @@ from data.models import (
     EquitySnapshot,
     Event,
     Position,
+    ProtectionLock,
+    Rejection,
     SystemMetric,
     Trade,
     VoteRow,
@@ -215,4 +217,31 @@ def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd
     statement = select(*[getattr(Command, c) for c in columns]).order_by(Command.id.desc())
     if kinds:
         statement = statement.where(Command.kind.in_(kinds))
+    return _frame(engine, statement.limit(limit), columns)
+
+
+def equity_and_peak(engine: Engine) -> dict:
+    """The latest equity snapshot and the highest one, for drawdown against its limit."""
+    with engine.connect() as conn:
+        latest = conn.execute(
+            select(EquitySnapshot.equity).order_by(EquitySnapshot.id.desc()).limit(1)
+        ).scalar()
+        peak = conn.execute(select(func.max(EquitySnapshot.equity))).scalar()
+    return {"equity": latest, "peak": peak}
+
+
+def protection_locks(engine: Engine) -> pd.DataFrame:
+    """Protections blocking new entries now (as of the engine's last tick)."""
+    columns = ["protection", "pair", "reason", "clears", "ts", "until"]
+    statement = (
+        select(*[getattr(ProtectionLock, c) for c in columns])
+        .where(ProtectionLock.lifted_ts.is_(None))
+        .order_by(ProtectionLock.id)
+    )
+    return _frame(engine, statement, columns)
+
+
+def rejections(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    columns = ["id", "ts", "pair", "side", "source", "reason"]
+    statement = select(*[getattr(Rejection, c) for c in columns]).order_by(Rejection.id.desc())
     return _frame(engine, statement.limit(limit), columns)
