@@ -70,13 +70,46 @@ class Broker(_Section):
     slippage_rate: float = Field(default=0.0005, ge=0, le=0.05)
 
 
+class Protections(_Section):
+    """Each blocks new entries for a while; exits are never blocked."""
+
+    max_drawdown: float = Field(default=0.15, gt=0, le=1)
+    drawdown_pause_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    daily_loss_limit: float = Field(default=0.05, gt=0, le=1)
+    losing_streak: int = Field(default=3, ge=1, le=100)
+    losing_streak_cooldown_minutes: float = Field(default=120.0, gt=0, le=7 * 24 * 60)
+    stop_out_cooldown_minutes: float = Field(default=60.0, ge=0, le=7 * 24 * 60)
+    max_trades_per_hour: int = Field(default=6, ge=1, le=1000)
+    rejection_limit: int = Field(default=3, ge=1, le=100)
+    rejection_window_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    rejection_cooldown_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+
+
 class Risk(_Section):
     risk_per_trade: float = Field(default=0.01, gt=0, le=0.1)
     stop_atr_multiple: float = Field(default=2.0, gt=0, le=20)
     take_profit_atr_multiple: float = Field(default=3.0, gt=0, le=50)
+    # Both distances are scaled by this in wilder markets: 1 keeps them, below 1 tightens.
+    regime_stop_scale: dict[str, float] = Field(
+        default_factory=lambda: {"high_volatility": 0.75, "crash": 0.5}
+    )
+    trailing_stop_atr_multiple: float = Field(default=0.0, ge=0, le=20)  # 0: no trailing stop
     max_position_fraction: float = Field(default=0.25, gt=0, le=1)
+    max_total_exposure: float = Field(default=0.6, gt=0, le=1)
     max_open_positions: int = Field(default=3, ge=1, le=100)
     min_order_value: float = Field(default=10.0, ge=0)
+    protections: Protections = Protections()
+
+    @field_validator("regime_stop_scale")
+    @classmethod
+    def _scale_per_wild_regime(cls, scale: dict[str, float]) -> dict[str, float]:
+        known = {"high_volatility", "crash"}
+        for regime, value in scale.items():
+            if regime not in known:
+                raise ValueError(f"unknown regime {regime!r}; known: {', '.join(sorted(known))}")
+            if not 0 < value <= 2:
+                raise ValueError(f"scale for {regime} is {value}; allowed range is above 0 to 2")
+        return scale
 
 
 class Regime(_Section):

@@ -98,6 +98,9 @@ class Position(Base):
     stop_loss: Mapped[float] = mapped_column(Float)
     take_profit: Mapped[float] = mapped_column(Float)
     entry_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    # Trailing stop: the distance kept under the highest price seen; none when off.
+    trail_distance: Mapped[float | None] = mapped_column(Float)
+    peak_price: Mapped[float | None] = mapped_column(Float)
 
 
 class Trade(Base):
@@ -241,3 +244,31 @@ class SystemMetric(Base):
     engine_rss_mb: Mapped[float | None] = mapped_column(Float)
     on_ac: Mapped[bool | None]
     battery_percent: Mapped[float | None] = mapped_column(Float)
+
+
+class ProtectionLock(Base):
+    """A protection blocking new entries: stored so it outlives a restart and shows on the
+    dashboard. Open while `lifted_ts` is empty."""
+
+    __tablename__ = "protection_locks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    protection: Mapped[str] = mapped_column(String(32))
+    pair: Mapped[str | None] = mapped_column(String(32))  # empty: every pair
+    reason: Mapped[str] = mapped_column(Text)
+    clears: Mapped[str] = mapped_column(Text)
+    ts: Mapped[datetime]  # market time it started
+    until: Mapped[datetime | None]  # empty: clears on a condition, not at a time
+    lifted_ts: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Rejection(Base):
+    """An order risk refused or the broker refused or never took, with the reason."""
+
+    __tablename__ = "rejections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    pair: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    source: Mapped[str] = mapped_column(String(8))  # risk | broker
+    reason: Mapped[str] = mapped_column(Text)
+    decision_id: Mapped[int | None]

@@ -20,6 +20,8 @@ from data.models import (
     ExchangeStatus,
     JournalEntry,
     Position,
+    ProtectionLock,
+    Rejection,
     SystemMetric,
     Trade,
     VoteRow,
@@ -355,3 +357,30 @@ def llm_votes(engine: Engine, limit: int = 200) -> pd.DataFrame:
         .limit(limit)
     )
     return _frame(engine, statement, ["source", "data", "rationale", "ts"])
+
+
+def equity_and_peak(engine: Engine) -> dict:
+    """The latest equity snapshot and the highest one, for drawdown against its limit."""
+    with engine.connect() as conn:
+        latest = conn.execute(
+            select(EquitySnapshot.equity).order_by(EquitySnapshot.id.desc()).limit(1)
+        ).scalar()
+        peak = conn.execute(select(func.max(EquitySnapshot.equity))).scalar()
+    return {"equity": latest, "peak": peak}
+
+
+def protection_locks(engine: Engine) -> pd.DataFrame:
+    """Protections blocking new entries now (as of the engine's last tick)."""
+    columns = ["protection", "pair", "reason", "clears", "ts", "until"]
+    statement = (
+        select(*[getattr(ProtectionLock, c) for c in columns])
+        .where(ProtectionLock.lifted_ts.is_(None))
+        .order_by(ProtectionLock.id)
+    )
+    return _frame(engine, statement, columns)
+
+
+def rejections(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    columns = ["id", "ts", "pair", "side", "source", "reason"]
+    statement = select(*[getattr(Rejection, c) for c in columns]).order_by(Rejection.id.desc())
+    return _frame(engine, statement.limit(limit), columns)

@@ -29,7 +29,12 @@ def portfolio_view(session: Session, broker: Broker, marks: Mapping[str, float])
 
 
 def record_entry(
-    session: Session, order: Order, fill: Fill, stop_loss: float, take_profit: float
+    session: Session,
+    order: Order,
+    fill: Fill,
+    stop_loss: float,
+    take_profit: float,
+    trail_distance: float = 0.0,
 ) -> Position:
     position = Position(
         pair=fill.pair,
@@ -40,6 +45,8 @@ def record_entry(
         stop_loss=stop_loss,
         take_profit=take_profit,
         entry_order_id=order.id,
+        trail_distance=trail_distance or None,
+        peak_price=fill.price if trail_distance else None,
     )
     session.add(position)
     session.flush()

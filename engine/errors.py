@@ -15,3 +15,11 @@ class OrderStatusUnknown(TemporaryError):
 
 class FeedUnavailable(TemporaryError):
     """The feed did not answer even after retries."""
+
+
+class OrderNotPlaced(TemporaryError):
+    """An entry the broker never took, even after lookups and resends; counts as a rejection."""
+
+    def __init__(self, pair: str, message: str) -> None:
+        super().__init__(message)
+        self.pair = pair

@@ -37,6 +37,8 @@ log = logging.getLogger("volt.supervisor")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIRST_TICK_GRACE_SECONDS = 60.0
 KILL_STOP_TIMEOUT_SECONDS = 5.0
+KILL_CLOSE_ATTEMPTS = 3
+KILL_RETRY_SECONDS = 1.0  # doubles after each attempt that left something open
 POLL_SECONDS = 0.25
 WATCHDOG_SECONDS = 0.25
 STEP_RETRY_SECONDS = 2.0
@@ -408,7 +410,9 @@ class Supervisor:
         return True, "re-armed: trading resumes"
 
     def _command_kill(self, command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
-        # Halt first, so nothing can start a worker between the press and the flatten.
+        already = read_state(self.factory).halted
+        # Halt in the database first: from this commit on the worker refuses every entry (it
+        # reads the flag inside each entry's transaction) and no worker can be started.
         update_state(
             self.factory,
             halted=True,
@@ -417,25 +421,73 @@ class Supervisor:
             halt_reason=f"kill switch (command #{command_id})",
         )
         stopped = self.stop_worker(KILL_STOP_TIMEOUT_SECONDS)
-        closed, failed = self.flatten(command_id)
-        summary = f"{stopped}; " + "; ".join(closed)
+        closed, failed, attempts = self.flatten(command_id)
+        again = "already halted: retried what was left; " if already else ""
+        summary = f"{again}{stopped}; " + "; ".join(closed)
         if failed:
-            return False, f"{summary}; NOT CLOSED: {'; '.join(failed)}; engine stays halted"
+            left = "; ".join(failed)
+            update_state(
+                self.factory,
+                halt_reason=f"kill switch (command #{command_id}) could not close: {left}",
+            )
+            log.error(
+                "kill switch #%d: NOT CLOSED after %d attempts: %s",
+                command_id,
+                attempts,
+                left,
+                extra={"skip_events": True},  # the command's failure is the event
+            )
+            return False, (
+                f"{summary}; NOT CLOSED after {attempts} attempts: {left}; engine stays "
+                "halted: press the kill switch again to retry"
+            )
         return True, f"{summary}; engine halted until re-armed"
 
-    def flatten(self, command_id: int) -> tuple[list[str], list[str]]:
-        """Close everything with the supervisor's own broker: works with the worker dead."""
+    def flatten(self, command_id: int) -> tuple[list[str], list[str], int]:
+        """Close everything with the supervisor's own broker, so it works with the worker dead;
+        retried with backoff. Returns (what was done, what is still open and why, attempts)."""
         state = read_state(self.factory)
         resume = None if self.settings.feed.kind == "ccxt" else as_utc(state.market_time)
-        trader = build_trader(self.settings, self.factory, make_clock(self.speed, resume))
-        # The worker may have died between the broker's fill and its own record of it:
-        # bring the book up to date first, or the flatten would miss that position.
-        for finding in reconcile(trader):
-            log.warning(
-                "reconciliation before the flatten: %s", finding, extra={"kind": "reconciliation"}
-            )
-        closed, failed = trader.flatten("kill_switch", f"k{command_id}")
-        # On an exchange account, coins VOLT never bought are its owner's: only a shortfall fails.
-        surplus = trader.broker.exclusive_account
-        failed += [f"account mismatch: {m}" for m in holdings_mismatches(trader, surplus)]
-        return closed, failed
+        clock = make_clock(self.speed, resume)
+        trader = build_trader(self.settings, self.factory, clock)
+        closed: list[str] = []
+        delay = KILL_RETRY_SECONDS
+        for attempt in range(1, KILL_CLOSE_ATTEMPTS + 1):
+            done, failed = self._flatten_once(trader, command_id)
+            closed += [line for line in done if line.startswith("closed ")]
+            if not failed:
+                break
+            if attempt < KILL_CLOSE_ATTEMPTS:
+                log.warning(
+                    "kill switch #%d attempt %d of %d left open: %s; retrying in %.1f s",
+                    command_id,
+                    attempt,
+                    KILL_CLOSE_ATTEMPTS,
+                    "; ".join(failed),
+                    delay,
+                    extra={"kind": "kill_switch"},
+                )
+                time.sleep(delay)  # not stop_requested: a shutdown must not cut the kill short
+                delay *= 2
+        closed += [line for line in done if not line.startswith("closed ")]
+        return closed, failed, attempt
+
+    def _flatten_once(self, trader, command_id: int) -> tuple[list[str], list[str]]:
+        try:
+            # The worker may have died between the broker's fill and its own record of it:
+            # bring the book up to date first, or the flatten would miss that position.
+            for finding in reconcile(trader):
+                log.warning(
+                    "reconciliation before the flatten: %s",
+                    finding,
+                    extra={"kind": "reconciliation"},
+                )
+            done, failed = trader.flatten("kill_switch", f"k{command_id}")
+            # On an exchange account, coins VOLT never bought are its owner's: only a
+            # shortfall fails.
+            surplus = trader.broker.exclusive_account
+            failed += [f"account mismatch: {m}" for m in holdings_mismatches(trader, surplus)]
+            return done, failed
+        except Exception as exc:
+            log.exception("kill switch #%d: the flatten failed", command_id)
+            return [], [f"{type(exc).__name__}: {exc}"]

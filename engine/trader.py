@@ -7,7 +7,7 @@ import hashlib
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -31,11 +31,13 @@ from data.types import Action, Consensus
 from engine import book, journal
 from engine.broker import Broker
 from engine.clock import Clock
-from engine.errors import FeedUnavailable, PermanentError, TemporaryError
+from engine.errors import FeedUnavailable, OrderNotPlaced, PermanentError, TemporaryError
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
+from engine.risk_records import record_rejection, risk_context, sync_locks
 from risk import ApprovedOrder, OrderIntent, RiskGate, RiskRejection
+from risk.stops import stop_exit, stop_reason, trail
 
 log = logging.getLogger("volt.trader")
 STALE_AFTER_CANDLES = 2  # no new candle for this many timeframes pauses entries
@@ -83,6 +85,7 @@ def signal_intent(decision: Decision, side: str, atr: float = math.nan) -> Order
         "signal",
         atr=atr,
         decision_id=decision.id,
+        regime=decision.regime or "normal",
     )
 
 
@@ -149,6 +152,10 @@ class Trader:
             try:
                 self._tick_pair(pair, now, report)
                 self._pair_errors.pop(pair, None)
+            except OrderNotPlaced as exc:
+                report.skipped[pair] = str(exc)
+                self._note_pair_error(pair, exc)
+                self._note_order_not_placed(exc, now)
             except FeedUnavailable as exc:
                 # Once the feed failed after full retries, the other pairs try only once
                 # this tick: backoff piled up across pairs would look like a hang.
@@ -166,7 +173,33 @@ class Trader:
             with transaction(self.factory) as session:
                 book.snapshot_equity(session, self.broker, self.marks, now)
             self._follow_journal(now)
+        self._review_protections(now)
         return report
+
+    def _review_protections(self, now: datetime) -> None:
+        """Store which protections block entries now, and lift the ones that cleared, so
+        locks outlive a restart and the dashboard shows each one. The gate itself judges
+        afresh at every entry; a failure here never opens anything."""
+        try:
+            with transaction(self.factory) as session:
+                view = book.portfolio_view(session, self.broker, self.marks)
+                context = risk_context(session, view, self.marks, now)
+                blocks = {}
+                for pair in self.pairs:
+                    for block in self.gate.blocks(replace(context, pair=pair)):
+                        blocks.setdefault((block.protection, block.pair), block)
+                sync_locks(session, blocks.values(), now)
+        except Exception:
+            log.exception("could not store the state of the risk protections")
+
+    def _note_order_not_placed(self, exc: OrderNotPlaced, now: datetime) -> None:
+        # Its own transaction: the decision's was rolled back, so the candle is decided
+        # again next tick; these rows are what lets the rejection breaker stop that loop.
+        try:
+            with transaction(self.factory) as session:
+                record_rejection(session, now, exc.pair, "buy", "broker", f"not placed: {exc}")
+        except Exception:
+            log.exception("could not record the order %s the broker never took", exc.pair)
 
     def _note_pair_error(self, pair: str, exc: Exception) -> None:
         # One event when a fault starts or changes, not one every tick it lasts.
@@ -251,13 +284,30 @@ class Trader:
             for ts, candle in fresh.iterrows():
                 if ts + self.candle_length <= entered:
                     continue  # closed before the entry
-                # When one candle spans both, assume the stop came first: the cautious reading.
-                if candle["low"] <= position.stop_loss:
-                    price, reason = min(candle["open"], position.stop_loss), "stop_loss"
-                elif candle["high"] >= position.take_profit:
-                    price, reason = max(candle["open"], position.take_profit), "take_profit"
-                else:
+                hit = stop_exit(
+                    candle["open"],
+                    candle["high"],
+                    candle["low"],
+                    position.stop_loss,
+                    position.take_profit,
+                )
+                if hit is None:
+                    if position.trail_distance:
+                        position.stop_loss, position.peak_price = trail(
+                            position.stop_loss,
+                            position.peak_price or position.entry_price,
+                            position.trail_distance,
+                            float(candle["high"]),
+                        )
                     continue
+                price, reason = hit
+                if reason == "stop_loss":
+                    reason = stop_reason(
+                        position.stop_loss,
+                        position.entry_price,
+                        position.peak_price,
+                        position.trail_distance,
+                    )
                 intent = OrderIntent(
                     pair, "sell", float(price), client_order_id(pair, ts, reason[:2]), reason
                 )
@@ -355,12 +405,14 @@ class Trader:
         if pair in self.stale_pairs:
             return "entries paused: stale market data"
         intent = signal_intent(decision, "buy", atr)
+        view = book.portfolio_view(session, self.broker, self.marks)
         try:
-            approved = self.gate.approve(
-                intent, book.portfolio_view(session, self.broker, self.marks)
-            )
+            # The context is read in this transaction: a kill pressed before it stops the entry.
+            context = risk_context(session, view, self.marks, now)
+            approved = self.gate.approve(intent, view, context)
         except RiskRejection as rejection:
             log.info("risk rejected %s: %s", pair, rejection)
+            record_rejection(session, now, pair, "buy", "risk", str(rejection), decision.id)
             return f"rejected by risk: {rejection}"
         try:
             fill = self._place(session, approved, now)
@@ -371,9 +423,19 @@ class Trader:
                 refusal,
                 extra={"kind": "order_refused"},
             )
+            record_rejection(session, now, pair, "buy", "broker", str(refusal), decision.id)
             return f"refused by the broker: {refusal}"
+        except TemporaryError as exc:
+            raise OrderNotPlaced(pair, str(exc)) from exc
         order, fill_row = record_fill(session, fill, "signal", decision.id)
-        book.record_entry(session, order, fill_row, approved.stop_loss, approved.take_profit)
+        book.record_entry(
+            session,
+            order,
+            fill_row,
+            approved.stop_loss,
+            approved.take_profit,
+            trail_distance=approved.trail_distance,
+        )
         decision.executed = True
         report.entries += 1
         return f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,41 @@ from engine.feed import Feed, SyntheticFeed
 from engine.paper_exchange import PaperExchange, make_exchange_factory
 from engine.trader import Trader
 from risk import RiskGate, RiskLimits
+from risk.protections import (
+    DailyLossLimit,
+    KillSwitch,
+    LosingStreak,
+    MaxDrawdown,
+    MaxExposure,
+    MaxTradesPerHour,
+    Protection,
+    RejectionBreaker,
+    StopOutCooldown,
+)
+
+
+def minutes(value: float) -> timedelta:
+    return timedelta(minutes=value)
+
+
+def build_protections(settings: Settings) -> list[Protection]:
+    """The rules every entry must pass, in the order their blocks are reported."""
+    risk, rules = settings.risk, settings.risk.protections
+    return [
+        KillSwitch(),
+        MaxDrawdown(rules.max_drawdown, timedelta(hours=rules.drawdown_pause_hours)),
+        DailyLossLimit(rules.daily_loss_limit),
+        LosingStreak(rules.losing_streak, minutes(rules.losing_streak_cooldown_minutes)),
+        StopOutCooldown(minutes(rules.stop_out_cooldown_minutes)),
+        MaxExposure(risk.max_total_exposure, risk.min_order_value),
+        MaxTradesPerHour(rules.max_trades_per_hour),
+        RejectionBreaker(
+            rules.rejection_limit,
+            minutes(rules.rejection_window_minutes),
+            minutes(rules.rejection_cooldown_minutes),
+        ),
+    ]
+
 
 if TYPE_CHECKING:  # ccxt takes a second to import: only runs that use it pay for it
     from engine.ccxt_exchange import ExchangeClient
@@ -38,7 +74,11 @@ def build_gate(settings: Settings) -> RiskGate:
             max_order_value=(
                 settings.exchange.max_order_value if broker.kind == "ccxt" else math.inf
             ),
-        )
+            max_total_exposure=risk.max_total_exposure,
+            regime_stop_scale=dict(risk.regime_stop_scale),
+            trailing_stop_atr_multiple=risk.trailing_stop_atr_multiple,
+        ),
+        build_protections(settings),
     )
 
 

@@ -269,3 +269,57 @@ def test_the_sidebar_shows_pnl_today_and_the_kill_switch_link(populated):
     app = open_page("views/overview.py")
     sidebar = " ".join(m.value for m in app.sidebar.markdown)
     assert "P&L today:" in sidebar and "USDT" in sidebar
+
+
+@pytest.mark.parametrize("page", ["views/overview.py", "views/kill_switch.py"])
+def test_risk_panel_shows_exposure_each_protection_and_rejections(page, volt_home, store):
+    from datetime import timedelta
+
+    from data.db import transaction
+    from data.models import ProtectionLock, Rejection
+    from views.risk_panel import PROTECTIONS
+
+    with transaction(store[1]) as session:
+        session.add(
+            ProtectionLock(
+                protection="max_drawdown",
+                reason="equity 8,000.00 is 20.0% below its peak 10,000.00 (limit 15%)",
+                clears="entries resume at 2026-03-02 00:00 UTC",
+                ts=START,
+                until=START + timedelta(days=1),
+            )
+        )
+        session.add(
+            Rejection(
+                ts=START, pair="BTC/USDT", side="buy", source="risk", reason="BTC/USDT: max_dd"
+            )
+        )
+    app = open_page(page)
+    labels = {m.label for m in app.metric}
+    assert {"Exposure", "Largest position", "Drawdown from peak"} <= labels
+    frames = [frame.value for frame in app.dataframe]
+    protections = next(f for f in frames if "question" in f.columns)
+    assert list(protections["protection"]) == list(PROTECTIONS)
+    drawdown = protections[protections["protection"] == "max_drawdown"].iloc[0]
+    assert drawdown["state"].startswith("BLOCKING: equity 8,000.00 is 20.0% below")
+    assert drawdown["clears"] == "entries resume at 2026-03-02 00:00 UTC"
+    assert (protections[protections["protection"] != "max_drawdown"]["state"] == "clear").all()
+    rejected = next(f for f in frames if "source" in f.columns)
+    assert rejected["reason"].tolist() == ["BTC/USDT: max_dd"]
+    assert any("block new entries" in w.value for w in app.warning)
+
+
+def test_the_risk_panel_lists_every_protection_the_engine_runs():
+    from engine.wiring import build_protections
+    from views.risk_panel import PROTECTIONS
+
+    assert list(PROTECTIONS) == [p.name for p in build_protections(load_config())]
+
+
+def test_the_kill_switch_page_says_what_the_last_kill_left_open(volt_home, store):
+    from data.commands import finish_command, submit_command
+
+    kill = submit_command(store[1], "kill")
+    finish_command(store[1], kill, False, "NOT CLOSED after 3 attempts: BTC/USDT: down (test)")
+    app = open_page("views/kill_switch.py")
+    assert any("did not close everything" in e.value and "BTC/USDT" in e.value for e in app.error)

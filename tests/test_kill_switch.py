@@ -2,6 +2,9 @@
 
 import os
 import signal
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from data.models import Position, Trade
 from data.state import read_state
 from engine.book import portfolio_view, record_entry
 from engine.clock import FastForwardClock
+from engine.errors import PermanentError
 from engine.execution import record_fill
 from engine.wiring import build_trader
 from risk import OrderIntent
@@ -143,3 +147,132 @@ def read_state_halted(factory) -> bool:
     from data.state import read_state
 
     return read_state(factory).halted
+
+
+# --- fail closed: in-process supervisor, real broker and database ---------------------------
+class FlakyBroker:
+    """The paper exchange, refusing sells: the first `failures` ones, or always for `pair`."""
+
+    def __init__(self, inner, failures: int = 0, pair: str | None = None) -> None:
+        self.inner, self.failures, self.pair = inner, failures, pair
+        self.refused: list[str] = []
+
+    def submit(self, order, now):
+        if order.side == "sell" and (self.failures > 0 or order.pair == self.pair):
+            self.failures -= 1
+            self.refused.append(order.pair)
+            raise PermanentError("exchange unavailable (test)")
+        return self.inner.submit(order, now)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def kill_setup(store, volt_home, monkeypatch, tmp_path):
+    """Two open positions, a supervisor whose worker already died, and a broker to break."""
+    import engine.supervisor as supervisor_module
+    from data.state import update_state
+    from engine.supervisor import Supervisor
+    from tests.conftest import START
+
+    factory = store[1]
+    config = tmp_path / "default.toml"
+    config.write_text("")
+    update_state(factory, market_time=START + timedelta(days=2))
+    open_positions_now(factory, config, ["BTC/USDT", "ETH/USDT"])
+    flaky = {}
+
+    def build_with_flaky_broker(settings, factory, clock):
+        trader = build_trader(settings, factory, clock)
+        options = {k: v for k, v in flaky.items() if k != "broker"}
+        trader.broker = flaky["broker"] = FlakyBroker(trader.broker, **options)
+        return trader
+
+    monkeypatch.setattr(supervisor_module, "build_trader", build_with_flaky_broker)
+    monkeypatch.setattr(supervisor_module, "KILL_RETRY_SECONDS", 0.01)
+    supervisor = Supervisor(load_config(), factory)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    supervisor.worker = dead
+    return supervisor, factory, flaky
+
+
+def press_kill(supervisor, factory):
+    from data.commands import get_command, submit_command
+
+    command_id = submit_command(factory, "kill")
+    supervisor._handle_commands()
+    return get_command(factory, command_id)
+
+
+def test_kill_with_a_dead_worker_flattens_and_halts(kill_setup):
+    supervisor, factory, _ = kill_setup
+    killed = press_kill(supervisor, factory)
+    assert killed.status == "done", killed.result
+    assert "exited with code 0" in killed.result and killed.result.count("closed ") == 2
+    assert open_positions_count(factory) == 0
+    assert read_state(factory).halted
+
+
+def test_kill_retries_when_the_broker_fails_the_first_two_closes(kill_setup):
+    supervisor, factory, flaky = kill_setup
+    flaky["failures"] = 2
+    killed = press_kill(supervisor, factory)
+    assert flaky["broker"].refused == ["BTC/USDT", "ETH/USDT"]
+    assert killed.status == "done", killed.result
+    assert killed.result.count("closed ") == 2 and "engine halted until re-armed" in killed.result
+    assert open_positions_count(factory) == 0
+    with factory() as session:
+        assert session.scalars(select(Trade.exit_reason)).all() == ["kill_switch"] * 2
+
+
+def test_a_kill_that_cannot_close_reports_it_stays_halted_and_a_second_press_retries(
+    kill_setup,
+):
+    from data.models import Event
+
+    supervisor, factory, flaky = kill_setup
+    flaky["pair"] = "BTC/USDT"
+    first = press_kill(supervisor, factory)
+    assert first.status == "failed"
+    assert "NOT CLOSED after 3 attempts: BTC/USDT" in first.result
+    assert "closed ETH/USDT" in first.result
+    assert flaky["broker"].refused == ["BTC/USDT"] * 3
+    state = read_state(factory)
+    assert state.halted and "could not close: BTC/USDT" in state.halt_reason
+    with factory() as session:
+        errors = session.scalars(select(Event).where(Event.level == "ERROR")).all()
+    assert any("NOT CLOSED" in e.message and "BTC/USDT" in e.message for e in errors)
+    ok, refused = supervisor._command_rearm(0)
+    assert not ok and "did not close everything" in refused
+
+    flaky["pair"] = None  # the exchange is back
+    second = press_kill(supervisor, factory)
+    assert second.status == "done", second.result
+    assert "already halted: retried what was left" in second.result
+    assert second.result.count("closed ") == 1 and "closed BTC/USDT" in second.result
+    assert open_positions_count(factory) == 0 and read_state(factory).halted
+
+
+def test_nothing_opens_between_the_press_and_the_halt(tmp_path):
+    from data.commands import submit_command
+    from data.models import Decision
+    from data.state import update_state
+    from tests.scripted import scripted_trader
+
+    closes = {"BTC/USDT": [100.0 + 0.01 * i for i in range(30)]}
+    trader, clock = scripted_trader(tmp_path, closes, {"BTC/USDT": [0] * 16 + [1] * 14})
+    for _ in range(16):
+        trader.tick()
+        clock.advance(300)
+    submit_command(trader.factory, "kill")  # pressed; the supervisor has not taken it yet
+    trader.tick()
+    clock.advance(300)
+    update_state(trader.factory, halted=True, halt_reason="kill switch (command #1)")
+    trader.tick()
+    with trader.factory() as session:
+        outcomes = session.scalars(select(Decision.outcome).order_by(Decision.id)).all()[-2:]
+        assert session.scalar(select(func.count()).select_from(Position)) == 0
+    assert "kill_switch: the kill switch was pressed" in outcomes[0]
+    assert "kill_switch: the engine is halted (kill switch (command #1))" in outcomes[1]

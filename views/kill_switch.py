@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data import queries
-from views import ui
+from views import risk_panel, ui
 
 CONFIRM_WORD = "KILL"
 
@@ -15,6 +15,12 @@ if state["halted"]:
     st.error(f"Engine HALTED: {state['halt_reason']}")
 else:
     st.markdown(ui.state_line(state))
+last_kill = ui.read(queries.commands, 1, ("kill",))
+if not last_kill.empty and last_kill["status"].iloc[0] == "failed":
+    st.error(
+        f"The last kill switch (#{last_kill['id'].iloc[0]}) did not close everything: "
+        f"{last_kill['result'].iloc[0]}. Press it again: it retries only what is left."
+    )
 
 st.markdown(
     "Closes **every** open position at market, cancels open orders, and halts the engine. "
@@ -76,3 +82,11 @@ def kill_outcomes() -> None:
 
 
 kill_outcomes()
+
+
+@st.fragment(run_every=ui.refresh_every())
+def kill_switch_risk() -> None:
+    risk_panel.show()
+
+
+kill_switch_risk()

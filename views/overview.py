@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from views import ui
+from views import risk_panel, ui
 
 st.title("Overview")
 
@@ -66,3 +66,11 @@ def overview_panel() -> None:
 
 
 overview_panel()
+
+
+@st.fragment(run_every=ui.refresh_every())
+def overview_risk() -> None:
+    risk_panel.show()
+
+
+overview_risk()

@@ -1,0 +1,170 @@
+"""What the risk gate reads from and leaves in the database: the context its protections
+judge, the locks they start (kept across restarts), and every rejected order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from data.db import as_utc
+from data.models import (
+    Command,
+    EngineState,
+    EquitySnapshot,
+    Order,
+    ProtectionLock,
+    Rejection,
+    Trade,
+)
+from data.types import PortfolioView
+from risk import Block, ClosedTrade, RiskContext
+
+log = logging.getLogger("volt.risk")
+RECENT_TRADES = 50
+RECENT_REJECTIONS = 100
+MAX_ENTRIES_PER_HOUR = 1000  # the config's ceiling for max_trades_per_hour
+
+
+def risk_context(
+    session: Session, book: PortfolioView, marks: Mapping[str, float], now: datetime
+) -> RiskContext:
+    """Read inside the decision's own transaction, so a kill pressed before it is seen."""
+    values = {pair: p.amount * marks.get(pair, p.entry_price) for pair, p in book.positions.items()}
+    trades = session.execute(
+        select(Trade.pair, Trade.exit_ts, Trade.pnl, Trade.exit_reason)
+        .order_by(Trade.id.desc())
+        .limit(RECENT_TRADES)
+    ).all()
+    entries = session.scalars(
+        select(Order.ts)
+        .where(Order.side == "buy", Order.ts > now - timedelta(hours=1))
+        .limit(MAX_ENTRIES_PER_HOUR)
+    ).all()
+    rejections = session.scalars(
+        select(Rejection.ts)
+        .where(Rejection.source == "broker")
+        .order_by(Rejection.id.desc())
+        .limit(RECENT_REJECTIONS)
+    ).all()
+    state = session.get(EngineState, 1)
+    kill = session.scalar(
+        select(Command.id)
+        .where(Command.kind == "kill", Command.status.in_(("pending", "claimed")))
+        .limit(1)
+    )
+    return RiskContext(
+        now=now,
+        equity=book.equity,
+        exposure=sum(values.values()),
+        pair_exposure=values,
+        peak_equity=_peak_equity(session, now, book.equity),
+        day_start_equity=_day_start_equity(session, now, book.equity),
+        recent_trades=tuple(
+            ClosedTrade(t.pair, as_utc(t.exit_ts), t.pnl, t.exit_reason) for t in reversed(trades)
+        ),
+        recent_entries=tuple(as_utc(ts) for ts in entries),
+        recent_rejections=tuple(as_utc(ts) for ts in rejections),
+        halted=bool(state and state.halted),
+        halt_reason=state.halt_reason if state else "",
+        kill_pending=kill is not None,
+        locks=active_locks(session, now),
+    )
+
+
+def _peak_equity(session: Session, now: datetime, equity: float) -> float:
+    # After a drawdown pause the peak is measured afresh, or the lock would return at once.
+    reset = session.scalar(
+        select(func.max(ProtectionLock.until)).where(
+            ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= now
+        )
+    )
+    statement = select(func.max(EquitySnapshot.equity))
+    if reset is not None:
+        statement = statement.where(EquitySnapshot.ts >= reset)
+    peak = session.scalar(statement)
+    return max(equity, peak or 0.0)
+
+
+def _day_start_equity(session: Session, now: datetime, equity: float) -> float:
+    midnight = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
+    before = session.scalar(
+        select(EquitySnapshot.equity)
+        .where(EquitySnapshot.ts < midnight)
+        .order_by(EquitySnapshot.ts.desc())
+        .limit(1)
+    )
+    if before is not None:
+        return before
+    first = session.scalar(
+        select(EquitySnapshot.equity)
+        .where(EquitySnapshot.ts >= midnight)
+        .order_by(EquitySnapshot.ts)
+        .limit(1)
+    )
+    return first if first is not None else equity
+
+
+def active_locks(session: Session, now: datetime) -> tuple[Block, ...]:
+    """Stored locks with time still to run. Condition locks (no end time) are not trusted
+    from storage: their protection answers afresh each time."""
+    rows = session.scalars(
+        select(ProtectionLock).where(ProtectionLock.lifted_ts.is_(None), ProtectionLock.until > now)
+    ).all()
+    return tuple(
+        Block(row.protection, row.reason, row.clears, as_utc(row.until), row.pair) for row in rows
+    )
+
+
+def sync_locks(session: Session, blocks: Iterable[Block], now: datetime) -> None:
+    """Store the blocks that hold now; lift stored ones that no longer do or have run out.
+    A running lock keeps its end time: a drawdown pause must not slide forward."""
+    current = {(b.protection, b.pair): b for b in blocks}
+    for row in session.scalars(select(ProtectionLock).where(ProtectionLock.lifted_ts.is_(None))):
+        block = current.get((row.protection, row.pair))
+        ended = row.until is not None and as_utc(row.until) <= now
+        if block is None or ended:
+            row.lifted_ts = now
+            log.info(
+                "protection %s%s cleared", row.protection, _on(row.pair), extra={"kind": "risk"}
+            )
+            continue
+        row.reason, row.clears = block.reason, block.clears
+        current.pop((row.protection, row.pair))
+    for block in current.values():
+        session.add(
+            ProtectionLock(
+                protection=block.protection,
+                pair=block.pair,
+                reason=block.reason,
+                clears=block.clears,
+                ts=now,
+                until=block.until,
+            )
+        )
+        log.warning(
+            "new entries blocked%s by %s", _on(block.pair), block.describe(), extra={"kind": "risk"}
+        )
+
+
+def _on(pair: str | None) -> str:
+    return f" for {pair}" if pair else ""
+
+
+def record_rejection(
+    session: Session,
+    now: datetime,
+    pair: str,
+    side: str,
+    source: str,
+    reason: str,
+    decision_id: int | None = None,
+) -> None:
+    session.add(
+        Rejection(
+            ts=now, pair=pair, side=side, source=source, reason=reason, decision_id=decision_id
+        )
+    )

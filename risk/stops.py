@@ -1,0 +1,32 @@
+"""Stops for a long position, one candle at a time: the stop loss, take profit, trailing stop."""
+
+from __future__ import annotations
+
+
+def stop_exit(
+    open_: float, high: float, low: float, stop_loss: float, take_profit: float
+) -> tuple[float, str] | None:
+    """The exit this candle forces, as (price, reason), or None.
+
+    A gap through the stop fills at the open, below the stop: never better than the stop.
+    When one candle spans both levels, the stop is assumed first: the cautious reading.
+    """
+    if low <= stop_loss:
+        return min(open_, stop_loss), "stop_loss"
+    if high >= take_profit:
+        return max(open_, take_profit), "take_profit"
+    return None
+
+
+def trail(stop_loss: float, peak: float, distance: float, high: float) -> tuple[float, float]:
+    """After a candle that did not stop out: (stop, peak) with the stop raised under the new
+    peak. The stop never moves down."""
+    peak = max(peak, high)
+    return max(stop_loss, peak - distance), peak
+
+
+def stop_reason(stop_loss: float, entry: float, peak: float | None, distance: float | None) -> str:
+    """`trailing_stop` once the trail has followed the price up and now sets the stop."""
+    if distance and peak is not None and peak > entry and peak - distance >= stop_loss:
+        return "trailing_stop"
+    return "stop_loss"
