@@ -41,9 +41,15 @@ if cfg.mode == "live" and not running:
         disabled=typed.strip() != LIVE_CONFIRMATION,
     ):
         sent(ui.send_command("confirm_live", {"typed": typed.strip()}), "Live confirmation")
-left, right = st.columns(2)
-with left:
+
+
+@st.fragment(run_every=ui.refresh_every())
+def trading_panel() -> None:
+    """Reruns on its own, so the state and the buttons follow the engine without a reload."""
+    state = ui.read(queries.engine_state)
+    running = state["worker_pid"] is not None and not state["halted"]
     st.subheader("Trading")
+    st.markdown(ui.state_line(state))
     if st.session_state.get("confirm_start"):
         st.warning(f"Start trading in {cfg.mode.upper()} mode?")
         yes, no = st.columns(2)
@@ -67,6 +73,13 @@ with left:
         sent(ui.send_command("resume"), "Resume")
     if state["halted"]:
         st.error("Halted by the kill switch: re-arm it on the Kill switch page to start again.")
+    if message := st.session_state.get("last_command"):
+        st.success(message)
+
+
+left, right = st.columns(2)
+with left:
+    trading_panel()
 
 with right:
     st.subheader("Close a position")
@@ -78,9 +91,6 @@ with right:
         confirmed = st.checkbox(f"Sell all of {pair} at market", key="close_confirmed")
         if st.button("Close position", key="close", disabled=not confirmed):
             sent(ui.send_command("close_position", {"pair": pair}), f"Close {pair}")
-
-if message := st.session_state.get("last_command"):
-    st.success(message)
 
 
 @st.fragment(run_every=ui.refresh_every())

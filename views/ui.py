@@ -159,25 +159,30 @@ def market_midnight(state: dict) -> datetime:
 
 
 def sidebar() -> None:
+    with st.sidebar:
+        st.fragment(sidebar_status, run_every=refresh_every())()
+        st.page_link("views/kill_switch.py", label="Kill switch", icon=":material/dangerous:")
+
+
+def sidebar_status() -> None:
+    """Reruns on its own, so the mode, state and P&L follow the engine on every page."""
     cfg = settings()
     state = read(queries.engine_state)
     # The running engine's mode; with none running, the mode the config would start.
     mode = (state["mode"] if state["supervisor_pid"] else cfg.mode).lower()
     banner, text = MODE_BANNERS.get(mode, (st.info, mode.upper()))
-    with st.sidebar:
-        banner(f"**{text}**", icon=":material/warning:" if mode == "live" else None)
-        if cfg.feed.kind == "synthetic":
-            st.caption(f"Simulated market (seed {cfg.feed.seed}, clock ×{state['clock_speed']:g})")
-        else:
-            venue = f"{cfg.exchange.id} testnet" if cfg.sandbox else cfg.exchange.id
-            st.caption(f"Real market data from {venue}")
-        st.markdown(state_line(state))
-        today = read(queries.equity_change_since, market_midnight(state))
-        if today is not None:
-            st.markdown(f"P&L today: **{today:+,.2f} {cfg.broker.quote_currency}**")
-        if state["halted"]:
-            st.error(f"Halted: {state['halt_reason']}")
-        st.page_link("views/kill_switch.py", label="Kill switch", icon=":material/dangerous:")
+    banner(f"**{text}**", icon=":material/warning:" if mode == "live" else None)
+    if cfg.feed.kind == "synthetic":
+        st.caption(f"Simulated market (seed {cfg.feed.seed}, clock ×{state['clock_speed']:g})")
+    else:
+        venue = f"{cfg.exchange.id} testnet" if cfg.sandbox else cfg.exchange.id
+        st.caption(f"Real market data from {venue}")
+    st.markdown(state_line(state))
+    today = read(queries.equity_change_since, market_midnight(state))
+    if today is not None:
+        st.markdown(f"P&L today: **{today:+,.2f} {cfg.broker.quote_currency}**")
+    if state["halted"]:
+        st.error(f"Halted: {state['halt_reason']}")
 
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
