@@ -8,8 +8,11 @@ says why: an unknown mood is not a neutral one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -43,10 +46,24 @@ class FearGreedSentiment:
         self._reading: tuple[int, str, datetime] | None = None
         self._error = ""
         self._next_fetch = 0.0
+        self._inflight: Future | None = None
 
     def vote(self, brief: object = None) -> Vote:
-        if self._monotonic() >= self._next_fetch:
-            self._refresh()
+        """Never waits longer than `timeout_seconds`: httpx's timeout bounds each phase of a
+        request, not the whole, so the fetch runs in its own thread and a late one is left
+        to finish while this vote uses what is known."""
+        if self._inflight is None and self._monotonic() >= self._next_fetch:
+            self._inflight = Future()
+            threading.Thread(target=self._fetch_into, args=(self._inflight,), daemon=True).start()
+        if self._inflight is not None:
+            try:
+                outcome = self._inflight.result(timeout=self.timeout_seconds)
+            except FutureTimeout:
+                if self._reading is None:
+                    self._error = f"no answer from {self.url} within {self.timeout_seconds:g} s"
+            else:
+                self._inflight = None
+                self._apply(outcome)
         if self._reading is None:
             return Vote(
                 self.name,
@@ -59,14 +76,24 @@ class FearGreedSentiment:
         value, label, stamped = self._reading
         return _contrarian_vote(self.name, value, label, stamped)
 
-    def _refresh(self) -> None:
+    def _fetch_into(self, future: Future) -> None:
         try:
-            self._reading = self._fetch()
+            future.set_result(self._fetch())
+        except IndexUnavailable as exc:
+            future.set_result(exc)
+        except Exception as exc:  # a bug in the fetch must still end the wait
+            log.exception("Fear & Greed fetch failed unexpectedly")
+            future.set_result(IndexUnavailable(f"{type(exc).__name__}: {exc}"))
+
+    def _apply(self, outcome: tuple[int, str, datetime] | IndexUnavailable) -> None:
+        if not isinstance(outcome, IndexUnavailable):
+            self._reading = outcome
             if self._error:
                 log.info("the Fear & Greed index is back", extra={"kind": "sentiment"})
             self._error = ""
             self._next_fetch = self._monotonic() + self.refresh_seconds
-        except IndexUnavailable as exc:
+        else:
+            exc = outcome
             if str(exc) != self._error:
                 log.warning(
                     "Fear & Greed index unavailable, the sentiment agent abstains: %s",

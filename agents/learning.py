@@ -26,20 +26,24 @@ def adapt_weights(
     min_samples: int,
     floor: float,
     cap: float,
+    breakeven: float = 0.5,
 ) -> list[WeightChange]:
-    """Scale each configured weight by (0.5 + accuracy): a coin-flip agent keeps its weight,
-    a perfect one gets 1.5x, a always-wrong one 0.5x; always within [floor, cap]."""
+    """Scale each configured weight by (1 + accuracy - breakeven): an agent right exactly as
+    often as the stops need to break even keeps its weight; each point of accuracy above
+    or below moves it a point; always within [floor, cap]. With the default stops (2 ATR,
+    take profit 3 ATR) break-even is 40%, not a coin flip."""
     changes = []
     for agent, configured in base.items():
         record = records.get(agent)
         if configured <= 0 or record is None or record.samples < min_samples:
             continue
         accuracy = record.accuracy
-        target = round(min(cap, max(floor, configured * (0.5 + accuracy))), 3)
+        factor = 1 + accuracy - breakeven
+        target = round(min(cap, max(floor, configured * factor)), 3)
         previous = current.get(agent, configured)
         if abs(target - previous) < 0.005:
             continue
-        bounded = "" if floor < configured * (0.5 + accuracy) < cap else " (bounded)"
+        bounded = "" if floor < configured * factor < cap else " (bounded)"
         changes.append(
             WeightChange(
                 agent,
@@ -48,9 +52,9 @@ def adapt_weights(
                 configured,
                 accuracy,
                 record.samples,
-                f"accuracy {accuracy:.0%} over its last {record.samples} resolved calls: "
-                f"{configured:g} x (0.5 + {accuracy:.2f}) -> {target:g}{bounded}, "
-                f"within floor {floor:g} and cap {cap:g}",
+                f"accuracy {accuracy:.0%} over its last {record.samples} resolved calls "
+                f"(break-even {breakeven:.0%}): {configured:g} x (1 + {accuracy:.2f} - "
+                f"{breakeven:.2f}) -> {target:g}{bounded}, within floor {floor:g} and cap {cap:g}",
             )
         )
     return changes

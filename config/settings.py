@@ -129,7 +129,7 @@ class Sentiment(_Section):
 class Llm(_Section):
     host: str = ""  # empty: $OLLAMA_HOST, else http://127.0.0.1:11434
     model: str = Field(default="llama3.2:3b", min_length=1)
-    timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    timeout_seconds: float = Field(default=20.0, gt=0, le=600)  # per vote
     num_ctx: int = Field(default=4096, ge=512, le=131072)
     retry_offline_seconds: float = Field(default=300.0, ge=1, le=86400)
 

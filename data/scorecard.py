@@ -2,7 +2,8 @@
 
 An agent's call is right when its vote pointed the way the market proved right on a
 resolved decision; HOLD votes and abstentions do not count. P&L contribution splits each
-decision's P&L by the agents' signed shares of its score, so the shares add up to the P&L.
+round trip's realised P&L by the agents' signed shares of its entry's score, so the shares
+add up to the realised P&L.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def agent_records(votes: pd.DataFrame, window: int) -> dict[str, AgentRecord]:
     )
     total_push = votes.groupby("decision_id")["push"].transform("sum")
     share = (votes["push"] / total_push).where(total_push > 0, 0.0)
-    votes["contribution"] = share * votes["pnl"]
+    # Money only: a sell's "P&L" is the fall it spared, already in its round trip's result.
+    realised = votes["pnl"].where(votes["decision_action"] == "BUY", 0.0)
+    votes["contribution"] = share * realised
     records = {}
     for agent, rows in votes.groupby("agent", sort=True):
         called = rows[(rows["source"] != "abstain") & (rows["direction"] != 0)]

@@ -17,7 +17,9 @@ from data.db import as_utc
 from data.models import Candle, Decision, Fill, JournalEntry, Order, Position, Trade
 
 PENDING = "PENDING"
-OUTCOMES = (PENDING, "WIN", "LOSS", "STOPPED", "EXPIRED")
+EXPIRED = "EXPIRED"
+OUTCOMES = (PENDING, "WIN", "LOSS", "STOPPED", EXPIRED)
+STOP_EXITS = ("stop_loss", "trailing_stop")
 
 
 def open_entry(session: Session, decision: Decision) -> JournalEntry | None:
@@ -51,9 +53,15 @@ def follow_outcomes(
 ) -> list[JournalEntry]:
     """Resolve what can be resolved now; returns the entries resolved."""
     resolved = []
-    pending = session.scalars(select(JournalEntry).where(JournalEntry.outcome == PENDING))
-    for entry in pending.all():
-        if entry.action == "BUY":
+    # An EXPIRED buy is still followed: when its trade closes, the real outcome replaces the
+    # marked one, so the journal and the agents' records end on what actually happened.
+    open_ended = (JournalEntry.outcome == PENDING) | (
+        (JournalEntry.outcome == EXPIRED) & JournalEntry.trade_id.is_(None)
+    )
+    for entry in session.scalars(select(JournalEntry).where(open_ended)).all():
+        if entry.outcome == EXPIRED:
+            done = _settle_buy(session, entry)
+        elif entry.action == "BUY":
             done = _follow_buy(session, entry, now, marks, horizon)
         else:
             done = _follow_sell(session, entry, candle_length, sell_horizon_candles)
@@ -63,6 +71,21 @@ def follow_outcomes(
     return resolved
 
 
+def _settle_buy(session: Session, entry: JournalEntry) -> bool:
+    """Resolve a buy from its closed trade: a stop that closed it at a loss is STOPPED (a
+    trailing stop that locked in a profit is a WIN)."""
+    trade = session.scalar(select(Trade).where(Trade.entry_order_id == entry.order_id))
+    if trade is None:
+        return False
+    if trade.exit_reason in STOP_EXITS and trade.pnl <= 0:
+        outcome = "STOPPED"
+    else:
+        outcome = "WIN" if trade.pnl > 0 else "LOSS"
+    _resolve(entry, outcome, as_utc(trade.exit_ts), trade.exit_price, trade.pnl)
+    entry.exit_reason, entry.trade_id, entry.pnl_pct = trade.exit_reason, trade.id, trade.pnl_pct
+    return True
+
+
 def _follow_buy(
     session: Session,
     entry: JournalEntry,
@@ -70,18 +93,7 @@ def _follow_buy(
     marks: Mapping[str, float],
     horizon: timedelta,
 ) -> bool:
-    trade = session.scalar(select(Trade).where(Trade.entry_order_id == entry.order_id))
-    if trade is not None:
-        if trade.exit_reason == "stop_loss":
-            outcome = "STOPPED"
-        else:
-            outcome = "WIN" if trade.pnl > 0 else "LOSS"
-        _resolve(entry, outcome, as_utc(trade.exit_ts), trade.exit_price, trade.pnl)
-        entry.exit_reason, entry.trade_id, entry.pnl_pct = (
-            trade.exit_reason,
-            trade.id,
-            trade.pnl_pct,
-        )
+    if _settle_buy(session, entry):
         return True
     entered = as_utc(entry.entry_ts)
     if now - entered < horizon or entry.pair not in marks:
@@ -90,8 +102,8 @@ def _follow_buy(
     entry_fee = position.entry_fee if position is not None else 0.0
     mark = marks[entry.pair]
     cost = entry.amount * entry.entry_price + entry_fee
-    _resolve(entry, "EXPIRED", now, mark, entry.amount * mark - cost)
-    entry.exit_reason = "horizon passed, marked to market"
+    _resolve(entry, EXPIRED, now, mark, entry.amount * mark - cost)
+    entry.exit_reason = "expired: marked"  # fits the column on every database
     entry.pnl_pct = entry.pnl / cost if cost else 0.0
     return True
 
@@ -112,7 +124,7 @@ def _follow_sell(
     spared = entry.amount * (entry.entry_price - later.close)  # the fall the sale avoided
     outcome = "WIN" if spared > 0 else "LOSS"
     _resolve(entry, outcome, as_utc(later.ts) + candle_length, later.close, spared)
-    entry.exit_reason = f"price {candles_later} candles after the sale"
+    entry.exit_reason = f"judged {candles_later} candles on"
     entry.pnl_pct = (entry.entry_price - later.close) / entry.entry_price
     return True
 

@@ -44,11 +44,16 @@ WATCHDOG_SECONDS = 0.25
 STEP_RETRY_SECONDS = 2.0
 
 
-def llm_time_budget(settings: Settings) -> float:
-    """Wall seconds one tick may spend waiting for the LLM: its budget for every pair."""
-    if settings.agents.weights.get("llm", 0) <= 0:
-        return 0.0
-    return settings.agents.llm.timeout_seconds * len(settings.market.pairs)
+def agent_time_budget(settings: Settings) -> float:
+    """Wall seconds one tick may spend waiting on agents that ask over the network: the
+    LLM's budget for every pair, and one bounded fetch of the Fear & Greed index."""
+    agents = settings.agents
+    budget = 0.0
+    if agents.weights.get("llm", 0) > 0:
+        budget += agents.llm.timeout_seconds * len(settings.market.pairs)
+    if agents.weights.get("sentiment", 0) > 0 and agents.sentiment.source == "fear_greed":
+        budget += agents.sentiment.timeout_seconds
+    return budget
 
 
 def describe_exit(returncode: int) -> str:
@@ -287,7 +292,7 @@ class Supervisor:
         # may use its time budget for every pair on top.
         limit = max(
             engine.hang_intervals * engine.tick_seconds / self.speed, engine.hang_min_seconds
-        ) + llm_time_budget(self.settings)
+        ) + agent_time_budget(self.settings)
         heartbeat = as_utc(read_state(self.factory).heartbeat_at)
         if heartbeat is None or heartbeat < started:
             # Until its first tick, a worker gets a grace period for imports and warm-up.

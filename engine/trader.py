@@ -108,6 +108,7 @@ class Trader:
         live_agents: list[LiveAgent] | None = None,
         learning: Learning | None = None,
         audit_limits: AuditLimits | None = None,
+        breakeven_accuracy: float = 0.5,
     ) -> None:
         self.factory = factory
         self.clock = clock
@@ -119,6 +120,8 @@ class Trader:
         self.base_weights = dict(weights)  # as configured; learning adapts from these
         self.weights = dict(weights)
         self.learning = learning or Learning()
+        # The win rate at which the stop and take-profit distances break even.
+        self.breakeven_accuracy = breakeven_accuracy
         self.audit_limits = audit_limits or AuditLimits(max_slippage=0.002, size_tolerance=0.001)
         self.thresholds = thresholds
         self.regime_limits = regime_limits
@@ -476,6 +479,13 @@ class Trader:
 
     # --- the journal and the team's weights ---------------------------------------------
     def _follow_journal(self, now: datetime) -> None:
+        """Never costs the tick: a journal or learning failure is logged and retried later."""
+        try:
+            self._follow_journal_once(now)
+        except Exception:
+            log.exception("could not follow the decision journal; trying again next candle")
+
+    def _follow_journal_once(self, now: datetime) -> None:
         learning = self.learning
         with transaction(self.factory) as session:
             resolved = journal.follow_outcomes(
@@ -508,6 +518,7 @@ class Trader:
             min_samples=self.learning.min_samples,
             floor=self.learning.floor,
             cap=self.learning.cap,
+            breakeven=self.breakeven_accuracy,
         )
         if not changes:
             return

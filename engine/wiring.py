@@ -193,6 +193,8 @@ def build_trader(
         live_agents=build_live_agents(settings),
         weights=dict(settings.agents.weights),
         learning=settings.agents.learning,
+        breakeven_accuracy=settings.risk.stop_atr_multiple
+        / (settings.risk.stop_atr_multiple + settings.risk.take_profit_atr_multiple),
         audit_limits=AuditLimits(
             settings.agents.auditor.max_slippage, settings.agents.auditor.size_tolerance
         ),

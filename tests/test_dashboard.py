@@ -141,6 +141,36 @@ def test_agents_page_shows_leaderboard_weights_and_filtered_timeline(populated):
 
 
 def test_agents_page_shows_the_llm_status_the_engine_reported(volt_home, store):
+    from data.db import transaction
+    from data.models import Decision, VoteRow
+
+    # Four stored LLM votes, one an abstention: the rates come from these, not the counters
+    # of a worker that may have restarted since.
+    with transaction(store[1]) as session:
+        for i, latency in enumerate([1000.0, 1800.0, 1900.0, 3000.0]):
+            decision = Decision(
+                ts=START,
+                pair="BTC/USDT",
+                candle_ts=START.replace(minute=5 * i),
+                price=1.0,
+                action="HOLD",
+                score=0.0,
+                threshold=0.55,
+            )
+            session.add(decision)
+            session.flush()
+            session.add(
+                VoteRow(
+                    decision_id=decision.id,
+                    agent="llm",
+                    action="HOLD",
+                    confidence=0.0,
+                    weight=0.0,
+                    rationale="r",
+                    data={"latency_ms": latency},
+                    source="abstain" if i == 0 else "llm",
+                )
+            )
     update_state(
         store[1],
         llm_status={

@@ -140,7 +140,7 @@ def test_a_buy_still_open_past_the_horizon_expires_marked_to_market(store):
         follow(session, START + DAY, {"BTC/USDT": 104.0})
         assert entry.outcome == "EXPIRED"
         assert entry.pnl == pytest.approx(4.0)  # no open Position row here: no entry fee
-        assert "marked to market" in entry.exit_reason
+        assert entry.exit_reason == "expired: marked"
 
 
 def test_a_sell_is_judged_by_the_price_some_candles_later(store):
@@ -402,3 +402,74 @@ def test_the_journal_export_writes_one_note_per_trade_and_is_idempotent(
     assert meta["action"] == "BUY" and meta["outcome"] in journal.OUTCOMES
     assert {v["agent"] for v in meta["votes"]} == {"technical", "sentiment"}
     assert "## The team's votes" in body
+
+
+def test_an_expired_buy_takes_its_trades_real_outcome_when_it_closes(store):
+    with transaction(store[1]) as session:
+        entry, order = executed(session, "BTC/USDT", "BUY", 100.0)
+        follow(session, START + DAY, {"BTC/USDT": 104.0})
+        assert (entry.outcome, entry.pnl) == ("EXPIRED", pytest.approx(4.0))
+        close_trade(session, order, 95.0, "stop_loss", -5.2)
+        follow(session, START + DAY + FIVE_MIN)
+        assert (entry.outcome, entry.pnl, entry.exit_reason) == ("STOPPED", -5.2, "stop_loss")
+
+
+@pytest.mark.parametrize(("pnl", "outcome"), [(-3.0, "STOPPED"), (4.0, "WIN")])
+def test_a_trailing_stop_is_stopped_at_a_loss_and_a_win_in_profit(store, pnl, outcome):
+    with transaction(store[1]) as session:
+        entry, order = executed(session, "BTC/USDT", "BUY", 100.0)
+        close_trade(session, order, 100.0 + pnl, "trailing_stop", pnl)
+        follow(session, START + timedelta(hours=3))
+        assert entry.outcome == outcome
+
+
+def test_every_reason_the_journal_writes_fits_its_column(store):
+    width = JournalEntry.__table__.c.exit_reason.type.length
+    with transaction(store[1]) as session:
+        expired, _ = executed(session, "BTC/USDT", "BUY", 100.0)
+        follow(session, START + DAY, {"BTC/USDT": 104.0})
+        sold, _ = executed(session, "ETH/USDT", "SELL", 100.0)
+        session.add(
+            Candle(
+                pair="ETH/USDT",
+                timeframe="5m",
+                ts=START + 9999 * FIVE_MIN,
+                open=1,
+                high=1,
+                low=1,
+                close=1.0,
+                volume=1,
+            )
+        )
+        session.flush()
+        journal.follow_outcomes(session, START + DAY, {}, FIVE_MIN, DAY, 9999)
+        assert sold.outcome == "WIN"
+        assert len(expired.exit_reason) <= width and len(sold.exit_reason) <= width
+
+
+def test_pnl_contribution_counts_realised_money_only():
+    t = pd.Timestamp(START)
+    frame = votes_frame(
+        [
+            (1, t, "WIN", "BUY", 10.0, "technical", "BUY", 1.0, 1.0, "rule"),
+            (2, t, "WIN", "SELL", 5.0, "technical", "SELL", 1.0, 1.0, "rule"),  # a fall spared
+        ]
+    )
+    record = agent_records(frame, window=50)["technical"]
+    assert record.pnl_contribution == pytest.approx(10.0)
+    assert (record.samples, record.correct) == (2, 2)  # the sale still counts as a right call
+
+
+def test_weights_are_judged_against_the_break_even_win_rate():
+    records = {"technical": AgentRecord("technical", 20, 9, 0.0)}  # right 45% of the time
+    (change,) = adapt_weights(
+        {"technical": 1.0},
+        {"technical": 1.0},
+        records,
+        min_samples=10,
+        floor=0.1,
+        cap=2.0,
+        breakeven=0.4,
+    )
+    assert change.weight == pytest.approx(1.05)  # profitable with 2 ATR stops, 3 ATR targets
+    assert "break-even 40%" in change.reason

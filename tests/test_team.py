@@ -182,3 +182,41 @@ def test_the_index_comes_back_after_a_failure(index):
     assert agent.vote().source == VoteSource.ABSTAIN  # not asked again at once
     clock.now += 300
     assert agent.vote().action == Action.SELL
+
+
+def test_a_trickling_index_never_holds_the_vote_past_its_timeout(index):
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            for _ in range(20):  # one byte every 0.2 s: no single read times out
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    agent = FearGreedSentiment(f"http://127.0.0.1:{slow.server_address[1]}/", 3600, 0.5)
+    started = time.monotonic()
+    vote = agent.vote()
+    assert time.monotonic() - started < 1.0
+    assert vote.source == VoteSource.ABSTAIN and "no answer" in vote.rationale
+    slow.shutdown()
+
+
+def test_the_hang_limit_allows_for_the_agents_that_wait_on_the_network(tmp_path):
+    from config import load_config
+    from engine.supervisor import agent_time_budget
+
+    path = tmp_path / "net.toml"
+    path.write_text(
+        "[agents.weights]\ntechnical = 1.0\nsentiment = 0.5\nllm = 1.0\n"
+        '[agents.sentiment]\nsource = "fear_greed"\ntimeout_seconds = 4\n'
+        "[agents.llm]\ntimeout_seconds = 10\n"
+    )
+    assert agent_time_budget(load_config(path)) == 10 * 3 + 4
+    assert agent_time_budget(load_config()) == 0.0

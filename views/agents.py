@@ -45,11 +45,17 @@ def llm_panel(state: dict) -> None:
         "Ollama", "online" if reachable else "offline" if reachable is False else "not checked"
     )
     cols[1].metric("Model", status.get("model") or "—")
-    latency = status.get("median_latency_ms")
+    # From the stored votes, so the figures survive worker restarts.
+    votes = ui.read(queries.llm_votes)
+    latencies = [
+        d.get("latency_ms") for d in votes["data"] if isinstance(d, dict) and d.get("latency_ms")
+    ]
+    latency = float(pd.Series(latencies).median()) if latencies else None
     cols[2].metric("Median latency", f"{latency / 1000:.1f} s" if latency else "—")
-    calls = status.get("calls") or 0
-    rate = (status.get("abstentions") or 0) / calls if calls else None
+    rate = (votes["source"] == "abstain").mean() if not votes.empty else None
     cols[3].metric("Abstain rate", f"{rate:.0%}" if rate is not None else "—")
+    if not votes.empty:
+        st.caption(f"Latency and abstain rate over its last {len(votes)} votes.")
     if status.get("offline_reason"):
         st.warning(f"Skipped while offline: {status['offline_reason']}")
     if status.get("last_error"):
