@@ -21,8 +21,11 @@ log = logging.getLogger("volt.reconcile")
 
 
 def reconcile(trader: Trader) -> list[str]:
-    # Open orders first: a cancelled leftover's partial fill is then recorded like any other.
-    findings = [_settle_open(trader, order) for order in trader.broker.open_orders()]
+    # Orders sent with no clear answer first: until the exchange can tell whether they
+    # executed, reconciliation fails (and entries wait). Then open orders: a cancelled
+    # leftover's partial fill is recorded like any other.
+    findings = trader.broker.settle_in_doubt()
+    findings += [_settle_open(trader, order) for order in trader.broker.open_orders()]
     findings += [_adopt(trader, fill) for fill in _unrecorded(trader)]
     return findings + holdings_mismatches(trader)
 

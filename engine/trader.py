@@ -31,7 +31,7 @@ from data.types import Action, Consensus
 from engine import book, journal
 from engine.broker import Broker
 from engine.clock import Clock
-from engine.errors import FeedUnavailable, PermanentError, TemporaryError
+from engine.errors import FeedUnavailable, OrderStatusUnknown, PermanentError, TemporaryError
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
@@ -372,6 +372,9 @@ class Trader:
                 extra={"kind": "order_refused"},
             )
             return f"refused by the broker: {refusal}"
+        except OrderStatusUnknown as unknown:
+            report.skipped[pair] = str(unknown)  # the worker reconciles before the next entry
+            return f"order status unknown — reconciliation will settle it ({unknown})"
         order, fill_row = record_fill(session, fill, "signal", decision.id)
         book.record_entry(session, order, fill_row, approved.stop_loss, approved.take_profit)
         decision.executed = True
