@@ -7,11 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from data.models import Position
+from data.state import read_state
+from data.types import Action, Consensus
+from engine import book
 from engine.ccxt_exchange import IpBanned
 from engine.errors import PermanentError
+from engine.execution import place_order, record_fill
 from engine.reconcile import reconcile
 from engine.retry import with_retries
-from engine.trader import client_order_id
+from engine.trader import TickReport, client_order_id
 from tests import test_exchange_binance as binance
 
 fake, settings, trader, events = binance.fake, binance.settings, binance.trader, binance.events
@@ -74,3 +78,42 @@ def test_a_key_revoked_mid_run_is_a_key_problem_not_a_rate_limit(trader, fake, m
     with pytest.raises(PermanentError, match="refused the API key"):
         with_retries(trader.broker.cash, "cash")
     assert len(fake.calls("GET", "/api/v3/account")) == 2  # refused once, never retried
+
+
+def test_while_reconciliation_keeps_failing_only_exits_run(settings, fake, store, monkeypatch):
+    from engine.worker import Worker
+
+    monkeypatch.setattr("engine.wiring.build_exchange", lambda s: connect(s, fake))
+    worker = Worker(settings, store[1])
+    trader = worker.trader
+    fill = place_order(trader.broker, approve_buy(trader), datetime.now(UTC))
+    with store[1].begin() as session:
+        order, row = record_fill(session, fill, "signal", None)
+        book.record_entry(session, order, row, 50_000.0, 70_000.0)
+
+    fake.fail_next("GET", "/api/v3/openOrders", 503, times=50)
+    worker._reconcile()
+    assert worker.reconcile_due and "unreachable or busy" in worker.reconcile_error
+    worker._tick_once()
+    assert "reconciliation with the exchange pending" in read_state(store[1]).entry_blocks
+    posts = len(fake.calls("POST", "/api/v3/order"))
+    assert decide(trader, store, "ETH/USDT").startswith(
+        "entries paused: reconciliation with the exchange pending"
+    )
+    assert len(fake.calls("POST", "/api/v3/order")) == posts  # no entry sent
+    assert trader.close_position("BTC/USDT", "manual", "m1").startswith("closed BTC/USDT")
+
+    fake.faults.clear()
+    worker._reconcile()
+    worker._tick_once()
+    assert worker.reconcile_error == ""
+    assert "reconciliation" not in (read_state(store[1]).entry_blocks or "")
+
+
+def decide(trader, store, pair):
+    now = datetime.now(UTC)
+    consensus = Consensus(Action.BUY, 1.0, 0.5, {}, ())
+    with store[1].begin() as session:
+        candle = now.replace(year=now.year + 1)  # a candle no tick has decided on
+        decision = trader._record_decision(session, pair, candle, 3_000.0, consensus, now)
+        return trader._act(session, decision, consensus, 30.0, now, TickReport())
