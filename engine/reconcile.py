@@ -62,7 +62,13 @@ def _adopt(trader: Trader, fill: BrokerFill) -> str:
                 f"stop {stop:.6g}, take profit {target:.6g}"
             )
         if fill.side == "sell" and position is not None:
-            trade = book.record_exit(session, order, row, "recovered")
+            dust = trader.broker.dust(fill.pair, fill.price)
+            trade = book.record_exit(session, order, row, "recovered", dust)
+            if session.get(Position, fill.pair) is not None:
+                return (
+                    f"recorded {what}, which sold part of the position (P&L "
+                    f"{trade.pnl:+.2f}); the rest stays open with its stop"
+                )
             return f"recorded {what}, which closed the position (P&L {trade.pnl:+.2f})"
     if fill.side == "buy":
         return f"ERROR: recorded {what}, a second buy for a pair already held; check the account"
