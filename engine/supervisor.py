@@ -20,7 +20,9 @@ from data.commands import (
     SUPERVISOR_COMMANDS,
     claim_next_command,
     fail_interrupted,
+    fail_pending_before,
     finish_command,
+    get_command,
     latest_command,
 )
 from data.db import as_utc, utcnow
@@ -40,6 +42,10 @@ KILL_STOP_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.25
 WATCHDOG_SECONDS = 0.25
 STEP_RETRY_SECONDS = 2.0
+STALE_CONFIRMATION = (
+    f"typed before this supervisor started, so it does not count: type {LIVE_CONFIRMATION} "
+    "again on the Control page"
+)
 
 
 def llm_time_budget(settings: Settings) -> float:
@@ -71,6 +77,9 @@ class Supervisor:
         self.settings = settings
         # Live trading waits for a typed confirmation: at the prompt, or on the Control page.
         self.live_confirmed = live_confirmed or settings.mode != "live"
+        # Only a confirmation typed while this supervisor runs counts: one typed while the
+        # engine was down may be days old, for another config.
+        self.started_at = utcnow()
         self._awaiting_confirmation = False
         self.factory = factory
         self.config_path = config_path
@@ -118,6 +127,15 @@ class Supervisor:
                     "command #%d was interrupted by a supervisor restart",
                     command_id,
                     extra={"kind": "command_interrupted"},
+                )
+            for command_id in fail_pending_before(
+                self.factory, "confirm_live", self.started_at, STALE_CONFIRMATION
+            ):
+                log.warning(
+                    "live confirmation #%d: %s",
+                    command_id,
+                    STALE_CONFIRMATION,
+                    extra={"kind": "live_confirmation"},
                 )
             log.info("supervisor started (pid %d)", os.getpid())
             watchdog = threading.Thread(target=self._watchdog, name="watchdog", daemon=True)
@@ -361,9 +379,12 @@ class Supervisor:
                 f"{command.kind} #{command.id} {'done' if ok else 'failed'}: {result}",
             )
 
-    def _command_confirm_live(self, _command_id: int, payload: dict) -> tuple[bool, str]:
+    def _command_confirm_live(self, command_id: int, payload: dict) -> tuple[bool, str]:
         if self.settings.mode != "live":
             return False, f"the engine runs in {self.settings.mode} mode; nothing to confirm"
+        command = get_command(self.factory, command_id)
+        if command is None or as_utc(command.ts) < self.started_at:
+            return False, STALE_CONFIRMATION
         if payload.get("typed") != LIVE_CONFIRMATION:
             return False, f"not confirmed: type {LIVE_CONFIRMATION} exactly"
         self.live_confirmed = True

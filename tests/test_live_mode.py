@@ -1,12 +1,15 @@
 """Modes: inconsistent settings are refused, live trading needs keys, allow_live and a typed
 confirmation, and every page shows the mode in its own colour."""
 
+import os
+
 import pytest
 from sqlalchemy import select
 
 from config import ConfigError, load_config
+from data.commands import get_command, submit_command
 from data.models import Command
-from data.state import read_state, save_exchange_status
+from data.state import read_state, save_exchange_status, update_state
 from engine.supervisor import Supervisor
 from tests.conftest import run_engine
 from tests.test_dashboard import open_page
@@ -84,13 +87,32 @@ def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboar
     assert read_state(store[1]).status == "confirm_live"
     ok, message = supervisor._command_start(1)
     assert not ok and "type LIVE on the Control page first" in message
-    ok, message = supervisor._command_confirm_live(2, {"typed": "live"})
+    wrong = submit_command(store[1], "confirm_live", {"typed": "live"})
+    ok, message = supervisor._command_confirm_live(wrong, {"typed": "live"})
     assert not ok and supervisor._may_trade_live() is False
-    ok, message = supervisor._command_confirm_live(3, {"typed": "LIVE"})
+    right = submit_command(store[1], "confirm_live", {"typed": "LIVE"})
+    ok, message = supervisor._command_confirm_live(right, {"typed": "LIVE"})
     assert ok and supervisor._may_trade_live()
     said = [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == "live_confirmation"]
     assert "no worker starts until someone types LIVE" in said[0]
     assert "LIVE trading confirmed on the dashboard" in said[1]
+
+
+def test_a_confirmation_typed_before_the_supervisor_started_does_not_count(tmp_path, store):
+    old = submit_command(store[1], "confirm_live", {"typed": "LIVE"})  # the engine was down
+    supervisor = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
+    supervisor._handle_commands()
+    assert not supervisor.live_confirmed and not supervisor._may_trade_live()
+    stale = get_command(store[1], old)
+    assert stale.status == "failed" and "typed before this supervisor started" in stale.result
+
+    another = submit_command(store[1], "confirm_live", {"typed": "LIVE"})
+    later = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
+    later.stop_requested.set()  # run() only does its start-up work
+    later.run()
+    stale = get_command(store[1], another)
+    assert stale.status == "failed" and "type LIVE again" in stale.result
+    assert not later.live_confirmed
 
 
 def test_paper_and_testnet_supervisors_need_no_confirmation(tmp_path, store):
@@ -116,6 +138,12 @@ def test_the_control_page_takes_the_live_confirmation_and_shows_the_exchange(
     tmp_path, volt_home, store, monkeypatch
 ):
     monkeypatch.setenv("VOLT_CONFIG", str(write(tmp_path, LIVE)))
+    app = open_page("views/control.py")
+    assert app.text_input(key="live_confirm_text").disabled  # no supervisor to take it
+    update_state(store[1], supervisor_pid=os.getpid())
+    from views.ui import _cached
+
+    _cached.clear()  # the page caches its reads for a moment
     save_exchange_status(
         store[1],
         exchange="binance",
