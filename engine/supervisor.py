@@ -32,6 +32,7 @@ from engine.clock import make_clock
 from engine.metrics import record_metrics
 from engine.reconcile import holdings_mismatches, reconcile
 from engine.runtime import InstanceLock, logs_dir, stop_on_signals
+from engine.setup_check import trading_setup
 from engine.sleep_inhibitor import SleepInhibitor
 from engine.wiring import build_trader
 
@@ -220,6 +221,8 @@ class Supervisor:
             str(self.speed),
             "--supervisor-pid",
             str(os.getpid()),
+            "--supervised-setup",
+            trading_setup(self.settings),
         ]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
@@ -228,8 +231,13 @@ class Supervisor:
         stderr_path = logs_dir() / "worker.stderr.log"
         self._stderr_offset = stderr_path.stat().st_size if stderr_path.exists() else 0
         with open(stderr_path, "ab") as stderr, self._worker_lock:
+            # No terminal: a worker never prompts for anything, live confirmation included.
             self.worker = subprocess.Popen(
-                cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
+                cmd,
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
             )
             self.worker_started_at = utcnow()
             self.stopping_worker = False

@@ -2,6 +2,7 @@
 confirmation, and every page shows the mode in its own colour."""
 
 import os
+import subprocess
 
 import pytest
 from sqlalchemy import select
@@ -77,6 +78,34 @@ def test_a_live_worker_without_the_typed_confirmation_does_not_start(tmp_path, v
     wrong = run_engine("run", "--config", str(path), "--confirm-live", "yes", **keys)
     assert wrong.returncode == 2
     assert "--confirm-live: type the word LIVE exactly" in wrong.stderr
+
+
+def test_a_worker_refuses_a_config_changed_since_its_supervisor_started(
+    tmp_path, volt_home, store, monkeypatch
+):
+    started = {}
+
+    class Spawned:
+        pid = 4242
+
+    def spawn(cmd, **kwargs):
+        started.update(cmd=cmd, **kwargs)
+        return Spawned()
+
+    with monkeypatch.context() as patch:
+        patch.setattr("engine.supervisor.subprocess.Popen", spawn)
+        Supervisor(load_config(write(tmp_path, "")), store[1]).start_worker()  # paper
+    assert started["stdin"] == subprocess.DEVNULL  # a worker never prompts
+    given = started["cmd"][started["cmd"].index("--supervised-setup") + 1]
+    assert given.startswith("paper:")
+    # Meanwhile someone switched the file to live: the paper supervisor's worker refuses it.
+    path = write(tmp_path, LIVE)
+    keys = {"VOLT_API_KEY": "k", "VOLT_API_SECRET": "s"}
+    result = run_engine(
+        "run", "--config", str(path), "--supervised-setup", given, "--confirm-live", "LIVE", **keys
+    )
+    assert result.returncode == 2
+    assert "started for paper mode, the file now says live mode" in result.stderr
 
 
 def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboard(
