@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.db import transaction, utcnow
+from data.db import as_utc, transaction, utcnow
 from data.models import Command
 
 SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live"})
@@ -67,6 +69,23 @@ def fail_interrupted(factory: sessionmaker[Session], claimer: str) -> list[int]:
             )
             command.done_ts = utcnow()
         return [c.id for c in stuck]
+
+
+def fail_pending_before(
+    factory: sessionmaker[Session], kind: str, before: datetime, result: str
+) -> list[int]:
+    """Commands of `kind` still waiting from before `before`: failed with `result`."""
+    with transaction(factory) as session:
+        stale = [
+            command
+            for command in session.scalars(
+                select(Command).where(Command.status == "pending", Command.kind == kind)
+            )
+            if as_utc(command.ts) < before
+        ]
+        for command in stale:
+            command.status, command.result, command.done_ts = "failed", result, utcnow()
+        return [c.id for c in stale]
 
 
 def finish_command(factory: sessionmaker[Session], command_id: int, ok: bool, result: str) -> None:

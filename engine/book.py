@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.models import EquitySnapshot, Fill, Order, Position, Trade
 from data.types import OpenPosition, PortfolioView
-from engine.broker import Broker
+from engine.broker import OWN_PREFIX, Broker
+from risk import OrderIntent
+
+log = logging.getLogger("volt.book")
+MAX_CLIENT_ORDER_ID = 36  # Binance's limit
+ROUNDING = 1e-9  # a rest this small, relative to the position, is float noise
 
 
 def open_positions(session: Session) -> dict[str, Position]:
@@ -53,18 +61,71 @@ def record_entry(
     return position
 
 
-def record_exit(session: Session, order: Order, fill: Fill, reason: str) -> Trade:
+def record_exit(
+    session: Session, order: Order, fill: Fill, reason: str, dust: float = 0.0
+) -> Trade:
+    """Book a sale. Selling less than held (a thin book, an expired market order) books a
+    trade for what was sold, with its share of the entry cost and fee, and keeps the rest
+    open with its stop and take profit. A rest below `dust` (the exchange would refuse to
+    sell it) is closed as dust: it stays in the account, its cost written off."""
     position = session.get(Position, fill.pair)
-    cost = position.amount * position.entry_price + position.entry_fee
-    proceeds = fill.amount * fill.price - fill.fee
+    held = position.amount
+    sold = min(fill.amount, held)
+    share = sold / held if held else 1.0
+    trade = _book_trade(session, position, order, sold, share, fill, reason, fill.fee)
+    rest = held - sold
+    if rest <= held * ROUNDING:
+        session.delete(position)
+    elif rest < dust:
+        _book_trade(session, position, order, rest, 1 - share, fill, "dust", 0.0, proceeds=0.0)
+        session.delete(position)
+        log.warning(
+            "%s: %.8g left after the sale is below the exchange's minimum order, so it cannot "
+            "be sold; closed as dust (it stays in the account)",
+            fill.pair,
+            rest,
+            extra={"kind": "dust"},
+        )
+    else:
+        position.amount = rest
+        position.entry_fee -= position.entry_fee * share
+        log.warning(
+            "%s: the sale filled %.8g of %.8g; the other %.8g stays open with its stop %.6g",
+            fill.pair,
+            sold,
+            held,
+            rest,
+            position.stop_loss,
+            extra={"kind": "partial_exit"},
+        )
+    session.flush()
+    return trade
+
+
+def _book_trade(
+    session: Session,
+    position: Position,
+    order: Order,
+    amount: float,
+    share: float,
+    fill: Fill,
+    reason: str,
+    exit_fee: float,
+    proceeds: float | None = None,
+) -> Trade:
+    """One round trip for `amount` of the position: `share` of its entry fee."""
+    entry_fee = position.entry_fee * share
+    cost = amount * position.entry_price + entry_fee
+    if proceeds is None:
+        proceeds = amount * fill.price - exit_fee
     trade = Trade(
         pair=fill.pair,
-        amount=fill.amount,
+        amount=amount,
         entry_ts=position.entry_ts,
         entry_price=position.entry_price,
         exit_ts=fill.ts,
         exit_price=fill.price,
-        fees=position.entry_fee + fill.fee,
+        fees=entry_fee + exit_fee,
         pnl=proceeds - cost,
         pnl_pct=(proceeds - cost) / cost if cost else 0.0,
         exit_reason=reason,
@@ -72,9 +133,26 @@ def record_exit(session: Session, order: Order, fill: Fill, reason: str) -> Trad
         exit_order_id=order.id,
     )
     session.add(trade)
-    session.delete(position)
-    session.flush()
     return trade
+
+
+def exit_intent(session: Session, intent: OrderIntent) -> OrderIntent:
+    """A position already partly sold is sold with an id of its own for each rest: the
+    exchange keeps the earlier sale under the first id, and a lookup by that id would find
+    that sale again instead of selling the rest."""
+    position = session.get(Position, intent.pair)
+    if position is None:
+        return intent
+    sales = session.scalar(
+        select(func.count(Trade.id)).where(Trade.entry_order_id == position.entry_order_id)
+    )
+    if not sales:
+        return intent
+    cid = f"{intent.client_order_id}-r{sales}"
+    if len(cid) > MAX_CLIENT_ORDER_ID:
+        digest = hashlib.sha256(cid.encode()).hexdigest()
+        cid = OWN_PREFIX + digest[: MAX_CLIENT_ORDER_ID - len(OWN_PREFIX)]
+    return dataclasses.replace(intent, client_order_id=cid)
 
 
 def snapshot_equity(

@@ -45,6 +45,15 @@ class Broker(Protocol):
 
     def fetch_order(self, client_order_id: str) -> BrokerFill | None: ...
 
+    def settle_unknown(self, order: ApprovedOrder) -> BrokerFill | None:
+        """After a send with no clear answer: the order if it executed, None once it is known
+        it never did; raises OrderStatusUnknown while that cannot be told."""
+        ...
+
+    def settle_in_doubt(self) -> list[str]:
+        """Settle every order still unknown (before reconciling); one finding each."""
+        ...
+
     def orders(self) -> list[BrokerFill]:
         """Filled orders the broker knows of (recent ones, for an exchange)."""
         ...
@@ -57,6 +66,7 @@ class Broker(Protocol):
         """Cancel VOLT's own open orders; returns how many."""
         ...
 
-    def dust(self, pair: str) -> float:
-        """Holdings below this cannot be sold, so they are no mismatch."""
+    def dust(self, pair: str, price: float | None = None) -> float:
+        """Holdings below this cannot be sold (below the minimum amount, or at `price` below
+        the minimum order value), so they are no mismatch."""
         ...

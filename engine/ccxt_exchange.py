@@ -33,10 +33,20 @@ BROKER_CALLS = (
 )
 FEED_CALLS = ("fetchOHLCV", "fetchTicker")
 _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=]+")
+_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+# Binance codes that mean the key itself is refused. ccxt turns -2015 after an earlier success
+# into DDoSProtection (it can be a short ban), but a key revoked mid-run answers the same way.
+KEY_REFUSED_CODES = {"-2015", "-2014", "-1022"}
+IP_BAN_STATUS = 418
+DEFAULT_BAN_SECONDS = 120.0  # when a 418 comes without Retry-After
 
 
 class UnknownOrder(PermanentError):
     """The exchange has no order with that id."""
+
+
+class IpBanned(TemporaryError):
+    """The exchange banned this IP for a while (HTTP 418): no calls until the ban ends."""
 
 
 class ExchangeMonitor:
@@ -71,13 +81,25 @@ class ExchangeClient:
         self.id = api.id
         self.monitor = ExchangeMonitor()
         self._markets_loaded = False
+        self.banned_until = 0.0  # monotonic time an IP ban (HTTP 418) ends
 
     @property
     def label(self) -> str:
         return f"{self.id} {self.mode}" if self.mode != "paper" else self.id
 
-    def call(self, what: str, method: Callable[..., T], *args: Any, placing: bool = False) -> T:
-        """Run one ccxt call; ccxt errors come out as TemporaryError or PermanentError."""
+    def call(
+        self,
+        what: str,
+        method: Callable[..., T],
+        *args: Any,
+        placing: bool = False,
+        lookup: bool = False,
+    ) -> T:
+        """Run one ccxt call; ccxt errors come out as TemporaryError or PermanentError.
+        `lookup`: "no such order" is an answer, not an exchange error."""
+        wait = self.banned_until - time.monotonic()
+        if wait > 0:  # calling during a ban only makes it longer
+            raise IpBanned(f"{what}: not sent: {self.id} has banned this IP for {wait:.0f} s more")
         started = time.perf_counter()
         try:
             result = method(*args)
@@ -87,7 +109,9 @@ class ExchangeClient:
             reached = not isinstance(exc, ccxt.OperationFailed) or isinstance(
                 exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded | ccxt.InvalidNonce
             )
-            self.monitor.record(what, time.perf_counter() - started, str(error), reached)
+            answered = lookup and isinstance(error, UnknownOrder)
+            shown = None if answered else str(error)
+            self.monitor.record(what, time.perf_counter() - started, shown, reached)
             # The ccxt error is not chained: its text may carry a signed URL.
             raise error from None
         self.monitor.record(what, time.perf_counter() - started, None, True)
@@ -103,6 +127,11 @@ class ExchangeClient:
         detail = self.hide(str(exc))[:500]
         if isinstance(exc, ccxt.InvalidNonce):
             return TemporaryError(f"{what}: {self._resync_clock()} ({detail})")
+        code = _CODE.search(str(exc))
+        if code and code.group(1) in KEY_REFUSED_CODES:
+            return self._key_refused(what, detail)
+        if isinstance(exc, ccxt.DDoSProtection) and f" {IP_BAN_STATUS} " in str(exc)[:40]:
+            return self._banned(what)
         if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
             return TemporaryError(f"{what}: rate limited by {self.id} (HTTP 429); backing off")
         if isinstance(exc, ccxt.OperationFailed):  # network errors, timeouts, 5xx, garbled replies
@@ -123,16 +152,36 @@ class ExchangeClient:
                 f"{self.id} ({detail})"
             )
         if isinstance(exc, ccxt.AuthenticationError):
-            return PermanentError(
-                f"{what}: {self.id} refused the API key: check VOLT_API_KEY and VOLT_API_SECRET, "
-                f"that the key belongs to the {self.mode} exchange, is not expired and allows "
-                f"this IP ({detail})"
-            )
+            return self._key_refused(what, detail)
         if isinstance(exc, ccxt.OrderNotFound):
             return UnknownOrder(f"{what}: {self.id} has no such order")
         if isinstance(exc, ccxt.InvalidOrder):
             return PermanentError(f"{what}: {self.id} refused the order: {detail}")
         return PermanentError(f"{what}: {self.id} error {name}: {detail}")
+
+    def _key_refused(self, what: str, detail: str) -> PermanentError:
+        return PermanentError(
+            f"{what}: {self.id} refused the API key: check VOLT_API_KEY and VOLT_API_SECRET, "
+            f"that the key belongs to the {self.mode} exchange, is not expired or deleted and "
+            f"allows this IP ({detail})"
+        )
+
+    def _banned(self, what: str) -> IpBanned:
+        """HTTP 418: honour Retry-After; every call waits until then instead of retrying."""
+        headers = self.api.last_response_headers or {}
+        try:
+            seconds = float(headers.get("Retry-After") or DEFAULT_BAN_SECONDS)
+        except ValueError:
+            seconds = DEFAULT_BAN_SECONDS
+        self.banned_until = time.monotonic() + seconds
+        log.error(
+            "%s banned this IP (HTTP 418) for %.0f s after too many requests; no calls to it "
+            "until then. Lower the number of pairs or raise engine.tick_seconds",
+            self.id,
+            seconds,
+            extra={"kind": "exchange_ban"},
+        )
+        return IpBanned(f"{what}: {self.id} banned this IP (HTTP 418) for {seconds:.0f} s")
 
     def _resync_clock(self) -> str:
         # The exchange refuses requests stamped outside recvWindow: follow its clock from now on.

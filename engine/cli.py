@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--confirm-live", metavar="WORD", help=live_help)
     run.add_argument("--supervisor-pid", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--supervised-setup", help=argparse.SUPPRESS)  # what was confirmed
 
     check = commands.add_parser("check", help="validate the config and say what would run")
     check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
@@ -159,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_config(args.config)
         _check_speed(settings, speed)
         keys = _keys_source(settings)
+        if getattr(args, "supervised_setup", None):
+            from engine.setup_check import check_supervised_setup
+
+            check_supervised_setup(settings, args.supervised_setup)
         confirmed = (
             _live_confirmed(settings, args) if args.command in ("supervise", "run") else False
         )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from data.models import Fill, Order
 from engine.broker import Broker, BrokerFill
-from engine.errors import TemporaryError
+from engine.errors import OrderStatusUnknown, TemporaryError
 from engine.retry import with_retries
 from risk import ApprovedOrder
 
@@ -19,14 +19,38 @@ SUBMIT_ATTEMPTS = 3
 
 
 def place_order(broker: Broker, order: ApprovedOrder, now: datetime) -> BrokerFill:
-    """Submit once; when the outcome is unknown, look the order up before sending it again."""
+    """Submit once. When the outcome is unknown, nothing is sent again until the broker knows
+    the first send can no longer execute; if it cannot tell, OrderStatusUnknown goes up and
+    reconciliation settles the order."""
     cid = order.client_order_id
     for attempt in range(1, SUBMIT_ATTEMPTS + 1):
         try:
             return broker.submit(order, now)
-        except TemporaryError as exc:
+        except OrderStatusUnknown as exc:
             log.warning(
-                "%s %s %s: %s (attempt %d of %d); looking it up before any resend",
+                "%s %s %s: %s (attempt %d of %d); looking it up until the exchange can tell, "
+                "before any resend",
+                order.pair,
+                order.side,
+                cid,
+                exc,
+                attempt,
+                SUBMIT_ATTEMPTS,
+                extra={"kind": "order_unknown"},
+            )
+            try:
+                found = broker.settle_unknown(order)
+            except OrderStatusUnknown as still:
+                log.error("%s", still, extra={"kind": "order_unknown"})
+                raise
+            if found is not None:
+                return found
+            log.info("%s: the exchange never executed it; sending it again", cid)
+        except TemporaryError as exc:
+            # Refused before it reached the matching engine (rate limit, clock): resending
+            # is safe, and the broker looks the id up before any send anyway.
+            log.warning(
+                "%s %s %s: %s (attempt %d of %d); looking it up before a resend",
                 order.pair,
                 order.side,
                 cid,

@@ -152,6 +152,13 @@ class PaperExchange:
             row = self._find(session, client_order_id)
             return row.as_fill(duplicate=True) if row else None
 
+    def settle_unknown(self, order: ApprovedOrder) -> BrokerFill | None:
+        # Its store commits an order at once: what a lookup does not find never executed.
+        return self.fetch_order(order.client_order_id)
+
+    def settle_in_doubt(self) -> list[str]:
+        return []  # nothing is ever in flight here
+
     def orders(self) -> list[BrokerFill]:
         with self.factory() as session:
             return [
@@ -167,7 +174,7 @@ class PaperExchange:
     def cancel_open_orders(self, now: datetime) -> int:
         return 0
 
-    def dust(self, pair: str) -> float:
+    def dust(self, pair: str, price: float | None = None) -> float:
         return 0.0
 
     def _find(self, session: Session, client_order_id: str) -> PaperOrder | None:

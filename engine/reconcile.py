@@ -21,8 +21,11 @@ log = logging.getLogger("volt.reconcile")
 
 
 def reconcile(trader: Trader) -> list[str]:
-    # Open orders first: a cancelled leftover's partial fill is then recorded like any other.
-    findings = [_settle_open(trader, order) for order in trader.broker.open_orders()]
+    # Orders sent with no clear answer first: until the exchange can tell whether they
+    # executed, reconciliation fails (and entries wait). Then open orders: a cancelled
+    # leftover's partial fill is recorded like any other.
+    findings = trader.broker.settle_in_doubt()
+    findings += [_settle_open(trader, order) for order in trader.broker.open_orders()]
     findings += [_adopt(trader, fill) for fill in _unrecorded(trader)]
     return findings + holdings_mismatches(trader)
 
@@ -59,7 +62,13 @@ def _adopt(trader: Trader, fill: BrokerFill) -> str:
                 f"stop {stop:.6g}, take profit {target:.6g}"
             )
         if fill.side == "sell" and position is not None:
-            trade = book.record_exit(session, order, row, "recovered")
+            dust = trader.broker.dust(fill.pair, fill.price)
+            trade = book.record_exit(session, order, row, "recovered", dust)
+            if session.get(Position, fill.pair) is not None:
+                return (
+                    f"recorded {what}, which sold part of the position (P&L "
+                    f"{trade.pnl:+.2f}); the rest stays open with its stop"
+                )
             return f"recorded {what}, which closed the position (P&L {trade.pnl:+.2f})"
     if fill.side == "buy":
         return f"ERROR: recorded {what}, a second buy for a pair already held; check the account"

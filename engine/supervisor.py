@@ -20,7 +20,9 @@ from data.commands import (
     SUPERVISOR_COMMANDS,
     claim_next_command,
     fail_interrupted,
+    fail_pending_before,
     finish_command,
+    get_command,
     latest_command,
 )
 from data.db import as_utc, utcnow
@@ -30,6 +32,7 @@ from engine.clock import make_clock
 from engine.metrics import record_metrics
 from engine.reconcile import holdings_mismatches, reconcile
 from engine.runtime import InstanceLock, logs_dir, stop_on_signals
+from engine.setup_check import trading_setup
 from engine.sleep_inhibitor import SleepInhibitor
 from engine.wiring import build_trader
 
@@ -42,6 +45,10 @@ KILL_RETRY_SECONDS = 1.0  # doubles after each attempt that left something open
 POLL_SECONDS = 0.25
 WATCHDOG_SECONDS = 0.25
 STEP_RETRY_SECONDS = 2.0
+STALE_CONFIRMATION = (
+    f"typed before this supervisor started, so it does not count: type {LIVE_CONFIRMATION} "
+    "again on the Control page"
+)
 
 
 def agent_time_budget(settings: Settings) -> float:
@@ -78,6 +85,9 @@ class Supervisor:
         self.settings = settings
         # Live trading waits for a typed confirmation: at the prompt, or on the Control page.
         self.live_confirmed = live_confirmed or settings.mode != "live"
+        # Only a confirmation typed while this supervisor runs counts: one typed while the
+        # engine was down may be days old, for another config.
+        self.started_at = utcnow()
         self._awaiting_confirmation = False
         self.factory = factory
         self.config_path = config_path
@@ -125,6 +135,15 @@ class Supervisor:
                     "command #%d was interrupted by a supervisor restart",
                     command_id,
                     extra={"kind": "command_interrupted"},
+                )
+            for command_id in fail_pending_before(
+                self.factory, "confirm_live", self.started_at, STALE_CONFIRMATION
+            ):
+                log.warning(
+                    "live confirmation #%d: %s",
+                    command_id,
+                    STALE_CONFIRMATION,
+                    extra={"kind": "live_confirmation"},
                 )
             log.info("supervisor started (pid %d)", os.getpid())
             watchdog = threading.Thread(target=self._watchdog, name="watchdog", daemon=True)
@@ -209,6 +228,8 @@ class Supervisor:
             str(self.speed),
             "--supervisor-pid",
             str(os.getpid()),
+            "--supervised-setup",
+            trading_setup(self.settings),
         ]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
@@ -217,8 +238,13 @@ class Supervisor:
         stderr_path = logs_dir() / "worker.stderr.log"
         self._stderr_offset = stderr_path.stat().st_size if stderr_path.exists() else 0
         with open(stderr_path, "ab") as stderr, self._worker_lock:
+            # No terminal: a worker never prompts for anything, live confirmation included.
             self.worker = subprocess.Popen(
-                cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr
+                cmd,
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
             )
             self.worker_started_at = utcnow()
             self.stopping_worker = False
@@ -368,9 +394,12 @@ class Supervisor:
                 f"{command.kind} #{command.id} {'done' if ok else 'failed'}: {result}",
             )
 
-    def _command_confirm_live(self, _command_id: int, payload: dict) -> tuple[bool, str]:
+    def _command_confirm_live(self, command_id: int, payload: dict) -> tuple[bool, str]:
         if self.settings.mode != "live":
             return False, f"the engine runs in {self.settings.mode} mode; nothing to confirm"
+        command = get_command(self.factory, command_id)
+        if command is None or as_utc(command.ts) < self.started_at:
+            return False, STALE_CONFIRMATION
         if payload.get("typed") != LIVE_CONFIRMATION:
             return False, f"not confirmed: type {LIVE_CONFIRMATION} exactly"
         self.live_confirmed = True

@@ -31,7 +31,13 @@ from data.types import Action, Consensus
 from engine import book, journal
 from engine.broker import Broker
 from engine.clock import Clock
-from engine.errors import FeedUnavailable, OrderNotPlaced, PermanentError, TemporaryError
+from engine.errors import (
+    FeedUnavailable,
+    OrderNotPlaced,
+    OrderStatusUnknown,
+    PermanentError,
+    TemporaryError,
+)
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
@@ -428,6 +434,9 @@ class Trader:
             )
             record_rejection(session, now, pair, "buy", "broker", str(refusal), decision.id)
             return f"refused by the broker: {refusal}"
+        except OrderStatusUnknown as unknown:
+            report.skipped[pair] = str(unknown)  # the worker reconciles before the next entry
+            return f"order status unknown — reconciliation will settle it ({unknown})"
         except TemporaryError as exc:
             raise OrderNotPlaced(pair, str(exc)) from exc
         order, fill_row = record_fill(session, fill, "signal", decision.id)
@@ -444,12 +453,14 @@ class Trader:
         return f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"
 
     def _exit(self, session: Session, intent: OrderIntent, now: datetime):
+        intent = book.exit_intent(session, intent)  # the rest of a partly sold position
         approved = self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
         fill = self._place(session, approved, now)
         # A duplicate here is a fill the broker kept from an attempt whose record was rolled
         # back: recording it now is exactly right (record_fill is idempotent).
         order, fill_row = record_fill(session, fill, intent.reason, intent.decision_id)
-        return book.record_exit(session, order, fill_row, intent.reason)
+        dust = self.broker.dust(fill.pair, fill.price)
+        return book.record_exit(session, order, fill_row, intent.reason, dust)
 
     def _place(self, session: Session, approved: ApprovedOrder, now: datetime):
         """Place an approved order; the auditor then checks the fill against the approval."""
@@ -612,10 +623,16 @@ class Trader:
             candle_ts = self._last_candle.get(pair, now)
             intent = OrderIntent(pair, "sell", price, client_order_id(pair, candle_ts, tag), reason)
             trade = self._exit(session, intent, now)
+            rest = session.get(Position, pair)
+            rest = f"; {rest.amount:.6g} still open with its stop" if rest else ""
         # Its own transaction: a failed snapshot must not roll back a recorded close.
         with transaction(self.factory) as session:
             book.snapshot_equity(session, self.broker, self.marks, now)
-        return f"closed {pair} {trade.amount:.6g} at {trade.exit_price:.6g} (P&L {trade.pnl:+.2f})"
+        done = "sold only" if rest else "closed"
+        return (
+            f"{done} {pair} {trade.amount:.6g} at {trade.exit_price:.6g} "
+            f"(P&L {trade.pnl:+.2f}){rest}"
+        )
 
     def flatten(self, reason: str, tag: str) -> tuple[list[str], list[str]]:
         """Close every open position; returns (what was done, what failed and why)."""

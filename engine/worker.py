@@ -49,6 +49,7 @@ class Worker:
         self.trader.entries_paused = state.entries_paused
         self.guard = LaptopGuard(settings)
         self.reconcile_due = True
+        self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it
 
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop_requested, log, "stopping after the current tick")
@@ -108,12 +109,16 @@ class Worker:
             for finding in reconcile(self.trader):
                 log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
             self.reconcile_due = False
-        except Exception:
+            self.reconcile_error = ""
+        except Exception as exc:
             log.exception(
-                "reconciliation with the %s account failed; trying again next tick",
+                "reconciliation with the %s account failed; trying again next tick; until "
+                "then no new entries, stops and exits keep working",
                 self.trader.broker.name,
             )
             self.reconcile_due = True
+            # Unknown orders or fills: trading on could double a position, so only exits.
+            self.reconcile_error = str(exc) or type(exc).__name__
 
     def _publish_exchange_status(self) -> None:
         """What the exchange answered lately, for the Control page (the DB is the only way)."""
@@ -157,6 +162,10 @@ class Worker:
 
     def _tick_once(self) -> None:
         self.trader.entry_blocks = self.guard.entry_blocks()
+        if self.reconcile_error:
+            self.trader.entry_blocks.append(
+                f"reconciliation with the exchange pending: {self.reconcile_error}"
+            )
         report = self.trader.tick()
         if report.unexpected or report.skipped:
             self.reconcile_due = True  # an order may have filled without being recorded

@@ -2,8 +2,10 @@
 
 It checks what the real one checks (API key, HMAC-SHA256 signature, timestamp against
 recvWindow, lot size, minimum notional, balances), keeps balances, orders and trades, and can
-be told to misbehave: HTTP 429 or 5xx on the next call to an endpoint, or accept an order and
-then hold the answer back until the client gives up. Real ccxt talks to it over real HTTP.
+be told to misbehave: HTTP 429, 418 or 5xx on the next call to an endpoint, accept an order and
+then hold the answer back until the client gives up, or hand an order to the matching engine
+only after the client gave up (where recvWindow is checked again, as Binance does). Real ccxt
+talks to it over real HTTP.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 API_KEY = "volt-test-key-0123456789"
 API_SECRET = "volt-test-secret-SHOULD-NEVER-BE-SEEN-9876543210"
+DAY_MS = 86_400_000
 FEE = Decimal("0.001")  # taken from what the account receives, as Binance does by default
 
 MARKETS = {
@@ -31,9 +34,10 @@ MARKETS = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: int, msg: str) -> None:
+    def __init__(self, status: int, code: int, msg: str, headers: dict | None = None) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg = status, code, msg
+        self.headers = headers or {}
 
 
 def _s(value: Decimal) -> str:
@@ -56,6 +60,7 @@ class FakeBinance:
         self.requests: list[tuple[str, str, dict]] = []
         self.clock_offset_ms = 0  # the exchange's clock minus the real one
         self.fill_ratio = Decimal(1)  # share of a taker order that finds liquidity
+        self.late_rejected = 0  # orders the matching engine refused as older than recvWindow
         self._ids = iter(range(1000, 10**9))
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -82,6 +87,15 @@ class FakeBinance:
 
     def hang_after_accepting_next(self, method: str, path: str, seconds: float) -> None:
         self.faults.append({"method": method, "path": path, "hang": seconds})
+
+    def execute_late_next(self, seconds: float) -> None:
+        """The next new order reaches the matching engine `seconds` late, other requests going
+        on meanwhile: executed if still within its recvWindow then, refused if not."""
+        self.faults.append({"method": "POST", "path": "/api/v3/order", "late": seconds})
+
+    def ban_next(self, method: str, path: str, retry_after: int) -> None:
+        """HTTP 418: the IP is banned for `retry_after` seconds (after ignoring 429s)."""
+        self.faults.append({"method": method, "path": path, "status": 418, "retry": retry_after})
 
     def calls(self, method: str, path: str) -> list[dict]:
         return [params for m, p, params in self.requests if m == method and p == path]
@@ -111,6 +125,13 @@ class FakeBinance:
             status = fault["status"]
             if status == 429:
                 raise ApiError(429, -1003, "Too many requests; current limit is 6000 per minute.")
+            if status == 418:
+                raise ApiError(
+                    418,
+                    -1003,
+                    f"Way too many requests; IP banned until {self.now() + fault['retry'] * 1000}.",
+                    {"Retry-After": str(fault["retry"])},
+                )
             raise ApiError(status, -1001, "Internal error; unable to process your request.")
         public = {
             "/api/v3/time": lambda: {"serverTime": self.now()},
@@ -131,6 +152,14 @@ class FakeBinance:
         }
         if (method, path) not in private:
             raise ApiError(404, -1000, f"no such endpoint {method} {path}")
+        if fault and "late" in fault:
+            time.sleep(fault["late"])  # in flight: the client times out, lookups go on
+            if int(params["timestamp"]) < self.now() - int(params.get("recvWindow", 5000)):
+                with self.lock:
+                    self.late_rejected += 1
+                raise ApiError(
+                    400, -1021, "Timestamp for this request is outside of the recvWindow."
+                )
         with self.lock:
             answer = private[(method, path)]()
         if fault and "hang" in fault:
@@ -300,7 +329,14 @@ class FakeBinance:
         if order["status"] not in ("NEW", "PARTIALLY_FILLED"):
             raise ApiError(400, -2011, "Unknown order sent.")
         self._close(order, "CANCELED")
-        return self._order_json(order) | {"origClientOrderId": order["clientOrderId"]}
+        # Binance answers with the cancel request's own id as clientOrderId (a new random one
+        # unless newClientOrderId is sent); the order's id comes back as origClientOrderId.
+        cancel_id = params.get("newClientOrderId") or f"cancel-{next(self._ids)}"
+        return self._order_json(order) | {
+            "clientOrderId": cancel_id,
+            "origClientOrderId": order["clientOrderId"],
+            "transactTime": self.now(),
+        }
 
     def open_orders(self, params: dict) -> list[dict]:
         symbol = params.get("symbol")
@@ -311,16 +347,34 @@ class FakeBinance:
         ]
 
     def my_trades(self, params: dict) -> list[dict]:
+        """As Binance spot: at most 24 h between startTime and endTime (startTime alone means
+        the 24 h from it), oldest first from the start, at most `limit` (500, up to 1000);
+        with no time at all, the most recent `limit`."""
         symbol = self._symbol(params)
-        since = int(params.get("startTime", 0))
-        order_id = params.get("orderId")
-        return [
+        limit = int(params.get("limit", 500))
+        if limit > 1000:
+            raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'.")
+        start, end = params.get("startTime"), params.get("endTime")
+        if start is not None and end is not None and int(end) - int(start) > DAY_MS:
+            raise ApiError(400, -1127, "More than 24 hours between startTime and endTime.")
+        if start is not None and end is None:
+            end = int(start) + DAY_MS
+        if end is not None and start is None:
+            start = int(end) - DAY_MS
+        order_id, from_id = params.get("orderId"), params.get("fromId")
+        if from_id is not None and (start is not None or end is not None):
+            raise ApiError(400, -1128, "Combination of optional parameters invalid.")
+        if from_id is not None:  # by trade id, oldest first
+            start, end = 0, 2**62
+        found = [
             {k: _s(v) if isinstance(v, Decimal) else v for k, v in t.items()}
-            for t in self.trades
+            for t in sorted(self.trades, key=lambda t: (t["time"], t["id"]))
             if t["symbol"] == symbol
-            and t["time"] >= since
+            and (start is None or int(start) <= t["time"] <= int(end))
             and (order_id is None or str(t["orderId"]) == order_id)
-        ][: int(params.get("limit", 500))]
+            and (from_id is None or t["id"] >= int(from_id))
+        ]
+        return found[:limit] if start is not None or order_id is not None else found[-limit:]
 
     # --- bookkeeping ----------------------------------------------------------------------
     def _symbol(self, params: dict) -> str:
@@ -405,6 +459,7 @@ def _handler(exchange: FakeBinance) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
+            extra: dict = {}
             try:
                 status, answer = (
                     200,
@@ -412,9 +467,12 @@ def _handler(exchange: FakeBinance) -> type[BaseHTTPRequestHandler]:
                 )
             except ApiError as error:
                 status, answer = error.status, {"code": error.code, "msg": error.msg}
+                extra = error.headers
             payload = json.dumps(answer).encode()
             try:
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json;charset=UTF-8")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

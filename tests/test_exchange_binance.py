@@ -38,6 +38,7 @@ kind = "ccxt"
 speed = 1.0
 [exchange]
 timeout_seconds = 1.0
+recv_window_ms = 2000
 order_wait_seconds = 0.4
 order_poll_seconds = 0.05
 max_order_value = 1000.0

@@ -1,12 +1,16 @@
 """Modes: inconsistent settings are refused, live trading needs keys, allow_live and a typed
 confirmation, and every page shows the mode in its own colour."""
 
+import os
+import subprocess
+
 import pytest
 from sqlalchemy import select
 
 from config import ConfigError, load_config
+from data.commands import get_command, submit_command
 from data.models import Command
-from data.state import read_state, save_exchange_status
+from data.state import read_state, save_exchange_status, update_state
 from engine.supervisor import Supervisor
 from tests.conftest import run_engine
 from tests.test_dashboard import open_page
@@ -76,6 +80,34 @@ def test_a_live_worker_without_the_typed_confirmation_does_not_start(tmp_path, v
     assert "--confirm-live: type the word LIVE exactly" in wrong.stderr
 
 
+def test_a_worker_refuses_a_config_changed_since_its_supervisor_started(
+    tmp_path, volt_home, store, monkeypatch
+):
+    started = {}
+
+    class Spawned:
+        pid = 4242
+
+    def spawn(cmd, **kwargs):
+        started.update(cmd=cmd, **kwargs)
+        return Spawned()
+
+    with monkeypatch.context() as patch:
+        patch.setattr("engine.supervisor.subprocess.Popen", spawn)
+        Supervisor(load_config(write(tmp_path, "")), store[1]).start_worker()  # paper
+    assert started["stdin"] == subprocess.DEVNULL  # a worker never prompts
+    given = started["cmd"][started["cmd"].index("--supervised-setup") + 1]
+    assert given.startswith("paper:")
+    # Meanwhile someone switched the file to live: the paper supervisor's worker refuses it.
+    path = write(tmp_path, LIVE)
+    keys = {"VOLT_API_KEY": "k", "VOLT_API_SECRET": "s"}
+    result = run_engine(
+        "run", "--config", str(path), "--supervised-setup", given, "--confirm-live", "LIVE", **keys
+    )
+    assert result.returncode == 2
+    assert "started for paper mode, the file now says live mode" in result.stderr
+
+
 def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboard(
     tmp_path, store, caplog
 ):
@@ -84,13 +116,32 @@ def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboar
     assert read_state(store[1]).status == "confirm_live"
     ok, message = supervisor._command_start(1)
     assert not ok and "type LIVE on the Control page first" in message
-    ok, message = supervisor._command_confirm_live(2, {"typed": "live"})
+    wrong = submit_command(store[1], "confirm_live", {"typed": "live"})
+    ok, message = supervisor._command_confirm_live(wrong, {"typed": "live"})
     assert not ok and supervisor._may_trade_live() is False
-    ok, message = supervisor._command_confirm_live(3, {"typed": "LIVE"})
+    right = submit_command(store[1], "confirm_live", {"typed": "LIVE"})
+    ok, message = supervisor._command_confirm_live(right, {"typed": "LIVE"})
     assert ok and supervisor._may_trade_live()
     said = [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == "live_confirmation"]
     assert "no worker starts until someone types LIVE" in said[0]
     assert "LIVE trading confirmed on the dashboard" in said[1]
+
+
+def test_a_confirmation_typed_before_the_supervisor_started_does_not_count(tmp_path, store):
+    old = submit_command(store[1], "confirm_live", {"typed": "LIVE"})  # the engine was down
+    supervisor = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
+    supervisor._handle_commands()
+    assert not supervisor.live_confirmed and not supervisor._may_trade_live()
+    stale = get_command(store[1], old)
+    assert stale.status == "failed" and "typed before this supervisor started" in stale.result
+
+    another = submit_command(store[1], "confirm_live", {"typed": "LIVE"})
+    later = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
+    later.stop_requested.set()  # run() only does its start-up work
+    later.run()
+    stale = get_command(store[1], another)
+    assert stale.status == "failed" and "type LIVE again" in stale.result
+    assert not later.live_confirmed
 
 
 def test_paper_and_testnet_supervisors_need_no_confirmation(tmp_path, store):
@@ -116,6 +167,12 @@ def test_the_control_page_takes_the_live_confirmation_and_shows_the_exchange(
     tmp_path, volt_home, store, monkeypatch
 ):
     monkeypatch.setenv("VOLT_CONFIG", str(write(tmp_path, LIVE)))
+    app = open_page("views/control.py")
+    assert app.text_input(key="live_confirm_text").disabled  # no supervisor to take it
+    update_state(store[1], supervisor_pid=os.getpid())
+    from views.ui import _cached
+
+    _cached.clear()  # the page caches its reads for a moment
     save_exchange_status(
         store[1],
         exchange="binance",

@@ -31,14 +31,20 @@ if cfg.mode == "live" and not running:
         f"{cfg.exchange.max_order_value:g} {cfg.broker.quote_currency} per buy. It waits for "
         f"this confirmation each time the supervisor starts."
     )
+    # Only a running supervisor takes it: one typed now would wait for a later start.
+    no_supervisor = state["supervisor_pid"] is None
+    if no_supervisor:
+        st.caption(f"Start the supervisor first (`./start.sh`), then type {LIVE_CONFIRMATION}.")
     typed = st.text_input(
-        f"Type {LIVE_CONFIRMATION} and press Enter to allow live trading", key="live_confirm_text"
+        f"Type {LIVE_CONFIRMATION} and press Enter to allow live trading",
+        key="live_confirm_text",
+        disabled=no_supervisor,
     )
     if st.button(
         "Confirm live trading",
         type="primary",
         key="live_confirm",
-        disabled=typed.strip() != LIVE_CONFIRMATION,
+        disabled=no_supervisor or typed.strip() != LIVE_CONFIRMATION,
     ):
         sent(ui.send_command("confirm_live", {"typed": typed.strip()}), "Live confirmation")
 

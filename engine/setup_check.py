@@ -1,0 +1,31 @@
+"""What a supervisor was started (and, live, confirmed) for, handed to its workers: a worker
+whose config file now says something else refuses to run instead of trading it unconfirmed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from config import ConfigError, Settings
+
+
+def trading_setup(settings: Settings) -> str:
+    """The mode and a hash of everything that decides where orders go."""
+    venue = {
+        "mode": settings.mode,
+        "feed": settings.feed.kind,
+        "broker": settings.broker.kind,
+        "exchange": settings.exchange.model_dump(mode="json"),
+    }
+    digest = hashlib.sha256(json.dumps(venue, sort_keys=True).encode()).hexdigest()
+    return f"{settings.mode}:{digest[:12]}"
+
+
+def check_supervised_setup(settings: Settings, confirmed: str) -> None:
+    if trading_setup(settings) == confirmed:
+        return
+    raise ConfigError(
+        f"the config file changed since the supervisor started: it was started for "
+        f"{confirmed.split(':')[0]} mode, the file now says {settings.mode} mode or another "
+        "exchange setting; this worker does not run. Restart VOLT to use the new config"
+    )
