@@ -79,7 +79,7 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     for row in np.flatnonzero(values["volume"] < 0)[:1]:
         raise fault(row, f"volume {values['volume'][row]:g} is negative")
     if len(stamps) > 1:
-        steps = np.diff(stamps.asi8) // 10**9
+        steps = np.diff(stamps.as_unit("s").asi8)
         for row in np.flatnonzero(steps == 0)[:1]:
             raise fault(row + 1, f"duplicate timestamp {stamps[row + 1]}")
         for row in np.flatnonzero(steps < 0)[:1]:
