@@ -45,6 +45,16 @@ class BacktestResult:
     signals: dict[str, PairSignals]
     simulation: Simulation
     seconds: float = 0.0
+    rows: tuple[int, int] | None = None
+
+    def prices(self) -> dict[str, np.ndarray]:
+        """Each pair's close at the equity curve's times (the first: the close before)."""
+        start = self.market.first if self.rows is None else self.rows[0]
+        out = {}
+        for pair, s in self.signals.items():
+            base = s.close[start - 1] if start > 0 else s.open[0]
+            out[pair] = np.concatenate([[base], s.close[start:]])
+        return out
 
     @property
     def llm_note(self) -> str:
@@ -119,6 +129,7 @@ def evaluate(
         progress,
     )
     result = _result(prepared, weights, signals, simulation, start, stop)
+    result.rows = (start, stop)
     result.seconds = time.perf_counter() - began
     return result
 

@@ -69,7 +69,7 @@ def finish_run(engine: Engine, run_id: int, result: BacktestResult) -> None:
         run = session.get(BacktestRun, run_id)
         run.status, run.progress, run.stats = "done", 1.0, stats
         run.llm = "; ".join(result.notes)
-        run.curve = thin_curve(result.equity, result.buy_and_hold)
+        run.curve = thin_curve(result.equity, result.buy_and_hold, result.prices())
         session.add_all(
             BacktestTrade(run_id=run_id, **row)
             for row in result.trades.drop(columns=["entry_row", "exit_row"])
@@ -81,12 +81,14 @@ def finish_run(engine: Engine, run_id: int, result: BacktestResult) -> None:
         )
 
 
-def thin_curve(equity: pd.Series, buy_and_hold: pd.Series) -> dict:
+def thin_curve(equity: pd.Series, buy_and_hold: pd.Series, prices: dict) -> dict:
+    """Every n-th point, the last always kept; prices per pair at the same times."""
     rows = np.unique(np.linspace(0, len(equity) - 1, min(len(equity), CURVE_POINTS)).astype(int))
     return {
         "ts": [ts.isoformat() for ts in equity.index[rows]],
         "equity": [round(float(v), 4) for v in equity.to_numpy()[rows]],
         "buy_and_hold": [round(float(v), 4) for v in buy_and_hold.to_numpy()[rows]],
+        "prices": {pair: [float(v) for v in closes[rows]] for pair, closes in prices.items()},
     }
 
 
