@@ -128,3 +128,17 @@ def test_stored_llm_replies_are_replayed_and_the_result_says_so(store, tmp_path)
     assert result.llm_note == "LLM: replayed 3 stored replies"
     assert result.signals["BTC/USDT"].votes["llm"][market.first] == pytest.approx(0.9)
     assert result.signals["BTC/USDT"].votes["llm"][market.first + 1] == pytest.approx(-0.9)
+
+
+def test_walk_forward_tunes_on_one_window_and_reports_the_next():
+    from engine.backtest.walk_forward import walk_forward
+
+    settings = load_config(None)
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    market = synthetic_market(2, ["BTC/USDT"], "5m", start, start + timedelta(days=4), 300)
+    folds = walk_forward(settings, market, folds=2)
+    assert len(folds) == 2
+    assert folds[0].test == folds[1].train  # each fold is judged on the window after its own
+    for fold in folds:
+        assert any(fold.weights[a] > 0 for a in ("technical", "regime", "sentiment"))
+        assert {"return_pct", "sharpe", "trades"} <= set(fold.test_stats)
