@@ -28,3 +28,15 @@ class CashShareSizing:
             raise RiskRejection(f"{intent.pair}: one position at a time")
         cost_per_unit = intent.price * (1 + self.slippage_rate) * (1 + self.fee_rate)
         return Sized(book.cash * self.share / cost_per_unit)
+
+
+@dataclass(frozen=True)
+class FixedAmount:
+    """The same amount every entry, whatever the equity (benches over long spans)."""
+
+    amount: float
+
+    def approve(self, intent: OrderIntent, book: PortfolioView) -> Sized:
+        if book.positions:
+            raise RiskRejection(f"{intent.pair}: one position at a time")
+        return Sized(self.amount)

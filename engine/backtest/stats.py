@@ -21,7 +21,8 @@ def run_stats(
     """`equity` and `buy_and_hold` hold one value per decided candle, starting before the
     first decision; `pnls` one per closed trade; `exposed` whether any position was open."""
     start, final = float(equity[0]), float(equity[-1])
-    returns = np.diff(equity) / equity[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.nan_to_num(np.diff(equity) / equity[:-1])  # a wiped-out account: 0
     periods = len(returns)
     per_year = SECONDS_PER_YEAR / step_seconds
     years = periods / per_year
