@@ -16,6 +16,7 @@ navigation = st.navigation(
         st.Page("views/market.py", title="Market", icon=":material/candlestick_chart:"),
         st.Page("views/trades.py", title="Trades", icon=":material/receipt_long:"),
         st.Page("views/agents.py", title="Agents", icon=":material/groups:"),
+        st.Page("views/backtest.py", title="Backtest", icon=":material/history:"),
         st.Page("views/system.py", title="System", icon=":material/device_thermostat:"),
         st.Page("views/control.py", title="Control", icon=":material/tune:"),
         st.Page("views/kill_switch.py", title="Kill switch", icon=":material/dangerous:"),

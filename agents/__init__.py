@@ -27,11 +27,13 @@ def build_team(
     weights: dict[str, float],
     regime: RegimeLimits | None = None,
     sentiment_proxy: bool = True,
+    window: int | None = None,
 ) -> list[RuleAgent]:
-    """The vectorised agents with a weight; sentiment only when it is the offline proxy."""
+    """The vectorised agents with a weight; sentiment only when it is the offline proxy.
+    `window`: backtests read every row as the live loop's trailing window would."""
     available = {
         "technical": TechnicalAgent,
-        "regime": lambda: RegimeAgent(regime),
+        "regime": lambda: RegimeAgent(regime, window),
         "sentiment": SentimentAgent,
     }
     if not sentiment_proxy:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data.trailing import trailing_ewm
+
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
 _REGIME_CODE = {NORMAL: 0, HIGH_VOLATILITY: 1, CRASH: 2}
@@ -25,18 +27,30 @@ class RegimeLimits:
     long_window: int = 240
 
 
-def classify(candles: pd.DataFrame, limits: RegimeLimits) -> pd.DataFrame:
-    """Regime columns for every row: trend strength, volatility ratio, drop, regime."""
+def classify(
+    candles: pd.DataFrame, limits: RegimeLimits, window: int | None = None
+) -> pd.DataFrame:
+    """Regime columns for every row: trend strength, volatility ratio, drop, regime.
+
+    With `window`, each row reads as the live loop's trailing window of that many candles
+    would (a backtest over the whole history); without, the frame is the window.
+    """
     close = candles["close"]
     atr = candles["atr"].to_numpy(dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
-    fast = close.ewm(span=50, adjust=False).mean().to_numpy()
-    slow = close.ewm(span=200, adjust=False).mean().to_numpy()
+    if window is None:
+        fast = close.ewm(span=50, adjust=False).mean().to_numpy()
+        slow = close.ewm(span=200, adjust=False).mean().to_numpy()
+    else:
+        fast = trailing_ewm(close.to_numpy(dtype=float), window, span=50)
+        slow = trailing_ewm(close.to_numpy(dtype=float), window, span=200)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = (fast - slow) / atr
     returns = np.log(close).diff()
     short_vol = returns.rolling(limits.short_window).std().to_numpy()
-    long_vol = returns.rolling(limits.long_window, min_periods=limits.short_window * 2).std()
+    # A window holds one return fewer than candles: its first candle has no previous close.
+    long_window = limits.long_window if window is None else min(limits.long_window, window - 1)
+    long_vol = returns.rolling(long_window, min_periods=limits.short_window * 2).std()
     with np.errstate(divide="ignore", invalid="ignore"):
         vol_ratio = short_vol / long_vol.to_numpy()
     drop = (close / close.rolling(limits.crash_window).max() - 1.0).to_numpy()
@@ -59,11 +73,12 @@ class RegimeAgent:
 
     name = "regime"
 
-    def __init__(self, limits: RegimeLimits | None = None) -> None:
+    def __init__(self, limits: RegimeLimits | None = None, window: int | None = None) -> None:
         self.limits = limits or RegimeLimits()
+        self.window = window  # set for backtests: see `classify`
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        frame = classify(candles, self.limits)
+        frame = classify(candles, self.limits, self.window)
         trend = frame["trend_strength"].to_numpy()
         code = frame["regime_code"].to_numpy()
         trending = np.abs(trend) >= self.limits.trend_threshold

@@ -13,7 +13,9 @@ from data.models import Command
 SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live"})
 LIVE_CONFIRMATION = "LIVE"  # the word a person types to let VOLT trade real money
 WORKER_COMMANDS = frozenset({"pause", "resume", "close_position"})
-ALL_COMMANDS = SUPERVISOR_COMMANDS | WORKER_COMMANDS
+# Run by a `python -m engine backtest --command ID` process of its own, never by the worker.
+BACKTEST_COMMANDS = frozenset({"backtest"})
+ALL_COMMANDS = SUPERVISOR_COMMANDS | WORKER_COMMANDS | BACKTEST_COMMANDS
 
 
 def submit_command(factory: sessionmaker[Session], kind: str, payload: dict | None = None) -> int:

@@ -272,3 +272,42 @@ class Rejection(Base):
     source: Mapped[str] = mapped_column(String(8))  # risk | broker
     reason: Mapped[str] = mapped_column(Text)
     decision_id: Mapped[int | None]
+
+
+class BacktestRun(Base):
+    """One backtest: what was asked, how far it got, and its statistics when done."""
+
+    __tablename__ = "backtest_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(Text, default="")  # "synthetic seed 42", "csv: x.csv"
+    pairs: Mapped[list] = mapped_column(JSON, default=list)
+    timeframe: Mapped[str] = mapped_column(String(8), default="")
+    span_start: Mapped[datetime | None]
+    span_end: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(12), default="running")  # running, done, failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")  # the error, when failed
+    llm: Mapped[str] = mapped_column(Text, default="")  # "LLM: abstained" or "...: replayed N"
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)  # weights, thresholds, costs
+    stats: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Equity and buy-and-hold, thinned to a few thousand points for the page.
+    curve: Mapped[dict] = mapped_column(JSON, default=dict)
+    command_id: Mapped[int | None] = mapped_column(ForeignKey("commands.id"))
+
+
+class BacktestTrade(Base):
+    __tablename__ = "backtest_trades"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id"), index=True)
+    pair: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[float] = mapped_column(Float)
+    entry_ts: Mapped[datetime]
+    entry_price: Mapped[float] = mapped_column(Float)
+    exit_ts: Mapped[datetime]
+    exit_price: Mapped[float] = mapped_column(Float)
+    fees: Mapped[float] = mapped_column(Float)
+    pnl: Mapped[float] = mapped_column(Float)
+    pnl_pct: Mapped[float] = mapped_column(Float)
+    exit_reason: Mapped[str] = mapped_column(String(24))

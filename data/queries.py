@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from data.db import as_utc, utcnow
 from data.models import (
     AgentWeight,
+    BacktestRun,
+    BacktestTrade,
     Candle,
     Command,
     Decision,
@@ -384,3 +386,45 @@ def rejections(engine: Engine, limit: int = 20) -> pd.DataFrame:
     columns = ["id", "ts", "pair", "side", "source", "reason"]
     statement = select(*[getattr(Rejection, c) for c in columns]).order_by(Rejection.id.desc())
     return _frame(engine, statement.limit(limit), columns)
+
+
+def backtest_runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
+    """Stored backtests, newest first, each with its statistics as columns."""
+    statement = select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)
+    with Session(engine) as session:
+        runs = session.scalars(statement).all()
+        rows = [
+            {
+                "id": run.id,
+                "created_at": as_utc(run.created_at),
+                "label": run.label,
+                "source": run.source,
+                "pairs": ", ".join(run.pairs or []),
+                "span_start": as_utc(run.span_start),
+                "span_end": as_utc(run.span_end),
+                "status": run.status,
+                "progress": run.progress,
+                "message": run.message,
+                "llm": run.llm,
+                "command_id": run.command_id,
+                **(run.stats or {}),
+            }
+            for run in runs
+        ]
+    return pd.DataFrame(rows, columns=None if rows else ["id", "status", "progress"])
+
+
+def backtest_curve(engine: Engine, run_id: int) -> dict:
+    with Session(engine) as session:
+        run = session.get(BacktestRun, run_id)
+        return dict(run.curve or {}) if run else {}
+
+
+def backtest_trades(engine: Engine, run_id: int) -> pd.DataFrame:
+    columns = [c for c in TRADE_COLUMNS if c not in ("id", "side")]
+    statement = (
+        select(*[getattr(BacktestTrade, c) for c in columns])
+        .where(BacktestTrade.run_id == run_id)
+        .order_by(BacktestTrade.exit_ts)
+    )
+    return _frame(engine, statement, columns)

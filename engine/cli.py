@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--out", required=True, metavar="DIR", help="the notes folder")
     journal.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
 
+    backtest = commands.add_parser(
+        "backtest", help="run the live pipeline over past candles; print and store the result"
+    )
+    from engine.backtest.cli import add_arguments
+
+    add_arguments(backtest)
+
     commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
     stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
     stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
-        keys = _keys_source(settings)
+        keys = "not needed" if args.command == "backtest" else _keys_source(settings)
         if getattr(args, "supervised_setup", None):
             from engine.setup_check import check_supervised_setup
 
@@ -203,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         written, unchanged = export_journal(make_engine(), out, settings.broker.quote_currency)
         print(f"volt: journal in {out}: {written} notes written, {unchanged} unchanged")
         return 0
+    if args.command == "backtest":
+        from engine.backtest.cli import run_command
+
+        engine = make_engine()
+        setup_logging("backtest", make_session_factory(engine), console=False)
+        return run_command(args, settings, engine)
     factory = make_session_factory(make_engine())
     if args.command == "supervise":
         from engine.supervisor import Supervisor

@@ -73,6 +73,14 @@ def make_exchange_factory(url: str | None = None) -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
+def paper_fill(
+    side: str, price: float, amount: float, fee_rate: float, slippage_rate: float
+) -> tuple[float, float]:
+    """Fill price (moved against you by slippage) and fee; backtests share this arithmetic."""
+    fill_price = price * (1 + slippage_rate if side == "buy" else 1 - slippage_rate)
+    return fill_price, amount * fill_price * fee_rate
+
+
 class PaperExchange:
     """Fills market orders at once at the given price, moved against you by slippage, less fees."""
 
@@ -111,10 +119,10 @@ class PaperExchange:
             if existing is not None:
                 return existing.as_fill(duplicate=True)  # exchanges refuse a reused id
             base = order.pair.split("/")[0]
-            slip = 1 + self.slippage_rate if order.side == "buy" else 1 - self.slippage_rate
-            price = order.price * slip
+            price, fee = paper_fill(
+                order.side, order.price, order.amount, self.fee_rate, self.slippage_rate
+            )
             value = order.amount * price
-            fee = value * self.fee_rate
             quote_balance = self._balance(session, self.quote)
             base_balance = self._balance(session, base)
             if order.side == "buy":

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hmac
 import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +17,7 @@ from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password
 from data import queries
 from data.commands import submit_command
-from data.db import database_url, make_engine, make_session_factory
+from data.db import database_url, make_engine, make_session_factory, volt_home
 
 READ_TTL_SECONDS = 2
 # Mode banners, one colour each, at the top of every page's sidebar.
@@ -61,6 +65,31 @@ def send_command(kind: str, payload: dict | None = None) -> int:
     command_id = submit_command(store()[1], kind, payload)
     _cached.clear()
     return command_id
+
+
+def launch_backtest(command_id: int) -> None:
+    """Start the process that runs a stored backtest command; it outlives this page's rerun
+    and writes its progress and result to the database."""
+    logs = volt_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "backtest.stderr.log", "ab") as stderr:
+        subprocess.Popen(
+            [sys.executable, "-m", "engine", "backtest", "--command", str(command_id)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+
+def save_upload(upload) -> str:
+    """An uploaded CSV, kept under VOLT_HOME so the backtest process can read it."""
+    folder = volt_home() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex[:8]}-{Path(upload.name).name}"
+    path.write_bytes(upload.getvalue())
+    return str(path)
 
 
 def amount(value: float, signed: bool = False) -> str:

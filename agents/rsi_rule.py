@@ -1,0 +1,27 @@
+"""The textbook RSI rule as a vectorised agent: buy below 30, sell above 70.
+
+Not on VOLT's team: it is the yardstick that benches and the parity test run through the
+same pipeline as the team, to compare with other backtesters on identical rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OVERSOLD, OVERBOUGHT = 30.0, 70.0
+
+
+class RsiRule:
+    name = "rsi_rule"
+
+    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        rsi = candles["rsi"].to_numpy(dtype=float)
+        direction = np.where(rsi < OVERSOLD, 1, np.where(rsi > OVERBOUGHT, -1, 0))
+        confidence = np.where(np.isnan(rsi), np.nan, 1.0)
+        return pd.DataFrame(
+            {"direction": direction, "confidence": confidence, "rsi": rsi}, index=candles.index
+        )
+
+    def rationale(self, row: pd.Series) -> str:
+        return f"RSI {row['rsi']:.1f} (buy below {OVERSOLD:g}, sell above {OVERBOUGHT:g})"

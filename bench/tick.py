@@ -1,0 +1,60 @@
+"""Time of one live tick for 5 pairs: `python bench/tick.py [--ticks 300]`.
+
+A real Trader on a fast-forward clock over the synthetic feed, in a temporary database:
+each tick is one new 5-minute candle for each of 5 pairs, so each tick computes
+indicators on the 300-candle window, the rule agents, consensus, risk, paper fills and
+persists the decision, votes, orders and equity. No network, no LLM. Prints median and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAIRS = '["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]'
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="volt-bench-tick-") as home:
+        os.environ["VOLT_HOME"] = home
+        os.environ.pop("VOLT_DB_URL", None)
+        from config import load_config
+        from data.db import make_engine, make_session_factory
+        from engine.clock import FastForwardClock
+        from engine.wiring import build_trader
+
+        config = Path(home) / "bench.toml"
+        config.write_text(f"[market]\npairs = {PAIRS}\n")
+        clock = FastForwardClock(datetime(2026, 3, 1, tzinfo=UTC))
+        trader = build_trader(load_config(config), make_session_factory(make_engine()), clock)
+        trader.tick()  # the first tick loads history
+        clock.advance(300)
+        times, decisions = [], 0
+        for _ in range(args.ticks):
+            began = time.perf_counter()
+            report = trader.tick()
+            times.append((time.perf_counter() - began) * 1000)
+            decisions += report.decisions
+            clock.advance(300)
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(
+        f"tick, 5 pairs: median {statistics.median(times):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {times[-1]:.1f} ms over {len(times)} ticks ({decisions} decisions); goal p99 < 20 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

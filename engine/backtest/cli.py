@@ -1,0 +1,185 @@
+"""`python -m engine backtest`: run, print and store a backtest (or a walk-forward)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from config import Settings
+from data.commands import finish_command
+from data.db import make_session_factory
+from engine.backtest.candles import (
+    CandleDataError,
+    Market,
+    csv_market,
+    parse_time,
+    synthetic_market,
+)
+from engine.backtest.runner import run_backtest
+from engine.backtest.stats import format_stats
+from engine.backtest.store import claim_backtest, fail_run, finish_run, report_progress, start_run
+
+log = logging.getLogger("volt.backtest")
+PROGRESS_STEP = 0.02  # stored progress moves in steps this big: a write per step, not per candle
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        action="append",
+        metavar="FILE.csv",
+        help="candles: timestamp,open,high,low,close,volume (one file per pair, in --pairs order)",
+    )
+    source.add_argument("--synthetic", type=int, metavar="SEED", help="the simulated market")
+    # From the Backtest page: run the pending command with this id.
+    source.add_argument("--command", dest="command_id", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", nargs="+", help="pairs (default: the config's)")
+    parser.add_argument("--from", dest="start", type=_time, help="first decision (UTC)")
+    parser.add_argument("--to", dest="end", type=_time, help="last decision (UTC)")
+    parser.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    parser.add_argument("--label", default="", help="a name for the stored run")
+    parser.add_argument("--walk-forward", action="store_true", help="tune weights, then test")
+    parser.add_argument("--folds", type=int, default=3, help="walk-forward folds (default 3)")
+    parser.add_argument("--no-store", action="store_true", help="print only; store nothing")
+
+
+def _time(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date, e.g. 2026-03-01") from None
+
+
+def load_market(settings: Settings, request: dict) -> Market:
+    pairs = request.get("pairs") or list(settings.market.pairs)
+    start, end = request.get("start"), request.get("end")
+    start = parse_time(start) if isinstance(start, str) else start
+    end = parse_time(end) if isinstance(end, str) else end
+    warmup = settings.market.history_candles
+    if request.get("data"):
+        return csv_market(request["data"], pairs, start, end, warmup)
+    seed = request.get("synthetic")
+    seed = settings.feed.seed if seed is None else int(seed)
+    return synthetic_market(seed, pairs, settings.market.timeframe, start, end, warmup)
+
+
+class ProgressBar:
+    """A bar redrawn in place on a terminal; a line per tenth when output is a file."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream, self.tty, self.shown = stream, stream.isatty(), -1
+
+    def __call__(self, fraction: float) -> None:
+        percent = int(fraction * 100)
+        if self.tty and percent != self.shown:
+            bar = "#" * (percent // 4)
+            self.stream.write(f"\rbacktest [{bar:<25}] {percent:3d}%")
+            if percent >= 100:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif not self.tty and percent // 10 != self.shown // 10:
+            self.stream.write(f"backtest {percent}%\n")
+        self.shown = percent
+
+
+def run_command(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    """The CLI's backtest: 0 done, 2 bad input (the message names it), 1 anything else."""
+    command_id = args.command_id
+    request = {
+        "data": args.data,
+        "synthetic": args.synthetic,
+        "pairs": args.pairs,
+        "start": args.start,
+        "end": args.end,
+        "label": args.label,
+    }
+    if command_id is not None:
+        payload = claim_backtest(engine, command_id)
+        if payload is None:
+            print(f"volt: backtest command #{command_id} is not pending", file=sys.stderr)
+            return 1
+        request.update(payload)
+    factory = make_session_factory(engine)
+    try:
+        market = load_market(settings, request)
+    except CandleDataError as exc:
+        log.warning("backtest refused: %s", exc, exc_info=True, extra={"kind": "backtest"})
+        print(f"volt: {exc}", file=sys.stderr)
+        if command_id is not None:
+            finish_command(factory, command_id, False, str(exc))
+        return 2
+    if args.walk_forward:
+        from engine.backtest.walk_forward import print_walk_forward, walk_forward
+
+        folds = walk_forward(settings, market, args.folds, progress=ProgressBar())
+        print_walk_forward(folds)
+        return 0
+    store = not args.no_store
+    run_id = None
+    if store:
+        run_id = start_run(
+            engine,
+            label=request.get("label") or "",
+            source=market.source,
+            pairs=market.pairs,
+            timeframe=f"{market.step_seconds // 60}m",
+            span=(_close(market, market.first), _close(market, -1)),
+            settings=_settings_summary(settings),
+            command_id=command_id,
+        )
+    bar = ProgressBar()
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        bar(fraction)
+        if run_id is not None and fraction - last[0] >= PROGRESS_STEP:
+            last[0] = fraction
+            report_progress(engine, run_id, fraction)
+
+    try:
+        result = run_backtest(settings, market, store=engine, progress=progress)
+        if run_id is not None:
+            finish_run(engine, run_id, result)
+    except Exception as exc:
+        log.exception("backtest failed")
+        if run_id is not None:
+            fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
+        if command_id is not None:
+            finish_command(factory, command_id, False, f"{type(exc).__name__}: {exc}")
+        return 1
+    candles = result.stats["candles"] * len(market.pairs)
+    print(
+        f"volt: backtest of {', '.join(market.pairs)} on {market.source}, "
+        f"decisions {_close(market, market.first):%Y-%m-%d %H:%M} to "
+        f"{_close(market, -1):%Y-%m-%d %H:%M} UTC "
+        f"({candles:,} candles in {result.seconds:.2f} s, {candles / result.seconds:,.0f}/s)"
+    )
+    print(format_stats(result.stats))
+    print("; ".join(result.notes))
+    if run_id is not None:
+        print(f"volt: stored as backtest run #{run_id}")
+    if command_id is not None:
+        summary = f"run #{run_id}: return {result.stats['return_pct']:+.2f}%"
+        finish_command(factory, command_id, True, f"{summary}, {result.stats['trades']} trades")
+    return 0
+
+
+def _close(market: Market, row: int) -> datetime:
+    return (market.index[row] + timedelta(seconds=market.step_seconds)).to_pydatetime()
+
+
+def _settings_summary(settings: Settings) -> dict:
+    return {
+        "weights": dict(settings.agents.weights),
+        "thresholds": dict(settings.consensus.thresholds),
+        "fee_rate": settings.broker.fee_rate,
+        "slippage_rate": settings.broker.slippage_rate,
+        "starting_capital": settings.broker.starting_capital,
+        "history_candles": settings.market.history_candles,
+        "risk": settings.risk.model_dump(),
+    }

@@ -1,0 +1,248 @@
+"""A backtest of the live pipeline: agents and consensus vectorised once over the whole history,
+then the sequential loop for positions, cash, stops and risk (DESIGN: agents are vectorised)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from agents import RULE_AGENTS, build_team
+from config import Settings
+from engine.backtest.candles import Market
+from engine.backtest.replay import live_agent_names, stored_votes
+from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes
+from engine.backtest.simulate import Costs, Simulation, equity_curve, simulate
+from engine.backtest.stats import run_stats
+from engine.wiring import build_gate, regime_limits
+
+Progress = Callable[[float], None]
+
+
+@dataclass
+class Prepared:
+    """Every agent's vote on every candle of every pair: computed once, decided many times."""
+
+    settings: Settings
+    market: Market
+    votes: dict[str, TeamVotes]
+    replay_notes: list[str]
+
+
+@dataclass
+class BacktestResult:
+    stats: dict[str, float]
+    trades: pd.DataFrame
+    equity: pd.Series
+    buy_and_hold: pd.Series
+    notes: list[str]  # "LLM: abstained", ...
+    weights: dict[str, float]
+    market: Market
+    signals: dict[str, PairSignals]
+    simulation: Simulation
+    seconds: float = 0.0
+    rows: tuple[int, int] | None = None
+
+    def prices(self) -> dict[str, np.ndarray]:
+        """Each pair's close at the equity curve's times (the first: the close before)."""
+        start = self.market.first if self.rows is None else self.rows[0]
+        out = {}
+        for pair, s in self.signals.items():
+            base = s.close[start - 1] if start > 0 else s.open[0]
+            out[pair] = np.concatenate([[base], s.close[start:]])
+        return out
+
+    @property
+    def llm_note(self) -> str:
+        return next((n for n in self.notes if n.startswith("LLM")), "LLM: not on the team")
+
+
+def prepare(
+    settings: Settings,
+    market: Market,
+    *,
+    store: Engine | None = None,
+    all_agents: bool = False,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Vote frames for the team (every rule agent when `all_agents`, for tuning weights)."""
+    weights = dict(settings.agents.weights)
+    if all_agents:
+        weights.update({name: 1.0 for name in RULE_AGENTS})
+    team = build_team(
+        weights,
+        regime_limits(settings),
+        sentiment_proxy=settings.agents.sentiment.source == "proxy",
+        window=settings.market.history_candles,
+    )
+    live_names = live_agent_names(settings)
+    votes, counts = {}, dict.fromkeys(live_names, 0)
+    for i, pair in enumerate(market.pairs):
+        frame = market.candles[pair]
+        replies = stored_votes(store, live_names, pair, frame.index)
+        for reply in replies:
+            counts[reply.agent] += reply.replayed
+        votes[pair] = team_votes(
+            frame, team, regime_limits(settings), settings.market.history_candles, replies
+        )
+        if progress:
+            progress((i + 1) / len(market.pairs))
+    notes = []
+    for name in live_names:
+        label = "LLM" if name == "llm" else name.replace("_", " ").capitalize()
+        how = f"replayed {counts[name]} stored replies" if counts[name] else "abstained"
+        notes.append(f"{label}: {how}")
+    if "llm" not in live_names:
+        notes.append("LLM: abstained (weight 0)")
+    return Prepared(settings, market, votes, notes)
+
+
+def evaluate(
+    prepared: Prepared,
+    weights: dict[str, float] | None = None,
+    rows: tuple[int, int] | None = None,
+    gate=None,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Decide every candle with these weights and trade rows [start, stop) of the market."""
+    began = time.perf_counter()
+    settings, market = prepared.settings, prepared.market
+    weights = dict(settings.agents.weights if weights is None else weights)
+    thresholds = dict(settings.consensus.thresholds)
+    start, stop = rows or (market.first, len(market.index))
+    signals = {
+        pair: _head(decide(prepared.votes[pair], weights, thresholds), stop)
+        for pair in market.pairs
+    }
+    broker = settings.broker
+    simulation = simulate(
+        market.pairs,
+        signals,
+        start,
+        gate or build_gate(settings),
+        Costs(broker.fee_rate, broker.slippage_rate),
+        broker.starting_capital,
+        progress,
+    )
+    result = _result(prepared, weights, signals, simulation, start, stop)
+    result.rows = (start, stop)
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def run_backtest(
+    settings: Settings,
+    market: Market,
+    *,
+    store: Engine | None = None,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """The whole pipeline on the configured weights; progress runs 0..1."""
+
+    def stage(low: float, high: float) -> Progress | None:
+        return None if progress is None else lambda done: progress(low + (high - low) * done)
+
+    began = time.perf_counter()
+    prepared = prepare(settings, market, store=store, progress=stage(0.0, 0.7))
+    result = evaluate(prepared, progress=stage(0.7, 1.0))
+    result.seconds = time.perf_counter() - began
+    if progress:
+        progress(1.0)
+    return result
+
+
+def _head(signals: PairSignals, stop: int) -> PairSignals:
+    if stop >= len(signals.close):
+        return signals
+    return PairSignals(
+        **{
+            name: (value[:stop] if isinstance(value, np.ndarray) else value)
+            for name, value in vars(signals).items()
+            if name != "votes"
+        },
+        votes={agent: v[:stop] for agent, v in signals.votes.items()},
+    )
+
+
+def _result(prepared, weights, signals, simulation, start, stop) -> BacktestResult:
+    settings, market = prepared.settings, prepared.market
+    capital = settings.broker.starting_capital
+    step = pd.Timedelta(seconds=market.step_seconds)
+    closes = market.index[:stop] + step
+    equity_rows = equity_curve(simulation, signals, capital)[start:stop]
+    before = closes[start] - step  # the moment before the first decision
+    equity = pd.Series(
+        np.concatenate([[capital], equity_rows]), index=closes[start:].insert(0, before)
+    )
+    prices = []
+    for pair in market.pairs:
+        s = signals[pair]
+        base = s.close[start - 1] if start > 0 else s.open[0]
+        prices.append(np.concatenate([[base], s.close[start:stop]]) / base)
+    buy_and_hold = pd.Series(capital * np.mean(prices, axis=0), index=equity.index)
+    trades = _trades_frame(simulation, market, closes)
+    exposed = np.zeros(stop - start, dtype=bool)
+    for amounts in simulation.held.values():
+        exposed |= amounts[start:stop] > 0
+    stats = run_stats(
+        equity.to_numpy(),
+        trades["pnl"].to_numpy(dtype=float),
+        float(trades["fees"].sum()) + sum(p.entry_fee for p in simulation.open_positions.values()),
+        exposed,
+        buy_and_hold.to_numpy(),
+        market.step_seconds,
+    )
+    stats["open_positions"] = len(simulation.open_positions)
+    return BacktestResult(
+        stats,
+        trades,
+        equity,
+        buy_and_hold,
+        list(prepared.replay_notes),
+        weights,
+        market,
+        signals,
+        simulation,
+    )
+
+
+TRADE_COLUMNS = [
+    "pair",
+    "amount",
+    "entry_ts",
+    "entry_price",
+    "exit_ts",
+    "exit_price",
+    "fees",
+    "pnl",
+    "pnl_pct",
+    "exit_reason",
+    "entry_row",
+    "exit_row",
+]
+
+
+def _trades_frame(simulation: Simulation, market: Market, closes: pd.DatetimeIndex):
+    """Times are candle closes: when live trading would have filled the order."""
+    rows = [
+        {
+            "pair": t.pair,
+            "amount": t.amount,
+            "entry_ts": closes[t.entry_row],
+            "entry_price": t.entry_price,
+            "exit_ts": closes[t.exit_row],
+            "exit_price": t.exit_price,
+            "fees": t.fees,
+            "pnl": t.pnl,
+            "pnl_pct": t.pnl_pct,
+            "exit_reason": t.exit_reason,
+            "entry_row": t.entry_row,
+            "exit_row": t.exit_row,
+        }
+        for t in sorted(simulation.trades, key=lambda t: (t.exit_row, t.pair))
+    ]
+    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
