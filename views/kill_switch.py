@@ -9,19 +9,25 @@ CONFIRM_WORD = "KILL"
 
 st.title("Kill switch")
 ui.require_password()
-state = ui.read(queries.engine_state)
 
-if state["halted"]:
-    st.error(f"Engine HALTED: {state['halt_reason']}")
-else:
-    st.markdown(ui.state_line(state))
-last_kill = ui.read(queries.commands, 1, ("kill",))
-if not last_kill.empty and last_kill["status"].iloc[0] == "failed":
-    st.error(
-        f"The last kill switch (#{last_kill['id'].iloc[0]}) did not close everything: "
-        f"{last_kill['result'].iloc[0]}. Press it again: it retries only what is left."
-    )
 
+@st.fragment(run_every=ui.refresh_every())
+def engine_halt_state() -> None:
+    """Reruns on its own, so a press shows as HALTED without a reload."""
+    state = ui.read(queries.engine_state)
+    if state["halted"]:
+        st.error(f"Engine HALTED: {state['halt_reason']}")
+    else:
+        st.markdown(ui.state_line(state))
+    last_kill = ui.read(queries.commands, 1, ("kill",))
+    if not last_kill.empty and last_kill["status"].iloc[0] == "failed":
+        st.error(
+            f"The last kill switch (#{last_kill['id'].iloc[0]}) did not close everything: "
+            f"{last_kill['result'].iloc[0]}. Press it again: it retries only what is left."
+        )
+
+
+engine_halt_state()
 st.markdown(
     "Closes **every** open position at market, cancels open orders, and halts the engine. "
     "It works even when the engine worker is hung or dead: the supervisor does it. "
@@ -51,16 +57,23 @@ if st.button(
 if command_id := st.session_state.get("kill_sent"):
     st.warning(f"Kill switch sent as command #{command_id}; the outcome appears below.")
 
-st.subheader("Re-arm")
-if state["halted"]:
+
+@st.fragment(run_every=ui.refresh_every())
+def rearm_panel() -> None:
+    st.subheader("Re-arm")
+    state = ui.read(queries.engine_state)
+    if not state["halted"]:
+        st.caption("The engine is not halted.")
+        return
     rearm_ok = st.checkbox(
         "I have checked the positions and want trading to resume", key="rearm_confirmed"
     )
     if st.button("Re-arm and resume trading", key="rearm", disabled=not rearm_ok):
         ui.send_command("rearm")
         st.success("Re-arm sent; the engine resumes once the supervisor takes it.")
-else:
-    st.caption("The engine is not halted.")
+
+
+rearm_panel()
 
 
 @st.fragment(run_every=ui.refresh_every())
