@@ -189,37 +189,6 @@ def trade_markers(engine: Engine, pair: str, since: datetime) -> pd.DataFrame:
     return _frame(engine, statement, ["entry_ts", "entry_price", "exit_ts", "exit_price"])
 
 
-def decisions(engine: Engine, pair: str | None = None, limit: int = 50) -> pd.DataFrame:
-    """Latest decisions, one row per vote, so every agent's reasoning shows."""
-    latest = select(Decision.id).order_by(Decision.id.desc()).limit(limit)
-    if pair:
-        latest = latest.where(Decision.pair == pair)
-    statement = (
-        select(
-            Decision.id.label("decision_id"),
-            Decision.candle_ts,
-            Decision.pair,
-            Decision.action,
-            Decision.score,
-            Decision.threshold,
-            Decision.regime,
-            Decision.price,
-            Decision.executed,
-            Decision.outcome,
-            VoteRow.agent,
-            VoteRow.action.label("vote"),
-            VoteRow.confidence,
-            VoteRow.weight,
-            VoteRow.source,
-            VoteRow.rationale,
-        )
-        .join(VoteRow, VoteRow.decision_id == Decision.id)
-        .where(Decision.id.in_(latest.scalar_subquery()))
-        .order_by(Decision.id.desc(), VoteRow.agent)
-    )
-    return _frame(engine, statement, ["decision_id", "pair", "action", "outcome", "rationale"])
-
-
 def latest_metrics(engine: Engine) -> dict | None:
     with Session(engine) as session:
         metric = session.scalar(select(SystemMetric).order_by(SystemMetric.id.desc()).limit(1))

@@ -99,7 +99,7 @@ def market_panel() -> None:
     st.plotly_chart(price_chart(candles, markers), width="stretch", key="price_chart")
 
     st.subheader("Decisions and the reasoning behind each vote")
-    decisions = ui.read(queries.decisions, pair, 30)
+    decisions = ui.read(queries.agent_timeline, pair=pair, limit=30)
     if decisions.empty:
         st.caption("No decisions yet for this pair.")
         return
@@ -111,7 +111,7 @@ def market_panel() -> None:
             "score",
             "threshold",
             "regime",
-            "outcome",
+            "result",
             "agent",
             "vote",
             "confidence",
