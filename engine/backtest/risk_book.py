@@ -52,7 +52,9 @@ class RiskBook:
         self.peak_from, self.peak_to, self.peak = first, first, -np.inf
         self.drawdown = _find(gate.protections, MaxDrawdown)
         self.daily = _find(gate.protections, DailyLossLimit)
-        self.blocked: dict[str, int] = {}  # entries refused, by protection
+        self.blocked: dict[str, int] = {}  # entries refused, by the first protection to say no
+        # Every lock started, as live stores them: (protection, pair, start, end).
+        self.started: list[tuple[str, str | None, datetime, datetime]] = []
 
     def time(self, row: int) -> datetime:
         return datetime.fromtimestamp(int(self.closes[row]), UTC)
@@ -84,11 +86,13 @@ class RiskBook:
         """`Trader._review_protections` at the end of the tick of `row`."""
         context = self.context(row, float(self.equity[row]), values, seen=row + 1)
         blocks = [b for pair in self.pairs for b in self.gate.blocks(replace(context, pair=pair))]
-        before = self.locks.get(("max_drawdown", None))
-        self.locks = latch_locks(self.locks, blocks, context.now)
-        after = self.locks.get(("max_drawdown", None))
-        if after is not None and after is not before:
-            self.drawdown_ends.append(after.until)
+        before = self.locks
+        self.locks = latch_locks(before, blocks, context.now)
+        for key, lock in self.locks.items():
+            if before.get(key) is not lock:
+                self.started.append((lock.protection, lock.pair, context.now, lock.until))
+                if lock.protection == "max_drawdown":
+                    self.drawdown_ends.append(lock.until)
 
     def watch(self, a: int, b: int, values_at) -> None:
         """Rows [a, b), already snapshotted, a position held all along: review the rows

@@ -85,6 +85,7 @@ class Simulation:
     rejections: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     blocked: dict[str, int] = field(default_factory=dict)  # entries a protection refused
+    locks: list[tuple] = field(default_factory=list)  # (protection, pair, start, end)
 
 
 def simulate(
@@ -299,8 +300,9 @@ def simulate(
             delta[held[pair].entry_row] += held[pair].amount
         amounts[pair] = np.cumsum(delta)[:n]
     blocked = dict(risk.blocked) if risk is not None else {}
+    locks = list(risk.started) if risk is not None else []
     return Simulation(
-        trades, held, cash_changes, amounts, sum(rejections.values()), rejections, blocked
+        trades, held, cash_changes, amounts, sum(rejections.values()), rejections, blocked, locks
     )
 
 
