@@ -4,7 +4,7 @@ its database) and backtests (which keep them in memory): so both judge an entry 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from risk.protections import Block
 
@@ -15,11 +15,6 @@ HOUR = timedelta(hours=1)
 def position_values(positions: Mapping, marks: Mapping[str, float]) -> dict[str, float]:
     """Each open position at its latest price (its entry price until one is seen)."""
     return {pair: p.amount * marks.get(pair, p.entry_price) for pair, p in positions.items()}
-
-
-def midnight(now: datetime) -> datetime:
-    """The start of `now`'s UTC day: the daily loss limit's day."""
-    return datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
 
 
 def peak_equity(equity: float, peak_since_reset: float | None) -> float:

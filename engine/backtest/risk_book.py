@@ -60,7 +60,8 @@ class RiskBook:
         return datetime.fromtimestamp(int(self.closes[row]), UTC)
 
     def row_at(self, ts: datetime) -> int:
-        return int(np.searchsorted(self.closes, ts.timestamp(), "left"))
+        # An int: a float key would make numpy convert the whole array on every search.
+        return int(np.searchsorted(self.closes, int(ts.timestamp()), "left"))
 
     # --- what happened --------------------------------------------------------------
     def entered(self, row: int) -> None:
