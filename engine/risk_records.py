@@ -22,6 +22,7 @@ from data.models import (
 )
 from data.types import PortfolioView
 from risk import Block, ClosedTrade, RiskContext
+from risk.context import position_values
 
 log = logging.getLogger("volt.risk")
 RECENT_TRADES = 50
@@ -33,7 +34,7 @@ def risk_context(
     session: Session, book: PortfolioView, marks: Mapping[str, float], now: datetime
 ) -> RiskContext:
     """Read inside the decision's own transaction, so a kill pressed before it is seen."""
-    values = {pair: p.amount * marks.get(pair, p.entry_price) for pair, p in book.positions.items()}
+    values = position_values(book.positions, marks)
     trades = session.execute(
         select(Trade.pair, Trade.exit_ts, Trade.pnl, Trade.exit_reason)
         .order_by(Trade.id.desc())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def stop_exit(
     open_: float, high: float, low: float, stop_loss: float, take_profit: float
@@ -30,3 +32,19 @@ def stop_reason(stop_loss: float, entry: float, peak: float | None, distance: fl
     if distance and peak is not None and peak > entry and peak - distance >= stop_loss:
         return "trailing_stop"
     return "stop_loss"
+
+
+def trail_path(
+    stop_loss: float, peak: float, distance: float, highs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`trail` over a run of candles at once, for backtests: (stops, peaks), where index i is
+    the state in force when candle i opens and index len(highs) the state after the last.
+
+    Each is the loop's own value to the bit: a running max is exact, and subtracting the
+    same distance keeps the peaks' order, so max(stop, peak_i - distance) over i is the
+    stop the loop reaches.
+    """
+    peaks = np.maximum.accumulate(np.concatenate(([peak], highs)))
+    stops = np.maximum(stop_loss, peaks - distance)
+    stops[0] = stop_loss  # the first candle meets the stop as it was given
+    return stops, peaks

@@ -8,12 +8,15 @@ import pandas as pd
 import pytest
 from backtesting import Strategy
 from backtesting.lib import FractionalBacktest
+from sqlalchemy import func, select
 
-from agents.regime import RegimeLimits, classify
+from agents.regime import REGIMES, RegimeLimits, classify
 from agents.rsi_rule import RsiRule
 from config import load_config
 from data import queries
+from data.db import as_utc
 from data.indicators import add_indicators, add_indicators_over_windows
+from data.models import ProtectionLock, Rejection
 from engine import book
 from engine.backtest import load_csv, run_backtest, synthetic_market
 from engine.backtest.candles import Market
@@ -23,16 +26,16 @@ from engine.backtest.sizing import CashShareSizing
 from engine.feed import SYNTHETIC_EPOCH, SyntheticFeed
 from tests.conftest import START, run_ticks
 
-# Two pairs, one position at a time (so a pair's entry depends on the other's exits), a far
-# take-profit (so signal exits happen), and a 120-candle window. The regime agent's windowed
-# averages are pinned below on their own (with it, this short span trades too little).
-LIVE_CONFIG = """
+# Two pairs, a 120-candle window, learning frozen (a backtest keeps the weights as
+# configured; live would adapt them). The technical agent alone trades often enough; the
+# regime agent's windowed averages are pinned below on their own. Wilder regimes are made
+# commoner and as easy to act in, so entries under every regime's scaled stops occur.
+TEAM = """
 [market]
 pairs = ["BTC/USDT", "ETH/USDT"]
 history_candles = 120
-[risk]
-max_open_positions = 1
-take_profit_atr_multiple = 6.0
+[feed]
+seed = 11
 [agents.weights]
 technical = 1.0
 regime = 0.0
@@ -40,19 +43,48 @@ sentiment = 0.0
 [agents.learning]
 freeze = true
 """
+# The default risk settings: regime-scaled stops, every protection at its default.
+DEFAULT_RISK = """
+[agents.regime]
+high_volatility_ratio = 1.3
+crash_drop = 0.012
+[consensus.thresholds]
+normal = 0.55
+high_volatility = 0.55
+crash = 0.55
+"""
+# A trailing stop and protections tight enough to fire often: one entry an hour, two
+# losses in a row, a 0.3% drawdown (reached while a position is held, its pause ending
+# within the span so the peak is measured afresh).
+TIGHT_RISK = """
+[risk]
+trailing_stop_atr_multiple = 1.0
+take_profit_atr_multiple = 8.0
+[risk.protections]
+max_trades_per_hour = 1
+losing_streak = 2
+losing_streak_cooldown_minutes = 30
+max_drawdown = 0.003
+drawdown_pause_hours = 1.0
+stop_out_cooldown_minutes = 0
+"""
 TICKS = 300  # one tick per 5-minute candle
 
 
-def test_backtest_makes_the_live_traders_trades_to_the_cent(trader_factory, store, tmp_path):
-    config = tmp_path / "parity.toml"
-    config.write_text(LIVE_CONFIG)
-    trader, clock = trader_factory(config)
+def _live_and_backtest(trader_factory, store, path):
+    """The live Trader on the synthetic feed, then a backtest of the same span."""
+    trader, clock = trader_factory(path)
     run_ticks(trader, clock, market_hours=TICKS * 300 / 3600)
     live = queries.trades(store[0])
     with store[1]() as session:
         live_equity = book.portfolio_view(session, trader.broker, trader.marks).equity
-
-    settings = load_config(config)
+        locks = session.execute(
+            select(ProtectionLock.protection, ProtectionLock.pair, ProtectionLock.ts,
+                   ProtectionLock.until)
+            .where(ProtectionLock.until.is_not(None))
+        ).all()  # fmt: skip
+    live_locks = sorted((p, q, as_utc(ts), as_utc(until)) for p, q, ts, until in locks)
+    settings = load_config(path)
     last_decision = START + timedelta(seconds=300 * (TICKS - 1))
     market = synthetic_market(
         settings.feed.seed, list(settings.market.pairs), "5m", START, last_decision, 120
@@ -60,15 +92,51 @@ def test_backtest_makes_the_live_traders_trades_to_the_cent(trader_factory, stor
     result = run_backtest(settings, market)
 
     keys = ["pair", "entry_ts", "exit_ts", "exit_reason"]
-    assert set(live["exit_reason"]) >= {"stop_loss", "signal"}, "the span must exercise exits"
-    assert len(live) >= 5
     live = live.sort_values(["exit_ts", "pair"]).reset_index(drop=True)
     backtest = result.trades.sort_values(["exit_ts", "pair"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(live[keys], backtest[keys], check_dtype=False)
     np.testing.assert_allclose(backtest["pnl"], live["pnl"], rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(backtest["amount"], live["amount"], rtol=1e-9)
     assert result.stats["final_equity"] == pytest.approx(live_equity, rel=1e-9)
+    # Every lock a protection started live, started in the backtest at the same candle.
+    assert sorted(result.simulation.locks) == live_locks
+    with store[1]() as session:
+        refused = session.scalar(select(func.count(Rejection.id)).where(Rejection.source == "risk"))
+    assert result.simulation.rejections == refused
     assert result.llm_note.startswith("LLM: abstained")
+    return live, result
+
+
+def test_backtest_makes_the_live_traders_trades_to_the_cent(trader_factory, store, tmp_path):
+    """Default risk: stops and take-profits nearer in wild regimes, default protections."""
+    path = tmp_path / "parity.toml"
+    path.write_text(TEAM + DEFAULT_RISK)
+    live, result = _live_and_backtest(trader_factory, store, path)
+    assert len(live) >= 5
+    assert set(live["exit_reason"]) >= {"stop_loss", "take_profit", "signal"}
+    regimes = {
+        REGIMES[result.signals[t.pair].regime[t.entry_row]] for t in result.trades.itertuples()
+    }
+    assert regimes == set(REGIMES), "entries under every regime's stop scale"
+    assert result.simulation.blocked.get("stop_out_cooldown", 0) > 0
+
+
+def test_backtest_trails_and_blocks_as_the_live_trader(trader_factory, store, tmp_path):
+    """A trailing stop, and protections that block entries and pause for a drawdown."""
+    path = tmp_path / "tight.toml"
+    path.write_text(TEAM + TIGHT_RISK)
+    live, result = _live_and_backtest(trader_factory, store, path)
+    assert (live["exit_reason"] == "trailing_stop").sum() >= 3
+    blocked = result.simulation.blocked
+    assert blocked.get("max_trades_per_hour", 0) > 0
+    assert blocked.get("losing_streak", 0) > 0
+    assert blocked.get("max_drawdown", 0) > 0
+    started = [lock[0] for lock in result.simulation.locks]
+    assert started.count("max_drawdown") >= 2  # a second pause after the peak's reset
+    fills = set(result.trades["entry_ts"]) | set(result.trades["exit_ts"])
+    assert any(ts not in fills for name, _, ts, _ in result.simulation.locks), (
+        "a drawdown reached between fills, while a position was held"
+    )
 
 
 @pytest.mark.parametrize("window", [60, 120, 300])

@@ -119,6 +119,7 @@ def evaluate(
         for pair in market.pairs
     }
     broker = settings.broker
+    closes = market.index[:stop] + pd.Timedelta(seconds=market.step_seconds)
     simulation = simulate(
         market.pairs,
         signals,
@@ -127,6 +128,7 @@ def evaluate(
         Costs(broker.fee_rate, broker.slippage_rate),
         broker.starting_capital,
         progress,
+        closes=closes.as_unit("s").asi8,
     )
     result = _result(prepared, weights, signals, simulation, start, stop)
     result.rows = (start, stop)

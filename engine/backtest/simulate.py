@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.regime import REGIMES
 from data.types import OpenPosition, PortfolioView
+from engine.backtest.risk_book import RiskBook
 from engine.backtest.signals import PairSignals
 from engine.paper_exchange import paper_fill
-from risk import OrderIntent, RiskRejection
+from risk import OrderIntent, RiskGate, RiskRejection
+from risk.stops import stop_exit, stop_reason, trail, trail_path
 
 SEARCH_CHUNK = 512  # candles scanned at a time for a position's next exit
 
@@ -69,6 +72,8 @@ class _Held:
     stop_loss: float
     take_profit: float
     entry_row: int
+    trail_distance: float = 0.0  # 0: no trailing stop
+    peak: float | None = None  # the highest price since entry, while trailing
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Simulation:
     held: dict[str, np.ndarray]  # amount held at each row's close, per pair
     rejections: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    blocked: dict[str, int] = field(default_factory=dict)  # entries a protection refused
+    locks: list[tuple] = field(default_factory=list)  # (protection, pair, start, end)
 
 
 def simulate(
@@ -89,9 +96,12 @@ def simulate(
     costs: Costs,
     starting_cash: float,
     progress: Callable[[float], None] | None = None,
+    closes: np.ndarray | None = None,
 ) -> Simulation:
     """`gate` is anything with RiskGate's `approve(intent, PortfolioView)`; VOLT's own gate
-    for a backtest of the bot, a plain sizing rule only for comparisons with other tools."""
+    for a backtest of the bot, a plain sizing rule only for comparisons with other tools.
+    With VOLT's gate and `closes` (each candle's close, epoch seconds) its protections judge
+    every entry on the context live would read (see risk_book.py)."""
     n = len(signals[pairs[0]].close)
     arrays = {pair: signals[pair] for pair in pairs}
     buys = {pair: np.flatnonzero(arrays[pair].action[:n] == 1) for pair in pairs}
@@ -103,6 +113,8 @@ def simulate(
     rejections: dict[str, int] = {}
     order = {pair: i for i, pair in enumerate(pairs)}
     events: list[tuple[int, int]] = []
+    guarded = isinstance(gate, RiskGate) and closes is not None
+    risk = RiskBook(gate, pairs, closes, first) if guarded else None
 
     def next_buy(pair: str, row: int) -> int | None:
         rows = buys[pair]
@@ -110,17 +122,28 @@ def simulate(
         return int(rows[at]) if at < len(rows) else None
 
     def next_exit(pair: str, row: int) -> int | None:
+        """The next candle that stops, takes profit or sells; a trailing position's stop
+        there (and the peak behind it) is left on the position for `check_stops`."""
         s, position = arrays[pair], held[pair]
         while row < n:
             end = min(n, row + SEARCH_CHUNK)
+            stop = position.stop_loss
+            if position.trail_distance:
+                stops, peaks = trail_path(
+                    position.stop_loss, position.peak, position.trail_distance, s.high[row:end]
+                )
+                stop = stops[:-1]
             hit = (
-                (s.low[row:end] <= position.stop_loss)
+                (s.low[row:end] <= stop)
                 | (s.high[row:end] >= position.take_profit)
                 | (s.action[row:end] == -1)
             )
             found = np.flatnonzero(hit)
+            at = int(found[0]) if len(found) else end - row
+            if position.trail_distance:
+                position.stop_loss, position.peak = float(stops[at]), float(peaks[at])
             if len(found):
-                return row + int(found[0])
+                return row + at
             row = end
         return None
 
@@ -132,8 +155,11 @@ def simulate(
         # Live marks a pair at its latest close: this candle's for pairs already ticked.
         return arrays[pair].close[row if order[pair] <= pair_index else row - 1]
 
+    def values_at(row: int, pair_index: int = len(pairs)) -> dict[str, float]:
+        return {q: p.amount * mark(q, row, pair_index) for q, p in held.items()}
+
     def close_position(pair: str, row: int, price: float, reason: str) -> None:
-        nonlocal cash
+        nonlocal cash, filled_now
         position = held.pop(pair)
         fill_price, fee = paper_fill(
             "sell", price, position.amount, costs.fee_rate, costs.slippage_rate
@@ -141,36 +167,65 @@ def simulate(
         value = position.amount * fill_price
         cash += value - fee
         cash_changes[row] += value - fee
-        trades.append(
-            SimTrade(
-                pair,
-                position.entry_row,
-                row,
-                position.amount,
-                position.entry_price,
-                fill_price,
-                position.entry_fee,
-                fee,
-                reason,
-            )
+        trade = SimTrade(
+            pair,
+            position.entry_row,
+            row,
+            position.amount,
+            position.entry_price,
+            fill_price,
+            position.entry_fee,
+            fee,
+            reason,
         )
+        trades.append(trade)
         holding_spans[pair].append((position.entry_row, row, position.amount))
+        filled_now = True
+        if risk is not None:
+            risk.exited(pair, row, trade.pnl, reason)
+
+    def check_stops(pair: str, row: int) -> None:
+        """`Trader._check_stops` on one candle, with the same functions."""
+        s, position = arrays[pair], held[pair]
+        hit = stop_exit(
+            s.open[row], s.high[row], s.low[row], position.stop_loss, position.take_profit
+        )
+        if hit is None:
+            if position.trail_distance:
+                position.stop_loss, position.peak = trail(
+                    position.stop_loss, position.peak, position.trail_distance, float(s.high[row])
+                )
+            return
+        price, reason = hit
+        if reason == "stop_loss":
+            reason = stop_reason(
+                position.stop_loss, position.entry_price, position.peak, position.trail_distance
+            )
+        close_position(pair, row, float(price), reason)
 
     def try_entry(pair: str, row: int) -> bool:
-        nonlocal cash
+        nonlocal cash, filled_now
         s = arrays[pair]
         price = float(s.close[row])
-        index = order[pair]
-        value = sum(p.amount * mark(q, row, index) for q, p in held.items())
+        values = values_at(row, order[pair])
         views = {
             q: OpenPosition(q, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
             for q, p in held.items()
         }
-        intent = OrderIntent(pair, "buy", price, "", "signal", atr=float(s.atr[row]))
+        regime = REGIMES[int(s.regime[row])]
+        intent = OrderIntent(pair, "buy", price, "", "signal", atr=float(s.atr[row]), regime=regime)
+        book = PortfolioView(cash + sum(values.values()), cash, views)
         try:
-            approved = gate.approve(intent, PortfolioView(cash + value, cash, views))
+            if risk is None:
+                approved = gate.approve(intent, book)
+            else:
+                approved = gate.approve(intent, book, risk.context(row, book.equity, values))
         except RiskRejection as rejection:
-            reason = str(rejection).split(": ", 1)[-1].split(" (")[0]
+            if rejection.blocks and risk is not None:
+                risk.refused(rejection.blocks)
+                reason = rejection.blocks[0].protection
+            else:
+                reason = str(rejection).split(": ", 1)[-1].split(" (")[0]
             rejections[reason] = rejections.get(reason, 0) + 1
             return False
         fill_price, fee = paper_fill(
@@ -179,6 +234,7 @@ def simulate(
         spend = approved.amount * fill_price + fee
         cash -= spend
         cash_changes[row] -= spend
+        trail_distance = getattr(approved, "trail_distance", 0.0)
         held[pair] = _Held(
             approved.amount,
             fill_price,
@@ -186,24 +242,43 @@ def simulate(
             approved.stop_loss,
             approved.take_profit,
             row,
+            trail_distance,
+            fill_price if trail_distance else None,
         )
+        filled_now = True
+        if risk is not None:
+            risk.entered(row)
         return True
+
+    def close_rows(row: int) -> None:
+        """Live ends each tick with a snapshot and a review: catch up to `row`."""
+        nonlocal current, filled_now
+        holdings = [(p.amount, arrays[q].close) for q, p in held.items()]
+        quiet = current
+        if filled_now:
+            risk.snapshot(current, current + 1, cash, holdings)
+            risk.review(current, values_at(current))
+            quiet = current + 1
+        if quiet < row:
+            risk.snapshot(quiet, row, cash, holdings)
+            if held:
+                risk.watch(quiet, row, values_at)
+        current, filled_now = row, False
 
     for pair in pairs:
         schedule(pair, next_buy(pair, first))
     report_every = max(1, (n - first) // 50)
     reported = first
+    current, filled_now = first, False
     while events:
         row, index = heapq.heappop(events)
+        if risk is not None and row > current:
+            close_rows(row)
         pair = pairs[index]
         s = arrays[pair]
-        position = held.get(pair)
-        if position is not None:
-            if s.low[row] <= position.stop_loss:
-                close_position(pair, row, min(s.open[row], position.stop_loss), "stop_loss")
-            elif s.high[row] >= position.take_profit:
-                close_position(pair, row, max(s.open[row], position.take_profit), "take_profit")
-            elif s.action[row] == -1:
+        if pair in held:
+            check_stops(pair, row)
+            if pair in held and s.action[row] == -1:
                 close_position(pair, row, float(s.close[row]), "signal")
         if pair not in held and s.action[row] == 1:
             try_entry(pair, row)
@@ -224,7 +299,11 @@ def simulate(
         if pair in held:
             delta[held[pair].entry_row] += held[pair].amount
         amounts[pair] = np.cumsum(delta)[:n]
-    return Simulation(trades, held, cash_changes, amounts, sum(rejections.values()), rejections)
+    blocked = dict(risk.blocked) if risk is not None else {}
+    locks = list(risk.started) if risk is not None else []
+    return Simulation(
+        trades, held, cash_changes, amounts, sum(rejections.values()), rejections, blocked, locks
+    )
 
 
 def equity_curve(
