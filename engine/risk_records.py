@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from data.commands import kill_in_force
 from data.db import as_utc
 from data.models import (
-    Command,
     EngineState,
     EquitySnapshot,
     Order,
@@ -51,11 +51,9 @@ def risk_context(
         .limit(RECENT_REJECTIONS)
     ).all()
     state = session.get(EngineState, 1)
-    kill = session.scalar(
-        select(Command.id)
-        .where(Command.kind == "kill", Command.status.in_(("pending", "claimed")))
-        .limit(1)
-    )
+    # Any kill not followed by a successful re-arm blocks, whatever became of it: a kill
+    # whose halt could not be written must not leave entries open.
+    kill = kill_in_force(session)
     return RiskContext(
         now=now,
         equity=book.equity,

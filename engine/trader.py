@@ -623,7 +623,11 @@ class Trader:
             except Exception as exc:
                 log.exception("could not close %s", pair)
                 failed.append(f"{pair}: {exc}")
-        closed.append(self.cancel_open_orders())
+        try:
+            closed.append(self.cancel_open_orders())
+        except Exception as exc:  # an open order may still fill: that is a failure too
+            log.exception("could not cancel the open orders")
+            failed.append(f"open orders not cancelled: {type(exc).__name__}: {exc}")
         with self.factory() as session:
             left = sorted(book.open_positions(session))
         for pair in left:
