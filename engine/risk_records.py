@@ -5,27 +5,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from data.commands import kill_in_force
-from data.db import as_utc
+from data.db import as_utc, transaction
 from data.models import (
     EngineState,
     EquitySnapshot,
     Order,
+    Position,
     ProtectionLock,
     Rejection,
     Trade,
 )
 from data.types import PortfolioView
 from risk import Block, ClosedTrade, RiskContext
+from risk.protections import at
 
 log = logging.getLogger("volt.risk")
 RECENT_TRADES = 50
 RECENT_REJECTIONS = 100
+EXIT_RETRY_MAX = timedelta(hours=1)
 MAX_ENTRIES_PER_HOUR = 1000  # the config's ceiling for max_trades_per_hour
 
 
@@ -166,3 +170,73 @@ def record_rejection(
             ts=now, pair=pair, side=side, source=source, reason=reason, decision_id=decision_id
         )
     )
+
+
+@dataclass
+class _Refusal:
+    count: int
+    retry_at: datetime
+
+
+class ExitRetries:
+    """Exits the broker refused, per pair. Each refusal is a `Rejection` row of its own (the
+    exit's transaction was rolled back) and the exit is retried after one candle, then after
+    twice as long each time up to an hour, instead of being resent every tick. Only the
+    broker's refusals pace exits: no protection is ever consulted for one."""
+
+    def __init__(self, factory: sessionmaker[Session], candle: timedelta) -> None:
+        self.factory = factory
+        self.candle = candle
+        self._refused: dict[str, _Refusal] = {}
+
+    def deferred(self, pair: str, now: datetime) -> str | None:
+        """Why this pair's exit waits now, or None when it may be sent."""
+        refusal = self._refused.get(pair)
+        if refusal is None:
+            return None
+        if now >= refusal.retry_at or not self._still_open(pair):
+            return None
+        return (
+            f"{pair}: the broker refused the exit; it is retried with backoff "
+            "(see the ERROR event); the position stays open until then"
+        )
+
+    def refused(self, pair: str, now: datetime, reason: str) -> None:
+        if not self._still_open(pair):
+            return  # not an exit, or the position is gone: nothing to pace
+        count = self._refused[pair].count + 1 if pair in self._refused else 1
+        wait = min(self.candle * 2 ** (count - 1), EXIT_RETRY_MAX)
+        self._refused[pair] = _Refusal(count, now + wait)
+        try:
+            with transaction(self.factory) as session:
+                record_rejection(session, now, pair, "sell", "broker", reason)
+        except Exception:
+            log.exception("could not record the refused exit of %s", pair)
+        if count == 1:
+            log.error(
+                "%s: the broker REFUSED the exit (%s). The position is UNPROTECTED: its stop "
+                "cannot close it. Fix the cause (balance, minimum order size, exchange "
+                "permissions) or close it by hand on the exchange; VOLT retries at %s, then "
+                "less and less often (at least hourly)",
+                pair,
+                reason,
+                at(now + wait),
+                extra={"kind": "exit_refused"},
+            )
+        else:
+            log.warning(
+                "%s: the broker refused the exit again (%d times: %s); next try at %s",
+                pair,
+                count,
+                reason,
+                at(now + wait),
+                extra={"kind": "exit_refused"},
+            )
+
+    def succeeded(self, pair: str) -> None:
+        if self._refused.pop(pair, None) is not None:
+            log.warning("%s: the exit went through after refusals", pair, extra={"kind": "risk"})
+
+    def _still_open(self, pair: str) -> bool:
+        with self.factory() as session:
+            return session.get(Position, pair) is not None

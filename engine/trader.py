@@ -35,7 +35,7 @@ from engine.errors import FeedUnavailable, OrderNotPlaced, PermanentError, Tempo
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
-from engine.risk_records import record_rejection, risk_context, sync_locks
+from engine.risk_records import ExitRetries, record_rejection, risk_context, sync_locks
 from risk import ApprovedOrder, OrderIntent, RiskGate, RiskRejection
 from risk.stops import stop_exit, stop_reason, trail
 
@@ -134,6 +134,7 @@ class Trader:
         self._last_candle: dict[str, datetime] = {}
         self._pair_errors: dict[str, str] = {}
         self._feed_down = False
+        self.exit_retries = ExitRetries(factory, self.candle_length)
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -233,8 +234,16 @@ class Trader:
             return
         report.new_candles = True
         self._store_candles(pair, fresh)
-        self._check_stops(pair, fresh, now, report)
-        self._decide(pair, candles.tail(self.history_candles), now, report)
+        # A refused exit waits for its retry; the candles stay unseen so its stop is met again.
+        if waiting := self.exit_retries.deferred(pair, now):
+            raise PermanentError(waiting)
+        try:
+            self._check_stops(pair, fresh, now, report)
+            self._decide(pair, candles.tail(self.history_candles), now, report)
+        except PermanentError as refusal:  # entries catch theirs: this is a refused exit
+            self.exit_retries.refused(pair, now, str(refusal))
+            raise
+        self.exit_retries.succeeded(pair)
         self._last_candle[pair] = candles.index[-1].to_pydatetime()
 
     def _watch_staleness(self, pair: str, now: datetime) -> None:
