@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.commands import kill_in_force
@@ -22,6 +22,7 @@ from data.models import (
     Rejection,
     Trade,
 )
+from data.risk_levels import peak_mark, stored_peak
 from data.types import PortfolioView
 from risk import Block, ClosedTrade, RiskContext
 from risk.protections import at
@@ -48,10 +49,10 @@ def risk_context(
         .where(Order.side == "buy", Order.ts > now - timedelta(hours=1))
         .limit(MAX_ENTRIES_PER_HOUR)
     ).all()
-    rejections = session.scalars(
+    rejections = session.scalars(  # by the (source, ts) index
         select(Rejection.ts)
         .where(Rejection.source == "broker")
-        .order_by(Rejection.id.desc())
+        .order_by(Rejection.ts.desc())
         .limit(RECENT_REJECTIONS)
     ).all()
     state = session.get(EngineState, 1)
@@ -63,7 +64,7 @@ def risk_context(
         equity=book.equity,
         exposure=sum(values.values()),
         pair_exposure=values,
-        peak_equity=_peak_equity(session, now, book.equity),
+        peak_equity=_peak_equity(session, state, now, book.equity),
         day_start_equity=_day_start_equity(session, now, book.equity),
         recent_trades=tuple(
             ClosedTrade(t.pair, as_utc(t.exit_ts), t.pnl, t.exit_reason) for t in reversed(trades)
@@ -77,18 +78,15 @@ def risk_context(
     )
 
 
-def _peak_equity(session: Session, now: datetime, equity: float) -> float:
-    # After a drawdown pause the peak is measured afresh, or the lock would return at once.
-    reset = session.scalar(
-        select(func.max(ProtectionLock.until)).where(
-            ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= now
-        )
-    )
-    statement = select(func.max(EquitySnapshot.equity))
-    if reset is not None:
-        statement = statement.where(EquitySnapshot.ts >= reset)
-    peak = session.scalar(statement)
-    return max(equity, peak or 0.0)
+def _peak_equity(session: Session, state: EngineState | None, now: datetime, equity: float):
+    """The peak since the last drawdown pause, from the high-water mark kept on the state
+    row (updated in the caller's transaction), so no decision rescans every snapshot."""
+    stored = stored_peak(state)
+    mark = peak_mark(session, now, stored)
+    if state is not None and mark != stored and mark.last_id is not None:
+        state.peak_equity, state.peak_equity_from = mark.peak, mark.since
+        state.peak_equity_id = mark.last_id
+    return max(equity, mark.peak or 0.0)
 
 
 def _day_start_equity(session: Session, now: datetime, equity: float) -> float:
