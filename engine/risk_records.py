@@ -28,7 +28,7 @@ from risk import Block, ClosedTrade, RiskContext
 from risk.protections import at
 
 log = logging.getLogger("volt.risk")
-RECENT_TRADES = 50
+RECENT_TRADES = 100  # at least the ceiling of risk.protections.losing_streak
 RECENT_REJECTIONS = 100
 EXIT_RETRY_MAX = timedelta(hours=1)
 MAX_ENTRIES_PER_HOUR = 1000  # the config's ceiling for max_trades_per_hour

@@ -7,14 +7,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import insert, text
 
+from config.settings import Protections
 from data import queries
 from data.db import make_engine, make_session_factory, transaction
-from data.models import EquitySnapshot, ProtectionLock, Rejection
+from data.models import EquitySnapshot, Order, ProtectionLock, Rejection, Trade
 from data.state import read_state, update_state
 from data.types import PortfolioView
-from engine.risk_records import risk_context
+from engine.risk_records import RECENT_TRADES, risk_context
+from engine.wiring import build_gate
+from risk import OrderIntent, RiskRejection
+from tests.scripted import scripted_settings, with_protections
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -104,6 +109,53 @@ def test_indexes_added_later_are_built_and_used(db, tmp_path):
         ).all()
     assert "ix_rejections_source_ts" in " ".join(str(row) for row in plan)
     reopened.dispose()
+
+
+def test_a_losing_streak_longer_than_fifty_trades_still_blocks(db):
+    engine, factory = db
+    with pytest.raises(ValidationError):
+        Protections(losing_streak=RECENT_TRADES + 1)  # every allowed streak can be read
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Order),
+            [
+                {
+                    "client_order_id": "o",
+                    "ts": NOW - 100 * HOUR,
+                    "pair": "BTC/USDT",
+                    "side": "buy",
+                    "amount": 1.0,
+                    "price": 1.0,
+                    "status": "filled",
+                }
+            ],
+        )
+        conn.execute(
+            insert(Trade),
+            [
+                {
+                    "pair": "BTC/USDT",
+                    "amount": 1.0,
+                    "entry_ts": NOW - HOUR,
+                    "entry_price": 1.0,
+                    "exit_ts": NOW - HOUR + i * timedelta(seconds=10),
+                    "exit_price": 1.0,
+                    "fees": 0.0,
+                    "pnl": -1.0,
+                    "pnl_pct": -0.01,
+                    "exit_reason": "signal",
+                    "entry_order_id": 1,
+                    "exit_order_id": 1,
+                }
+                for i in range(60)
+            ],
+        )
+    gate = build_gate(with_protections(scripted_settings(), losing_streak=60, daily_loss_limit=1))
+    with factory() as session:
+        context = risk_context(session, PortfolioView(10_000.0, 10_000.0, {}), {}, NOW)
+    intent = OrderIntent("ETH/USDT", "buy", 100.0, "e", "signal", atr=1.0)
+    with pytest.raises(RiskRejection, match="the last 60 trades all lost"):
+        gate.approve(intent, PortfolioView(10_000.0, 10_000.0, {}), context)
 
 
 def test_broker_rejections_are_read_newest_first(db):
