@@ -12,9 +12,7 @@ from engine.errors import PermanentError
 from tests.scripted import scripted_settings, scripted_trader
 
 
-def test_a_refused_stop_exit_is_recorded_backed_off_and_retried_until_it_closes(
-    tmp_path, caplog
-):
+def test_a_refused_stop_exit_is_recorded_backed_off_and_retried_until_it_closes(tmp_path, caplog):
     closes = [100 + 0.2 * i for i in range(25)] + [80.0] * 60
     trader, clock = scripted_trader(
         tmp_path, {"BTC/USDT": closes}, {"BTC/USDT": [0] * 18 + [1]}, scripted_settings()
@@ -41,7 +39,10 @@ def test_a_refused_stop_exit_is_recorded_backed_off_and_retried_until_it_closes(
             trader.tick()
             clock.advance(300)
     # Resent after one candle, then two, then four: not every tick.
-    gaps = [(later - earlier).total_seconds() / 60 for earlier, later in zip(sent, sent[1:])]
+    gaps = [
+        (later - earlier).total_seconds() / 60
+        for earlier, later in zip(sent, sent[1:], strict=False)
+    ]
     assert gaps == [5, 10, 20][: len(gaps)] and 3 <= len(sent) <= 4
     refused = len(sent)
     with trader.factory() as session:
