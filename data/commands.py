@@ -104,6 +104,38 @@ def get_command(factory: sessionmaker[Session], command_id: int) -> Command | No
         return session.get(Command, command_id)
 
 
+def kill_in_force(session: Session) -> Command | None:
+    """The latest kill command unless a later re-arm succeeded: entries stay blocked while it
+    is in force, whatever its status (pending, claimed, failed, interrupted or done), so a
+    kill whose halt could not be written still fails closed."""
+    kill = session.scalar(
+        select(Command).where(Command.kind == "kill").order_by(Command.id.desc()).limit(1)
+    )
+    if kill is None:
+        return None
+    rearmed = session.scalar(
+        select(Command.id)
+        .where(Command.kind == "rearm", Command.status == "done", Command.id > kill.id)
+        .limit(1)
+    )
+    return None if rearmed is not None else kill
+
+
+def requeue_interrupted_kill(factory: sessionmaker[Session]) -> Command | None:
+    """A kill in force that a dead supervisor left claimed (or marked interrupted) is run
+    again: it goes back to pending. Returns it, or None."""
+    with transaction(factory) as session:
+        kill = kill_in_force(session)
+        if kill is None:
+            return None
+        interrupted = kill.status == "failed" and (kill.result or "").startswith("interrupted")
+        if not (kill.status == "claimed" or interrupted):
+            return None
+        kill.status, kill.claimed_by, kill.done_ts = "pending", "", None
+        kill.result = "interrupted by a supervisor restart; running it again"
+        return kill
+
+
 def latest_command(factory: sessionmaker[Session], kind: str) -> Command | None:
     with factory() as session:
         return session.scalar(

@@ -73,7 +73,19 @@ def make_engine(url: str | None = None, metadata: MetaData | None = None) -> Eng
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
         (metadata or Base.metadata).create_all(conn)
         _add_missing_columns(conn, metadata or Base.metadata)
+        _add_missing_indexes(conn, metadata or Base.metadata)
     return engine
+
+
+def _add_missing_indexes(conn, metadata: MetaData) -> None:
+    """An index added to a model is built on an existing table too (create_all only builds
+    the indexes of the tables it creates)."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(conn)
 
 
 def _add_missing_columns(conn, metadata: MetaData) -> None:

@@ -61,6 +61,7 @@ class VoteRow(Base):
 
 class Order(Base):
     __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_side_ts", "side", "ts"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
@@ -192,6 +193,11 @@ class EngineState(Base):
     sleep_inhibit: Mapped[str | None] = mapped_column(Text)
     llm_status: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]
+    # The high-water mark of equity since the last drawdown pause (data.risk_levels), so
+    # no decision scans every snapshot: the peak, its start, the last snapshot folded in.
+    peak_equity: Mapped[float | None] = mapped_column(Float)
+    peak_equity_from: Mapped[datetime | None]
+    peak_equity_id: Mapped[int | None]
 
 
 class ExchangeStatus(Base):
@@ -265,6 +271,7 @@ class Rejection(Base):
     """An order risk refused or the broker refused or never took, with the reason."""
 
     __tablename__ = "rejections"
+    __table_args__ = (Index("ix_rejections_source_ts", "source", "ts"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ts: Mapped[datetime] = mapped_column(index=True)
     pair: Mapped[str] = mapped_column(String(32))

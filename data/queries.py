@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from data.db import as_utc, utcnow
@@ -28,6 +28,7 @@ from data.models import (
     Trade,
     VoteRow,
 )
+from data.risk_levels import peak_mark, stored_peak
 
 TRADE_COLUMNS = [
     "id",
@@ -330,22 +331,36 @@ def llm_votes(engine: Engine, limit: int = 200) -> pd.DataFrame:
     return _frame(engine, statement, ["source", "data", "rationale", "ts"])
 
 
+def risk_now(conn) -> datetime:
+    """The engine's market time (locks and pauses are in market time), else the wall clock."""
+    market = conn.execute(select(EngineState.market_time).where(EngineState.id == 1)).scalar()
+    return as_utc(market) or utcnow()
+
+
 def equity_and_peak(engine: Engine) -> dict:
-    """The latest equity snapshot and the highest one, for drawdown against its limit."""
+    """The latest equity snapshot and the peak the drawdown limit measures from: the same
+    as the engine's, i.e. since the last drawdown pause ended."""
     with engine.connect() as conn:
         latest = conn.execute(
             select(EquitySnapshot.equity).order_by(EquitySnapshot.id.desc()).limit(1)
         ).scalar()
-        peak = conn.execute(select(func.max(EquitySnapshot.equity))).scalar()
-    return {"equity": latest, "peak": peak}
+        state = conn.execute(select(EngineState).where(EngineState.id == 1)).first()
+        mark = peak_mark(conn, risk_now(conn), stored_peak(state))
+    return {"equity": latest, "peak": mark.peak}
 
 
 def protection_locks(engine: Engine) -> pd.DataFrame:
-    """Protections blocking new entries now (as of the engine's last tick)."""
+    """Protections blocking new entries now (as of the engine's last tick): a lock whose
+    end time has passed no longer blocks, even before the engine lifts it."""
     columns = ["protection", "pair", "reason", "clears", "ts", "until"]
+    with engine.connect() as conn:
+        now = risk_now(conn)
     statement = (
         select(*[getattr(ProtectionLock, c) for c in columns])
-        .where(ProtectionLock.lifted_ts.is_(None))
+        .where(
+            ProtectionLock.lifted_ts.is_(None),
+            or_(ProtectionLock.until.is_(None), ProtectionLock.until > now),
+        )
         .order_by(ProtectionLock.id)
     )
     return _frame(engine, statement, columns)

@@ -5,28 +5,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from data.db import as_utc
+from data.commands import kill_in_force
+from data.db import as_utc, transaction
 from data.models import (
-    Command,
     EngineState,
     EquitySnapshot,
     Order,
+    Position,
     ProtectionLock,
     Rejection,
     Trade,
 )
+from data.risk_levels import peak_mark, stored_peak
 from data.types import PortfolioView
 from risk import Block, ClosedTrade, RiskContext
 from risk.context import position_values
+from risk.protections import at
 
 log = logging.getLogger("volt.risk")
-RECENT_TRADES = 50
+RECENT_TRADES = 100  # at least the ceiling of risk.protections.losing_streak
 RECENT_REJECTIONS = 100
+EXIT_RETRY_MAX = timedelta(hours=1)
 MAX_ENTRIES_PER_HOUR = 1000  # the config's ceiling for max_trades_per_hour
 
 
@@ -45,24 +50,22 @@ def risk_context(
         .where(Order.side == "buy", Order.ts > now - timedelta(hours=1))
         .limit(MAX_ENTRIES_PER_HOUR)
     ).all()
-    rejections = session.scalars(
+    rejections = session.scalars(  # by the (source, ts) index
         select(Rejection.ts)
         .where(Rejection.source == "broker")
-        .order_by(Rejection.id.desc())
+        .order_by(Rejection.ts.desc())
         .limit(RECENT_REJECTIONS)
     ).all()
     state = session.get(EngineState, 1)
-    kill = session.scalar(
-        select(Command.id)
-        .where(Command.kind == "kill", Command.status.in_(("pending", "claimed")))
-        .limit(1)
-    )
+    # Any kill not followed by a successful re-arm blocks, whatever became of it: a kill
+    # whose halt could not be written must not leave entries open.
+    kill = kill_in_force(session)
     return RiskContext(
         now=now,
         equity=book.equity,
         exposure=sum(values.values()),
         pair_exposure=values,
-        peak_equity=_peak_equity(session, now, book.equity),
+        peak_equity=_peak_equity(session, state, now, book.equity),
         day_start_equity=_day_start_equity(session, now, book.equity),
         recent_trades=tuple(
             ClosedTrade(t.pair, as_utc(t.exit_ts), t.pnl, t.exit_reason) for t in reversed(trades)
@@ -76,18 +79,15 @@ def risk_context(
     )
 
 
-def _peak_equity(session: Session, now: datetime, equity: float) -> float:
-    # After a drawdown pause the peak is measured afresh, or the lock would return at once.
-    reset = session.scalar(
-        select(func.max(ProtectionLock.until)).where(
-            ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= now
-        )
-    )
-    statement = select(func.max(EquitySnapshot.equity))
-    if reset is not None:
-        statement = statement.where(EquitySnapshot.ts >= reset)
-    peak = session.scalar(statement)
-    return max(equity, peak or 0.0)
+def _peak_equity(session: Session, state: EngineState | None, now: datetime, equity: float):
+    """The peak since the last drawdown pause, from the high-water mark kept on the state
+    row (updated in the caller's transaction), so no decision rescans every snapshot."""
+    stored = stored_peak(state)
+    mark = peak_mark(session, now, stored)
+    if state is not None and mark != stored and mark.last_id is not None:
+        state.peak_equity, state.peak_equity_from = mark.peak, mark.since
+        state.peak_equity_id = mark.last_id
+    return max(equity, mark.peak or 0.0)
 
 
 def _day_start_equity(session: Session, now: datetime, equity: float) -> float:
@@ -169,3 +169,73 @@ def record_rejection(
             ts=now, pair=pair, side=side, source=source, reason=reason, decision_id=decision_id
         )
     )
+
+
+@dataclass
+class _Refusal:
+    count: int
+    retry_at: datetime
+
+
+class ExitRetries:
+    """Exits the broker refused, per pair. Each refusal is a `Rejection` row of its own (the
+    exit's transaction was rolled back) and the exit is retried after one candle, then after
+    twice as long each time up to an hour, instead of being resent every tick. Only the
+    broker's refusals pace exits: no protection is ever consulted for one."""
+
+    def __init__(self, factory: sessionmaker[Session], candle: timedelta) -> None:
+        self.factory = factory
+        self.candle = candle
+        self._refused: dict[str, _Refusal] = {}
+
+    def deferred(self, pair: str, now: datetime) -> str | None:
+        """Why this pair's exit waits now, or None when it may be sent."""
+        refusal = self._refused.get(pair)
+        if refusal is None:
+            return None
+        if now >= refusal.retry_at or not self._still_open(pair):
+            return None
+        return (
+            f"{pair}: the broker refused the exit; it is retried with backoff "
+            "(see the ERROR event); the position stays open until then"
+        )
+
+    def refused(self, pair: str, now: datetime, reason: str) -> None:
+        if not self._still_open(pair):
+            return  # not an exit, or the position is gone: nothing to pace
+        count = self._refused[pair].count + 1 if pair in self._refused else 1
+        wait = min(self.candle * 2 ** (count - 1), EXIT_RETRY_MAX)
+        self._refused[pair] = _Refusal(count, now + wait)
+        try:
+            with transaction(self.factory) as session:
+                record_rejection(session, now, pair, "sell", "broker", reason)
+        except Exception:
+            log.exception("could not record the refused exit of %s", pair)
+        if count == 1:
+            log.error(
+                "%s: the broker REFUSED the exit (%s). The position is UNPROTECTED: its stop "
+                "cannot close it. Fix the cause (balance, minimum order size, exchange "
+                "permissions) or close it by hand on the exchange; VOLT retries at %s, then "
+                "less and less often (at least hourly)",
+                pair,
+                reason,
+                at(now + wait),
+                extra={"kind": "exit_refused"},
+            )
+        else:
+            log.warning(
+                "%s: the broker refused the exit again (%d times: %s); next try at %s",
+                pair,
+                count,
+                reason,
+                at(now + wait),
+                extra={"kind": "exit_refused"},
+            )
+
+    def succeeded(self, pair: str) -> None:
+        if self._refused.pop(pair, None) is not None:
+            log.warning("%s: the exit went through after refusals", pair, extra={"kind": "risk"})
+
+    def _still_open(self, pair: str) -> bool:
+        with self.factory() as session:
+            return session.get(Position, pair) is not None

@@ -10,8 +10,10 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -23,10 +25,12 @@ from data.commands import (
     fail_pending_before,
     finish_command,
     get_command,
-    latest_command,
+    kill_in_force,
+    requeue_interrupted_kill,
 )
 from data.db import as_utc, utcnow
 from data.events import record_event
+from data.models import Position
 from data.state import read_state, update_state
 from engine.clock import make_clock
 from engine.metrics import record_metrics
@@ -42,6 +46,10 @@ FIRST_TICK_GRACE_SECONDS = 60.0
 KILL_STOP_TIMEOUT_SECONDS = 5.0
 KILL_CLOSE_ATTEMPTS = 3
 KILL_RETRY_SECONDS = 1.0  # doubles after each attempt that left something open
+HALT_RETRY_SECONDS = 0.2  # a halt that could not be written: retried, doubling up to
+HALT_RETRY_MAX_SECONDS = 5.0
+HALTED_FLATTEN_FIRST_SECONDS = 5.0  # a failed kill: the flatten is retried, doubling up to
+HALTED_FLATTEN_MAX_SECONDS = 300.0
 POLL_SECONDS = 0.25
 WATCHDOG_SECONDS = 0.25
 STEP_RETRY_SECONDS = 2.0
@@ -70,6 +78,15 @@ def describe_exit(returncode: int) -> str:
         except ValueError:
             return f"killed by signal {-returncode}"
     return f"exited with code {returncode}"
+
+
+@dataclass
+class FlattenRetry:
+    """A failed kill's flatten, to try again at `at` (monotonic), then after `delay`."""
+
+    command_id: int
+    at: float
+    delay: float
 
 
 class Supervisor:
@@ -105,6 +122,7 @@ class Supervisor:
         self._stderr_offset = 0
         self.inhibitor = SleepInhibitor()
         self._sleep_text = ""
+        self._flatten_retry: FlattenRetry | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -130,6 +148,7 @@ class Supervisor:
                 update_state(self.factory, status="halted")
             else:
                 update_state(self.factory, desired="running", status="starting")
+            self._resume_kill()
             for command_id in fail_interrupted(self.factory, "supervisor"):
                 log.warning(
                     "command #%d was interrupted by a supervisor restart",
@@ -167,9 +186,35 @@ class Supervisor:
         finally:
             self.lock.release()
 
+    def _resume_kill(self) -> None:
+        """A kill in force outlives the supervisor: halted whatever its status; one a dead
+        supervisor left unfinished runs again; one that failed is retried."""
+        with self.factory() as session:
+            kill = kill_in_force(session)
+        if kill is None:
+            return
+        state = read_state(self.factory)
+        if not state.halted:
+            update_state(
+                self.factory,
+                halted=True,
+                desired="stopped",
+                status="halted",
+                halt_reason=f"kill switch (command #{kill.id})",
+            )
+        if requeue_interrupted_kill(self.factory) is not None:
+            log.warning(
+                "kill switch #%d was interrupted by a supervisor restart: running it again",
+                kill.id,
+                extra={"kind": "kill_switch"},
+            )
+        elif kill.status == "failed":
+            self._schedule_flatten_retry(kill.id, delay=0.0)
+
     def _step(self) -> None:
         self._watch_worker()
         self._handle_commands()
+        self._retry_flatten_if_due()
         state = read_state(self.factory)
         if (
             self.worker is None
@@ -377,7 +422,7 @@ class Supervisor:
 
     # --- commands -------------------------------------------------------------------------
     def _handle_commands(self) -> None:
-        while command := claim_next_command(self.factory, SUPERVISOR_COMMANDS, "supervisor"):
+        while command := claim_next_command(self.factory, self._command_kinds(), "supervisor"):
             log.info("command #%d: %s", command.id, command.kind)
             try:
                 handler = getattr(self, f"_command_{command.kind}")
@@ -393,6 +438,12 @@ class Supervisor:
                 f"command_{command.kind}",
                 f"{command.kind} #{command.id} {'done' if ok else 'failed'}: {result}",
             )
+
+    def _command_kinds(self) -> frozenset[str]:
+        # With no worker running nobody else would take a manual close: the supervisor does.
+        if self.worker is None:
+            return SUPERVISOR_COMMANDS | {"close_position"}
+        return SUPERVISOR_COMMANDS
 
     def _command_confirm_live(self, command_id: int, payload: dict) -> tuple[bool, str]:
         if self.settings.mode != "live":
@@ -428,10 +479,9 @@ class Supervisor:
         return True, f"trading stopped: {outcome}"
 
     def _command_rearm(self, _command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
-        state = read_state(self.factory)
-        if not state.halted:
-            return True, "the engine was not halted"
-        last_kill = latest_command(self.factory, "kill")
+        # The last kill decides first: a kill whose halt never got written still blocks.
+        with self.factory() as session:
+            last_kill = kill_in_force(session)
         if last_kill is not None and last_kill.status != "done":
             if last_kill.status in ("pending", "claimed"):
                 return False, f"the kill switch (#{last_kill.id}) is still running; wait for it"
@@ -439,27 +489,52 @@ class Supervisor:
                 f"the last kill switch (#{last_kill.id}) did not close everything: "
                 f"{last_kill.result}. Press it again until it succeeds, then re-arm"
             )
+        state = read_state(self.factory)
+        if not state.halted and last_kill is None:
+            return True, "the engine was not halted"
         update_state(self.factory, halted=False, halt_reason="", desired="running")
         self.recent_restarts.clear()
+        self._flatten_retry = None
         return True, "re-armed: trading resumes"
 
     def _command_kill(self, command_id: int, _payload: dict | None = None) -> tuple[bool, str]:
-        already = read_state(self.factory).halted
-        # Halt in the database first: from this commit on the worker refuses every entry (it
-        # reads the flag inside each entry's transaction) and no worker can be started.
-        update_state(
-            self.factory,
-            halted=True,
-            desired="stopped",
-            status="halted",
-            halt_reason=f"kill switch (command #{command_id})",
-        )
-        stopped = self.stop_worker(KILL_STOP_TIMEOUT_SECONDS)
+        self._flatten_retry = None  # this press supersedes any retry of an earlier kill
+        try:
+            already = read_state(self.factory).halted
+        except Exception:
+            log.exception("kill switch #%d: could not read the engine state", command_id)
+            already = False
+        halt = {
+            "halted": True,
+            "desired": "stopped",
+            "status": "halted",
+            "halt_reason": f"kill switch (command #{command_id})",
+        }
+        # Halt in the database first: from this commit on no worker can be started. Entries
+        # are refused from the press on anyway: the risk gate blocks while a kill is in force.
+        try:
+            update_state(self.factory, **halt)
+            halted = True
+        except Exception:
+            # A worker stuck mid-order may hold the write lock: stop it regardless, then retry.
+            log.exception(
+                "kill switch #%d: could not write the halt; stopping the worker anyway",
+                command_id,
+                extra={"kind": "kill_switch"},
+            )
+            halted = False
+        stopped = self._stop_worker_for_kill(command_id)
+        if not halted:
+            self._until_committed(
+                lambda: update_state(self.factory, **halt),
+                f"kill switch #{command_id}: writing the halt",
+            )
         closed, failed, attempts = self.flatten(command_id)
         again = "already halted: retried what was left; " if already else ""
         summary = f"{again}{stopped}; " + "; ".join(closed)
         if failed:
             left = "; ".join(failed)
+            self._schedule_flatten_retry(command_id)
             update_state(
                 self.factory,
                 halt_reason=f"kill switch (command #{command_id}) could not close: {left}",
@@ -473,17 +548,59 @@ class Supervisor:
             )
             return False, (
                 f"{summary}; NOT CLOSED after {attempts} attempts: {left}; engine stays "
-                "halted: press the kill switch again to retry"
+                "halted; the supervisor keeps retrying, or press the kill switch again"
             )
         return True, f"{summary}; engine halted until re-armed"
+
+    def _stop_worker_for_kill(self, command_id: int) -> str:
+        """Stop the worker whatever else fails: the process goes even if the database won't."""
+        try:
+            return self.stop_worker(KILL_STOP_TIMEOUT_SECONDS)
+        except Exception as exc:
+            log.exception(
+                "kill switch #%d: stopping the worker in order failed; killing it",
+                command_id,
+                extra={"kind": "kill_switch"},
+            )
+            with self._worker_lock:
+                worker, self.worker = self.worker, None
+            if worker is not None and worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            return f"worker stopped ({type(exc).__name__} on the way: {exc})"
+
+    def _until_committed(self, write, what: str) -> None:
+        """Retry a write the kill switch cannot do without until it commits, with a bounded
+        backoff; each failure is logged with its traceback (and so is an event)."""
+        delay, attempt = HALT_RETRY_SECONDS, 1
+        while True:
+            try:
+                write()
+                if attempt > 1:
+                    log.warning("%s: committed at attempt %d", what, attempt)
+                return
+            except Exception:
+                log.exception(
+                    "%s failed (attempt %d); retrying in %.1f s",
+                    what,
+                    attempt,
+                    delay,
+                    extra={"kind": "kill_switch"},
+                )
+            time.sleep(delay)  # not stop_requested: a shutdown must not cut the kill short
+            delay = min(delay * 2, HALT_RETRY_MAX_SECONDS)
+            attempt += 1
+
+    def _own_trader(self):
+        """A trader with the supervisor's own broker, so it works with the worker dead."""
+        state = read_state(self.factory)
+        resume = None if self.settings.feed.kind == "ccxt" else as_utc(state.market_time)
+        return build_trader(self.settings, self.factory, make_clock(self.speed, resume))
 
     def flatten(self, command_id: int) -> tuple[list[str], list[str], int]:
         """Close everything with the supervisor's own broker, so it works with the worker dead;
         retried with backoff. Returns (what was done, what is still open and why, attempts)."""
-        state = read_state(self.factory)
-        resume = None if self.settings.feed.kind == "ccxt" else as_utc(state.market_time)
-        clock = make_clock(self.speed, resume)
-        trader = build_trader(self.settings, self.factory, clock)
+        trader = self._own_trader()
         closed: list[str] = []
         delay = KILL_RETRY_SECONDS
         for attempt in range(1, KILL_CLOSE_ATTEMPTS + 1):
@@ -507,6 +624,7 @@ class Supervisor:
         return closed, failed, attempt
 
     def _flatten_once(self, trader, command_id: int) -> tuple[list[str], list[str]]:
+        """One attempt. Each step is on its own: a failing one never stops the closes."""
         try:
             # The worker may have died between the broker's fill and its own record of it:
             # bring the book up to date first, or the flatten would miss that position.
@@ -516,12 +634,104 @@ class Supervisor:
                     finding,
                     extra={"kind": "reconciliation"},
                 )
+        except Exception:
+            log.exception(
+                "kill switch #%d: reconciliation before the flatten failed; closing what the "
+                "book holds",
+                command_id,
+                extra={"kind": "kill_switch"},
+            )
+        try:
             done, failed = trader.flatten("kill_switch", f"k{command_id}")
+        except Exception as exc:
+            log.exception("kill switch #%d: the flatten failed", command_id)
+            done, failed = [], [f"{type(exc).__name__}: {exc}"]
+        try:
             # On an exchange account, coins VOLT never bought are its owner's: only a
             # shortfall fails.
             surplus = trader.broker.exclusive_account
             failed += [f"account mismatch: {m}" for m in holdings_mismatches(trader, surplus)]
-            return done, failed
         except Exception as exc:
-            log.exception("kill switch #%d: the flatten failed", command_id)
-            return [], [f"{type(exc).__name__}: {exc}"]
+            log.exception("kill switch #%d: the account check failed", command_id)
+            failed.append(f"account check failed: {type(exc).__name__}: {exc}")
+        if failed:
+            failed += [
+                f"{pair}: still open"
+                for pair in self._open_pairs()
+                if not any(line.startswith(pair) for line in failed)
+            ]
+        return done, failed
+
+    def _open_pairs(self) -> list[str]:
+        """The pairs the database still holds, by name, for the report; never raises."""
+        try:
+            with self.factory() as session:
+                return sorted(session.scalars(select(Position.pair)))
+        except Exception:
+            log.exception("could not list the open positions")
+            return ["(open positions unknown: the database could not be read)"]
+
+    # --- a halted engine with positions left open -----------------------------------------
+    def _schedule_flatten_retry(self, command_id: int, delay: float | None = None) -> None:
+        first = HALTED_FLATTEN_FIRST_SECONDS
+        self._flatten_retry = FlattenRetry(
+            command_id, time.monotonic() + (first if delay is None else delay), first
+        )
+
+    def _retry_flatten_if_due(self) -> None:
+        """While a failed kill is in force and no worker runs, keep flattening with backoff:
+        nothing else watches those positions. Success completes the kill (re-arm allowed)."""
+        retry = self._flatten_retry
+        if retry is None or self.worker is not None or time.monotonic() < retry.at:
+            return
+        with self.factory() as session:
+            kill = kill_in_force(session)
+        if kill is None or kill.id != retry.command_id or kill.status != "failed":
+            self._flatten_retry = None  # re-armed, pressed again, or already completed
+            return
+        try:
+            done, failed = self._flatten_once(self._own_trader(), retry.command_id)
+        except Exception as exc:
+            log.exception("kill switch #%d: retrying the flatten failed", retry.command_id)
+            done, failed = [], [f"{type(exc).__name__}: {exc}"]
+        if not failed:
+            closed = "; ".join(line for line in done if line.startswith("closed ")) or "nothing"
+            result = (
+                f"{kill.result} | later the supervisor's retry closed: {closed}; "
+                "engine halted until re-armed"
+            )
+            finish_command(self.factory, retry.command_id, True, result)
+            update_state(self.factory, halt_reason=f"kill switch (command #{retry.command_id})")
+            record_event(
+                self.factory,
+                "WARNING",
+                "supervisor",
+                "kill_switch",
+                f"kill switch #{retry.command_id} completed by a retry: closed {closed}; "
+                "the engine stays halted until re-armed",
+            )
+            log.warning("kill switch #%d completed by a retry", retry.command_id)
+            self._flatten_retry = None
+            return
+        left = "; ".join(failed)
+        message = (
+            f"kill switch #{retry.command_id}: retry still could not close: {left}; "
+            f"next try in {retry.delay:.0f} s (the engine stays halted)"
+        )
+        record_event(self.factory, "ERROR", "supervisor", "kill_switch", message)
+        log.error(message, extra={"skip_events": True})
+        update_state(
+            self.factory,
+            halt_reason=f"kill switch (command #{retry.command_id}) could not close: {left}",
+        )
+        retry.at = time.monotonic() + retry.delay
+        retry.delay = min(retry.delay * 2, HALTED_FLATTEN_MAX_SECONDS)
+
+    def _command_close_position(self, command_id: int, payload: dict) -> tuple[bool, str]:
+        """A manual close with no worker running (stopped or halted): the supervisor's own
+        trader closes it, through the risk gate like the worker does."""
+        pair = payload.get("pair")
+        if pair not in self.settings.market.pairs:
+            return False, f"unknown pair {pair!r}"
+        result = self._own_trader().close_position(pair, "manual", f"m{command_id}")
+        return not result.endswith("no open position"), f"{result} (no worker ran: the supervisor)"

@@ -41,7 +41,7 @@ from engine.errors import (
 from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
-from engine.risk_records import record_rejection, risk_context, sync_locks
+from engine.risk_records import ExitRetries, record_rejection, risk_context, sync_locks
 from risk import ApprovedOrder, OrderIntent, RiskGate, RiskRejection
 from risk.stops import stop_exit, stop_reason, trail
 
@@ -143,6 +143,7 @@ class Trader:
         self._last_candle: dict[str, datetime] = {}
         self._pair_errors: dict[str, str] = {}
         self._feed_down = False
+        self.exit_retries = ExitRetries(factory, self.candle_length)
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -242,8 +243,16 @@ class Trader:
             return
         report.new_candles = True
         self._store_candles(pair, fresh)
-        self._check_stops(pair, fresh, now, report)
-        self._decide(pair, candles.tail(self.history_candles), now, report)
+        # A refused exit waits for its retry; the candles stay unseen so its stop is met again.
+        if waiting := self.exit_retries.deferred(pair, now):
+            raise PermanentError(waiting)
+        try:
+            self._check_stops(pair, fresh, now, report)
+            self._decide(pair, candles.tail(self.history_candles), now, report)
+        except PermanentError as refusal:  # entries catch theirs: this is a refused exit
+            self.exit_retries.refused(pair, now, str(refusal))
+            raise
+        self.exit_retries.succeeded(pair)
         self._last_candle[pair] = candles.index[-1].to_pydatetime()
 
     def _watch_staleness(self, pair: str, now: datetime) -> None:
@@ -651,7 +660,11 @@ class Trader:
             except Exception as exc:
                 log.exception("could not close %s", pair)
                 failed.append(f"{pair}: {exc}")
-        closed.append(self.cancel_open_orders())
+        try:
+            closed.append(self.cancel_open_orders())
+        except Exception as exc:  # an open order may still fill: that is a failure too
+            log.exception("could not cancel the open orders")
+            failed.append(f"open orders not cancelled: {type(exc).__name__}: {exc}")
         with self.factory() as session:
             left = sorted(book.open_positions(session))
         for pair in left:

@@ -162,7 +162,10 @@ class RiskGate:
         stop_distance = intent.price - stop_loss
         if stop_loss <= 0:
             raise RiskRejection(f"{pair}: stop distance {stop_distance:.4g} exceeds the price")
-        amount = book.equity * limits.risk_per_trade / stop_distance
+        # Sized from the normal stop distance (or the stop's, if a regime widens it): a
+        # tightened stop must not buy more, since a wild market can gap straight through it.
+        sizing_distance = max(stop_distance, limits.stop_atr_multiple * intent.atr)
+        amount = book.equity * limits.risk_per_trade / sizing_distance
         fill_cost_per_unit = intent.price * (1 + limits.slippage_rate) * (1 + limits.fee_rate)
         max_by_size = book.equity * limits.max_position_fraction / fill_cost_per_unit
         exposure_room = limits.max_total_exposure * book.equity - (book.equity - book.cash)

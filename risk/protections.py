@@ -56,6 +56,7 @@ class RiskContext:
     recent_rejections: tuple[datetime, ...] = ()  # orders the broker refused or never took
     halted: bool = False
     halt_reason: str = ""
+    # A kill is in force: pressed and no later re-arm succeeded, whatever became of it.
     kill_pending: bool = False
     locks: tuple[Block, ...] = ()  # stored blocks still running, reloaded after a restart
 

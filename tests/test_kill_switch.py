@@ -2,9 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -166,36 +163,6 @@ class FlakyBroker:
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
-
-
-@pytest.fixture
-def kill_setup(store, volt_home, monkeypatch, tmp_path):
-    """Two open positions, a supervisor whose worker already died, and a broker to break."""
-    import engine.supervisor as supervisor_module
-    from data.state import update_state
-    from engine.supervisor import Supervisor
-    from tests.conftest import START
-
-    factory = store[1]
-    config = tmp_path / "default.toml"
-    config.write_text("")
-    update_state(factory, market_time=START + timedelta(days=2))
-    open_positions_now(factory, config, ["BTC/USDT", "ETH/USDT"])
-    flaky = {}
-
-    def build_with_flaky_broker(settings, factory, clock):
-        trader = build_trader(settings, factory, clock)
-        options = {k: v for k, v in flaky.items() if k != "broker"}
-        trader.broker = flaky["broker"] = FlakyBroker(trader.broker, **options)
-        return trader
-
-    monkeypatch.setattr(supervisor_module, "build_trader", build_with_flaky_broker)
-    monkeypatch.setattr(supervisor_module, "KILL_RETRY_SECONDS", 0.01)
-    supervisor = Supervisor(load_config(), factory)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    supervisor.worker = dead
-    return supervisor, factory, flaky
 
 
 def press_kill(supervisor, factory):

@@ -110,3 +110,29 @@ def test_sizing_to_the_last_of_the_cash_never_trips_the_broker(tmp_path, price, 
     approved = gate.approve(intent, book)
     broker.submit(approved, datetime.now(UTC))  # must not raise InsufficientFunds
     assert 0 <= broker.cash() < capital * 0.001
+
+
+@pytest.mark.parametrize("atr", [0.5, 2.0, 5.0])
+def test_a_tightened_regime_stop_never_buys_more_than_the_normal_one(atr):
+    limits = replace(LIMITS, regime_stop_scale={"high_volatility": 0.75, "crash": 0.5})
+    gate = RiskGate(limits)
+
+    def entry(regime):
+        intent = OrderIntent("BTC/USDT", "buy", 100.0, "b", "signal", atr=atr, regime=regime)
+        return gate.approve(intent, FLAT)
+
+    normal = entry("normal")
+    for regime in ("high_volatility", "crash"):
+        wild = entry(regime)
+        assert wild.amount <= normal.amount + 1e-12
+        assert wild.stop_loss > normal.stop_loss  # the stop itself is still tightened
+    # At the normal stop distance, the risk is the configured fraction, whatever the regime.
+    if normal.amount * 100.0 < 10_000 * 0.25 * 0.99:  # not capped by the position limit
+        assert entry("crash").amount * 2.0 * atr == pytest.approx(10_000 * 0.01)
+
+
+def test_a_widened_regime_stop_sizes_from_its_own_wider_distance():
+    gate = RiskGate(replace(LIMITS, regime_stop_scale={"crash": 1.5}))
+    intent = OrderIntent("BTC/USDT", "buy", 100.0, "b", "signal", atr=5.0, regime="crash")
+    approved = gate.approve(intent, FLAT)
+    assert approved.amount * (100.0 - approved.stop_loss) == pytest.approx(10_000 * 0.01)

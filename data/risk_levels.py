@@ -1,0 +1,59 @@
+"""Levels the risk rules and the Risk panel both read, computed one way for both: the peak
+equity that drawdown is measured from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from data.db import as_utc
+from data.models import EquitySnapshot, ProtectionLock
+
+
+@dataclass(frozen=True)
+class PeakMark:
+    """The highest equity snapshot since `since` (None: all history), with the last snapshot
+    id folded in, so the next reading only scans the snapshots added after it."""
+
+    peak: float | None
+    since: datetime | None
+    last_id: int | None
+
+
+def drawdown_reset(db, now: datetime) -> datetime | None:
+    """When the last drawdown pause ended: the peak is measured afresh from then, or the
+    pause would return at once. `db` is a Session or a Connection."""
+    return as_utc(
+        db.scalar(
+            select(func.max(ProtectionLock.until)).where(
+                ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= now
+            )
+        )
+    )
+
+
+def peak_mark(db, now: datetime, stored: PeakMark | None = None) -> PeakMark:
+    """The peak since the last drawdown pause; from `stored` onwards when it is still
+    measured from the same reset (a high-water mark), else from the snapshots."""
+    reset = drawdown_reset(db, now)
+    statement = select(func.max(EquitySnapshot.equity), func.max(EquitySnapshot.id))
+    if reset is not None:
+        statement = statement.where(EquitySnapshot.ts >= reset)
+    incremental = stored is not None and stored.last_id is not None and stored.since == reset
+    if incremental:
+        statement = statement.where(EquitySnapshot.id > stored.last_id)
+    peak, last_id = db.execute(statement).one()
+    if not incremental:
+        return PeakMark(peak, reset, last_id)
+    if peak is None:
+        return stored
+    return PeakMark(max(peak, stored.peak or peak), reset, last_id)
+
+
+def stored_peak(state) -> PeakMark | None:
+    """The high-water mark kept on the engine_state row, if any."""
+    if state is None or state.peak_equity_id is None:
+        return None
+    return PeakMark(state.peak_equity, as_utc(state.peak_equity_from), state.peak_equity_id)
