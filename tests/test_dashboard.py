@@ -353,3 +353,18 @@ def test_the_kill_switch_page_says_what_the_last_kill_left_open(volt_home, store
     finish_command(store[1], kill, False, "NOT CLOSED after 3 attempts: BTC/USDT: down (test)")
     app = open_page("views/kill_switch.py")
     assert any("did not close everything" in e.value and "BTC/USDT" in e.value for e in app.error)
+
+
+def test_a_command_the_busy_database_refuses_says_so_and_asks_to_press_again(
+    volt_home, store, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT INTO commands", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("views.ui.submit_command", locked)
+    app = open_page("views/control.py")
+    app.button(key="stop").click().run()
+    assert not app.exception
+    assert any("NOT recorded" in e.value and "press again" in e.value for e in app.error)

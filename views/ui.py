@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password
@@ -62,7 +64,16 @@ def _cached(name: str, url: str, args: tuple, kwargs: tuple):
 
 
 def send_command(kind: str, payload: dict | None = None) -> int:
-    command_id = submit_command(store()[1], kind, payload)
+    try:
+        command_id = submit_command(store()[1], kind, payload)
+    except OperationalError as exc:
+        # SQLite stays locked while the engine waits on the exchange inside a decision.
+        logging.getLogger("volt.dashboard").exception("could not record the %s command", kind)
+        st.error(
+            f"The {kind} command was NOT recorded: the database is busy ({exc.orig}). The engine "
+            "is probably waiting on the exchange; press again in a few seconds."
+        )
+        st.stop()
     _cached.clear()
     return command_id
 
