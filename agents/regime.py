@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.trailing import trailing_ewm
+from data.trailing import ewm_mean, log_returns, rolling_max, trailing_ewm
 
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
@@ -35,25 +35,25 @@ def classify(
     With `window`, each row reads as the live loop's trailing window of that many candles
     would (a backtest over the whole history); without, the frame is the window.
     """
-    close = candles["close"]
+    close = candles["close"].to_numpy(dtype=float)
     atr = candles["atr"].to_numpy(dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
     if window is None:
-        fast = close.ewm(span=50, adjust=False).mean().to_numpy()
-        slow = close.ewm(span=200, adjust=False).mean().to_numpy()
+        fast = ewm_mean(close, span=50)
+        slow = ewm_mean(close, span=200)
     else:
-        fast = trailing_ewm(close.to_numpy(dtype=float), window, span=50)
-        slow = trailing_ewm(close.to_numpy(dtype=float), window, span=200)
+        fast = trailing_ewm(close, window, span=50)
+        slow = trailing_ewm(close, window, span=200)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = (fast - slow) / atr
-    returns = np.log(close).diff()
+    returns = pd.Series(log_returns(close))
     short_vol = returns.rolling(limits.short_window).std().to_numpy()
     # A window holds one return fewer than candles: its first candle has no previous close.
     long_window = limits.long_window if window is None else min(limits.long_window, window - 1)
     long_vol = returns.rolling(long_window, min_periods=limits.short_window * 2).std()
     with np.errstate(divide="ignore", invalid="ignore"):
         vol_ratio = short_vol / long_vol.to_numpy()
-    drop = (close / close.rolling(limits.crash_window).max() - 1.0).to_numpy()
+    drop = close / rolling_max(close, limits.crash_window) - 1.0
     crash = drop <= -limits.crash_drop
     wild = vol_ratio >= limits.high_volatility_ratio
     code = np.where(crash, 2, np.where(wild, 1, 0))

@@ -13,7 +13,7 @@ from ta.momentum import RSIIndicator
 from ta.trend import MACD
 from ta.volatility import AverageTrueRange, BollingerBands
 
-from data.trailing import decayed_constant, ewm, trailing_ewm
+from data.trailing import decayed_constant, ewm, ewm_mean, trailing_ewm
 
 RSI_WINDOW = 14
 ATR_WINDOW = 14
@@ -62,15 +62,15 @@ def indicator_columns(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> d
     np.subtract(close[1:], close[:-1], out=change[1:])
     gains = np.where(change > 0, change, 0.0)
     losses = -np.where(change < 0, change, 0.0)
-    up = _ewm_mean(gains, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
-    down = _ewm_mean(losses, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
+    up = ewm_mean(gains, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
+    down = ewm_mean(losses, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
     with np.errstate(divide="ignore", invalid="ignore"):
         rsi = np.where(down == 0, 100.0, 100 - (100 / (1 + up / down)))
 
-    fast = _ewm_mean(close, span=MACD_FAST, min_periods=MACD_FAST)
-    slow = _ewm_mean(close, span=MACD_SLOW, min_periods=MACD_SLOW)
+    fast = ewm_mean(close, span=MACD_FAST, min_periods=MACD_FAST)
+    slow = ewm_mean(close, span=MACD_SLOW, min_periods=MACD_SLOW)
     macd = fast - slow
-    signal = _ewm_mean(macd, span=MACD_SIGNAL, min_periods=MACD_SIGNAL)
+    signal = ewm_mean(macd, span=MACD_SIGNAL, min_periods=MACD_SIGNAL)
 
     middle, spread = _rolling_mean_std(close, BB_WINDOW)
     upper = middle + BB_DEVIATIONS * spread
@@ -90,36 +90,6 @@ def indicator_columns(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> d
         "bb_pct": band_pct,
         "atr": _atr(close, high, low),
     }
-
-
-def _ewm_mean(
-    values: np.ndarray,
-    *,
-    span: float | None = None,
-    alpha: float | None = None,
-    min_periods: int,
-) -> np.ndarray:
-    """pandas `ewm(span|alpha, min_periods, adjust=False).mean()` step for step (so to the
-    bit) for values that are NaN only before their first number."""
-    com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # as pandas derives it
-    weight = 1.0 / (1.0 + com)
-    keep = 1.0 - weight
-    norm = keep + weight
-    out = np.full(len(values), np.nan)
-    observed = np.flatnonzero(~np.isnan(values))
-    if len(observed) == 0:
-        return out
-    first = int(observed[0])
-    level = float(values[first])
-    levels = [level]
-    for value in values[first + 1 :].tolist():
-        if level != value:  # pandas skips the update on a constant series
-            level = (keep * level + weight * value) / norm
-        levels.append(level)
-    shown = first + min_periods - 1
-    if shown < len(values):
-        out[shown:] = levels[shown - first :]
-    return out
 
 
 def _rolling_mean_std(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,10 +16,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, latest_vote, weigh_votes
+from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
 from agents.auditor import AuditLimits, audit_fill
+from agents.base import vote_from_frame
 from agents.learning import adapt_weights
-from agents.regime import classify, regime_name
+from agents.regime import RegimeAgent, classify, regime_name
 from config import timeframe_seconds
 from config.settings import Learning
 from data.db import as_utc, transaction
@@ -332,9 +333,13 @@ class Trader:
                 select(Decision.id).where(Decision.pair == pair, Decision.candle_ts == candle_ts)
             ):
                 return  # decided before a restart; never act on a candle twice
-        votes = [latest_vote(agent, frame) for agent in self.agents]
+        vote_frames = [agent.vote_frame(frame) for agent in self.agents]
+        votes = [
+            vote_from_frame(agent, rows, len(frame))
+            for agent, rows in zip(self.agents, vote_frames, strict=True)
+        ]
         # The regime sets how sure the team must be, whatever weight the regime agent has.
-        regime = regime_name(classify(frame, self.regime_limits)["regime_code"].iloc[-1])
+        regime = regime_name(self._regime_code(frame, vote_frames))
         regime = regime or "normal"
         if self.live_agents:
             brief = self._market_brief(pair, frame, regime)
@@ -349,6 +354,17 @@ class Trader:
             decision.outcome = self._act(session, decision, consensus, atr, now, report)
             if decision.executed:
                 journal.open_entry(session, decision)
+
+    def _regime_code(self, frame: pd.DataFrame, vote_frames: list[pd.DataFrame]) -> float:
+        """The regime agent's reading when it reads as the trader does (not classified twice)."""
+        for agent, rows in zip(self.agents, vote_frames, strict=True):
+            if (
+                isinstance(agent, RegimeAgent)
+                and agent.window is None
+                and agent.limits == self.regime_limits
+            ):
+                return rows["regime_code"].iloc[-1]
+        return classify(frame, self.regime_limits)["regime_code"].iloc[-1]
 
     def _record_decision(
         self,

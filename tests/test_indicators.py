@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from data.indicators import INDICATOR_COLUMNS, add_indicators, add_indicators_with_ta
+from data.trailing import ewm_mean
 from engine.feed import SYNTHETIC_EPOCH, SyntheticFeed
 
 
@@ -68,3 +69,18 @@ def test_the_candles_are_not_changed_and_the_columns_are_added_in_order():
     out = add_indicators(frame)
     pd.testing.assert_frame_equal(frame, before)
     assert list(out.columns) == list(frame.columns) + list(INDICATOR_COLUMNS)
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+def test_ewm_mean_is_pandas_to_the_bit(gaps):
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=400).cumsum() * 50 + 3000
+    values[:7] = np.nan
+    values[200:230] = values[199]  # a flat stretch: pandas skips those updates
+    if gaps:
+        values[rng.random(400) < 0.1] = np.nan
+    for keywords in ({"span": 12}, {"span": 200}, {"alpha": 1 / 14}):
+        for min_periods in (0, 1, 9, 26):
+            ours = ewm_mean(values, min_periods=min_periods, **keywords)
+            series = pd.Series(values).ewm(min_periods=min_periods, adjust=False, **keywords)
+            np.testing.assert_array_equal(ours, series.mean().to_numpy())
