@@ -5,6 +5,7 @@ The regime also sets how sure the team must be before acting (DESIGN: consensus)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,13 @@ def classify(
     With `window`, each row reads as the live loop's trailing window of that many candles
     would (a backtest over the whole history); without, the frame is the window.
     """
+    return pd.DataFrame(regime_columns(candles, limits, window), index=candles.index)
+
+
+def regime_columns(
+    candles: pd.DataFrame, limits: RegimeLimits, window: int | None = None
+) -> dict[str, np.ndarray]:
+    """`classify`'s columns as arrays."""
     close = candles["close"].to_numpy(dtype=float)
     atr = candles["atr"].to_numpy(dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
@@ -58,10 +66,7 @@ def classify(
     wild = vol_ratio >= limits.high_volatility_ratio
     code = np.where(crash, 2, np.where(wild, 1, 0))
     code = np.where(np.isnan(vol_ratio) | np.isnan(trend), np.nan, code)
-    return pd.DataFrame(
-        {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code},
-        index=candles.index,
-    )
+    return {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code}
 
 
 def regime_name(code: float) -> str | None:
@@ -78,9 +83,8 @@ class RegimeAgent:
         self.window = window  # set for backtests: see `classify`
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        frame = classify(candles, self.limits, self.window)
-        trend = frame["trend_strength"].to_numpy()
-        code = frame["regime_code"].to_numpy()
+        columns = regime_columns(candles, self.limits, self.window)
+        trend, code = columns["trend_strength"], columns["regime_code"]
         trending = np.abs(trend) >= self.limits.trend_threshold
         direction = np.where(trending, np.sign(trend), 0)
         confidence = np.clip(np.abs(trend) / (3 * self.limits.trend_threshold), 0.0, 1.0)
@@ -89,11 +93,11 @@ class RegimeAgent:
         direction = np.where(code == 2, -1, direction)
         confidence = np.where(code == 2, 0.9, confidence)
         confidence = np.where(np.isnan(code), np.nan, confidence)
-        frame["direction"] = direction.astype(int)
-        frame["confidence"] = confidence
-        return frame
+        columns["direction"] = direction.astype(int)
+        columns["confidence"] = confidence
+        return pd.DataFrame(columns, index=candles.index)
 
-    def rationale(self, row: pd.Series) -> str:
+    def rationale(self, row: Mapping[str, float]) -> str:
         regime = regime_name(row["regime_code"])
         trend = row["trend_strength"]
         if abs(trend) >= self.limits.trend_threshold:

@@ -8,6 +8,8 @@ abstains rather than pretend to be neutral.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -51,7 +53,7 @@ class SentimentAgent:
             index=candles.index,
         )
 
-    def rationale(self, row: pd.Series) -> str:
+    def rationale(self, row: Mapping[str, float]) -> str:
         mood = row["mood"]
         if mood >= ACTION_THRESHOLD:
             word = "greedy: time to take profits"

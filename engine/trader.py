@@ -144,6 +144,7 @@ class Trader:
         self._last_candle: dict[str, datetime] = {}
         self._pair_errors: dict[str, str] = {}
         self._feed_down = False
+        self._decided_pairs: set[str] = set()  # pairs decided by this process
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -268,9 +269,11 @@ class Trader:
             )
 
     def _store_candles(self, pair: str, candles: pd.DataFrame) -> None:
+        columns = {name: candles[name].tolist() for name in candles.columns}
         rows = [
-            {"pair": pair, "timeframe": self.timeframe, "ts": ts.to_pydatetime(), **values}
-            for ts, values in zip(candles.index, candles.to_dict("records"), strict=True)
+            {"pair": pair, "timeframe": self.timeframe, "ts": ts}
+            | {name: values[row] for name, values in columns.items()}
+            for row, ts in enumerate(candles.index.to_pydatetime())
         ]
         with transaction(self.factory) as session:
             dialect = session.bind.dialect.name
@@ -279,9 +282,8 @@ class Trader:
                 for row in rows:
                     session.merge(Candle(**row))
                 return
-            for start in range(0, len(rows), 2000):  # both cap the bound parameters
-                batch = rows[start : start + 2000]
-                session.execute(insert(Candle).values(batch).on_conflict_do_nothing())
+            # One cached statement, many parameter sets (SQLAlchemy batches them itself).
+            session.execute(insert(Candle).on_conflict_do_nothing(), rows)
 
     def _check_stops(
         self, pair: str, fresh: pd.DataFrame, now: datetime, report: TickReport
@@ -328,11 +330,14 @@ class Trader:
     def _decide(self, pair: str, candles: pd.DataFrame, now: datetime, report: TickReport) -> None:
         frame = add_indicators(candles)
         candle_ts = candles.index[-1].to_pydatetime()
-        with self.factory() as session:
-            if session.scalar(
-                select(Decision.id).where(Decision.pair == pair, Decision.candle_ts == candle_ts)
-            ):
-                return  # decided before a restart; never act on a candle twice
+        if pair not in self._decided_pairs:  # after that, _last_candle keeps candles new
+            with self.factory() as session:
+                if session.scalar(
+                    select(Decision.id).where(
+                        Decision.pair == pair, Decision.candle_ts == candle_ts
+                    )
+                ):
+                    return  # decided before a restart; never act on a candle twice
         vote_frames = [agent.vote_frame(frame) for agent in self.agents]
         votes = [
             vote_from_frame(agent, rows, len(frame))
@@ -354,6 +359,7 @@ class Trader:
             decision.outcome = self._act(session, decision, consensus, atr, now, report)
             if decision.executed:
                 journal.open_entry(session, decision)
+        self._decided_pairs.add(pair)
 
     def _regime_code(self, frame: pd.DataFrame, vote_frames: list[pd.DataFrame]) -> float:
         """The regime agent's reading when it reads as the trader does (not classified twice)."""
