@@ -303,7 +303,12 @@ def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd
 
 def resolved_votes(engine: Engine, since_id: int = 0) -> pd.DataFrame:
     """Every vote on a resolved journal decision: what the agents' records are made of."""
-    statement = (
+    statement = _resolved_votes_statement().where(JournalEntry.id > since_id)
+    return _frame(engine, statement, ["decision_id", "resolved_at", "outcome", "agent"])
+
+
+def _resolved_votes_statement():
+    return (
         select(
             JournalEntry.decision_id,
             JournalEntry.exit_ts.label("resolved_at"),
@@ -317,10 +322,30 @@ def resolved_votes(engine: Engine, since_id: int = 0) -> pd.DataFrame:
             VoteRow.source,
         )
         .join(VoteRow, VoteRow.decision_id == JournalEntry.decision_id)
-        .where(JournalEntry.outcome != "PENDING", JournalEntry.id > since_id)
+        .where(JournalEntry.outcome != "PENDING")
         .order_by(JournalEntry.exit_ts, JournalEntry.id)
     )
-    return _frame(engine, statement, ["decision_id", "resolved_at", "outcome", "agent"])
+
+
+def recent_calls(engine: Engine, agents: list[str], window: int) -> pd.DataFrame:
+    """`resolved_votes` rows of each agent's last `window` resolved calls (BUY or SELL, not
+    abstaining): all that the agents' accuracy reads, without reading all history."""
+    frames = []
+    for agent in agents:
+        statement = (
+            _resolved_votes_statement()
+            .where(
+                VoteRow.agent == agent,
+                VoteRow.source != "abstain",
+                VoteRow.action.in_(("BUY", "SELL")),
+            )
+            .order_by(None)
+            .order_by(JournalEntry.exit_ts.desc(), JournalEntry.id.desc())
+            .limit(window)
+        )
+        frames.append(_frame(engine, statement).iloc[::-1])
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def agent_timeline(

@@ -26,7 +26,7 @@ from config.settings import Learning
 from data.db import as_utc, transaction
 from data.indicators import add_indicators
 from data.models import AgentWeight, Candle, Decision, JournalEntry, Position, VoteRow
-from data.queries import resolved_votes
+from data.queries import recent_calls
 from data.scorecard import agent_records
 from data.types import Action, Consensus
 from engine import book, journal
@@ -543,7 +543,10 @@ class Trader:
             self._adapt_weights(now)
 
     def _adapt_weights(self, now: datetime) -> None:
-        records = agent_records(resolved_votes(self.factory.kw["bind"]), self.learning.window)
+        calls = recent_calls(
+            self.factory.kw["bind"], sorted(self.base_weights), self.learning.window
+        )
+        records = agent_records(calls, self.learning.window)
         changes = adapt_weights(
             self.base_weights,
             self.weights,
