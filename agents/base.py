@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -24,8 +24,8 @@ class RuleAgent(Protocol):
         """Votes for every row of `candles` (which carries indicator columns)."""
         ...
 
-    def rationale(self, row: pd.Series) -> str:
-        """A sentence a trader can read, from one row of the vote frame."""
+    def rationale(self, row: Mapping[str, float]) -> str:
+        """A sentence a trader can read, from one row of the vote frame (column -> value)."""
         ...
 
 
@@ -53,7 +53,12 @@ class LiveAgent(Protocol):
 
 def latest_vote(agent: RuleAgent, candles: pd.DataFrame) -> Vote:
     """Live trading reads the last row of the same frame a backtest reads whole."""
-    row = agent.vote_frame(candles).iloc[-1]
+    return vote_from_frame(agent, agent.vote_frame(candles), len(candles))
+
+
+def vote_from_frame(agent: RuleAgent, votes: pd.DataFrame, candles_seen: int) -> Vote:
+    """The vote on the last row of `agent`'s vote frame over `candles_seen` candles."""
+    row = votes.iloc[-1].to_dict()  # plain floats: read a dozen times below
     data = {
         key: round(float(value), 6)
         for key, value in row.items()
@@ -64,7 +69,7 @@ def latest_vote(agent: RuleAgent, candles: pd.DataFrame) -> Vote:
             agent.name,
             Action.HOLD,
             0.0,
-            f"not enough candles yet ({len(candles)}) for the indicators to warm up",
+            f"not enough candles yet ({candles_seen}) for the indicators to warm up",
             VoteSource.ABSTAIN,
             data,
         )

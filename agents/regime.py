@@ -5,12 +5,13 @@ The regime also sets how sure the team must be before acting (DESIGN: consensus)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from data.trailing import trailing_ewm
+from data.trailing import ewm_mean, log_returns, rolling_max, trailing_ewm
 
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
@@ -35,33 +36,37 @@ def classify(
     With `window`, each row reads as the live loop's trailing window of that many candles
     would (a backtest over the whole history); without, the frame is the window.
     """
-    close = candles["close"]
+    return pd.DataFrame(regime_columns(candles, limits, window), index=candles.index)
+
+
+def regime_columns(
+    candles: pd.DataFrame, limits: RegimeLimits, window: int | None = None
+) -> dict[str, np.ndarray]:
+    """`classify`'s columns as arrays."""
+    close = candles["close"].to_numpy(dtype=float)
     atr = candles["atr"].to_numpy(dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
     if window is None:
-        fast = close.ewm(span=50, adjust=False).mean().to_numpy()
-        slow = close.ewm(span=200, adjust=False).mean().to_numpy()
+        fast = ewm_mean(close, span=50)
+        slow = ewm_mean(close, span=200)
     else:
-        fast = trailing_ewm(close.to_numpy(dtype=float), window, span=50)
-        slow = trailing_ewm(close.to_numpy(dtype=float), window, span=200)
+        fast = trailing_ewm(close, window, span=50)
+        slow = trailing_ewm(close, window, span=200)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = (fast - slow) / atr
-    returns = np.log(close).diff()
+    returns = pd.Series(log_returns(close))
     short_vol = returns.rolling(limits.short_window).std().to_numpy()
     # A window holds one return fewer than candles: its first candle has no previous close.
     long_window = limits.long_window if window is None else min(limits.long_window, window - 1)
     long_vol = returns.rolling(long_window, min_periods=limits.short_window * 2).std()
     with np.errstate(divide="ignore", invalid="ignore"):
         vol_ratio = short_vol / long_vol.to_numpy()
-    drop = (close / close.rolling(limits.crash_window).max() - 1.0).to_numpy()
+    drop = close / rolling_max(close, limits.crash_window) - 1.0
     crash = drop <= -limits.crash_drop
     wild = vol_ratio >= limits.high_volatility_ratio
     code = np.where(crash, 2, np.where(wild, 1, 0))
     code = np.where(np.isnan(vol_ratio) | np.isnan(trend), np.nan, code)
-    return pd.DataFrame(
-        {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code},
-        index=candles.index,
-    )
+    return {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code}
 
 
 def regime_name(code: float) -> str | None:
@@ -78,9 +83,8 @@ class RegimeAgent:
         self.window = window  # set for backtests: see `classify`
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        frame = classify(candles, self.limits, self.window)
-        trend = frame["trend_strength"].to_numpy()
-        code = frame["regime_code"].to_numpy()
+        columns = regime_columns(candles, self.limits, self.window)
+        trend, code = columns["trend_strength"], columns["regime_code"]
         trending = np.abs(trend) >= self.limits.trend_threshold
         direction = np.where(trending, np.sign(trend), 0)
         confidence = np.clip(np.abs(trend) / (3 * self.limits.trend_threshold), 0.0, 1.0)
@@ -89,11 +93,11 @@ class RegimeAgent:
         direction = np.where(code == 2, -1, direction)
         confidence = np.where(code == 2, 0.9, confidence)
         confidence = np.where(np.isnan(code), np.nan, confidence)
-        frame["direction"] = direction.astype(int)
-        frame["confidence"] = confidence
-        return frame
+        columns["direction"] = direction.astype(int)
+        columns["confidence"] = confidence
+        return pd.DataFrame(columns, index=candles.index)
 
-    def rationale(self, row: pd.Series) -> str:
+    def rationale(self, row: Mapping[str, float]) -> str:
         regime = regime_name(row["regime_code"])
         trend = row["trend_strength"]
         if abs(trend) >= self.limits.trend_threshold:

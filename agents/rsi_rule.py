@@ -6,6 +6,8 @@ same pipeline as the team, to compare with other backtesters on identical rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -23,5 +25,5 @@ class RsiRule:
             {"direction": direction, "confidence": confidence, "rsi": rsi}, index=candles.index
         )
 
-    def rationale(self, row: pd.Series) -> str:
+    def rationale(self, row: Mapping[str, float]) -> str:
         return f"RSI {row['rsi']:.1f} (buy below {OVERSOLD:g}, sell above {OVERBOUGHT:g})"

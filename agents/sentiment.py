@@ -8,8 +8,12 @@ abstains rather than pretend to be neutral.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
+
+from data.trailing import log_returns
 
 MOMENTUM_WINDOW = 12  # candles
 BASELINE_WINDOW = 48  # candles for the volume and volatility baselines
@@ -20,13 +24,18 @@ class SentimentAgent:
     name = "sentiment"
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        close, volume = candles["close"], candles["volume"]
-        returns = np.log(close).diff()
-        momentum = np.log(close / close.shift(MOMENTUM_WINDOW))
-        spread = returns.rolling(BASELINE_WINDOW).std() * np.sqrt(MOMENTUM_WINDOW)
+        close = candles["close"].to_numpy(dtype=float)
+        volume = candles["volume"].to_numpy(dtype=float)
+        returns = pd.Series(log_returns(close))
+        earlier = np.full(len(close), np.nan)
+        earlier[MOMENTUM_WINDOW:] = close[: max(0, len(close) - MOMENTUM_WINDOW)]
         with np.errstate(divide="ignore", invalid="ignore"):
-            momentum_z = (momentum / spread).to_numpy()
-            surge = (volume / volume.rolling(BASELINE_WINDOW).median()).to_numpy()
+            momentum = np.log(close / earlier)
+        spread = returns.rolling(BASELINE_WINDOW).std().to_numpy() * np.sqrt(MOMENTUM_WINDOW)
+        usual_volume = pd.Series(volume).rolling(BASELINE_WINDOW).median().to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            momentum_z = momentum / spread
+            surge = volume / usual_volume
         weight = np.clip(surge / 1.5, 0.3, 1.0)
         score = np.tanh(momentum_z / 2.0) * weight
         # Contrarian: fear (a negative mood) is a buying opportunity, greed a time to sell.
@@ -44,7 +53,7 @@ class SentimentAgent:
             index=candles.index,
         )
 
-    def rationale(self, row: pd.Series) -> str:
+    def rationale(self, row: Mapping[str, float]) -> str:
         mood = row["mood"]
         if mood >= ACTION_THRESHOLD:
             word = "greedy: time to take profits"

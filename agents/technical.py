@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -41,7 +43,7 @@ class TechnicalAgent:
             index=candles.index,
         )
 
-    def rationale(self, row: pd.Series) -> str:
+    def rationale(self, row: Mapping[str, float]) -> str:
         rsi, band_pct, hist = row["rsi"], row["bb_pct"], row["macd_hist"]
         rsi_text = "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
         band_text = (

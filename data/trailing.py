@@ -9,6 +9,8 @@ windowed value exactly (to rounding), which is what a backtest needs to decide a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +19,76 @@ def ewm(values: np.ndarray, *, span: float | None = None, alpha: float | None = 
     """pandas `ewm(..., adjust=False).mean()`, starting at the first non-NaN value. Same
     keywords as the live code passes, so pandas derives the same float alpha."""
     return pd.Series(values).ewm(span=span, alpha=alpha, adjust=False).mean().to_numpy()
+
+
+def ewm_mean(
+    values: np.ndarray,
+    *,
+    span: float | None = None,
+    alpha: float | None = None,
+    min_periods: int = 1,
+) -> np.ndarray:
+    """`ewm(..., min_periods=..., adjust=False).mean()` to the bit, as pandas computes it step
+    by step, without pandas' per-call cost on the live loop's short windows."""
+    if len(values) > 10_000:  # pandas' compiled loop wins on long histories; same values
+        series = pd.Series(values, dtype=float)
+        averages = series.ewm(span=span, alpha=alpha, min_periods=min_periods, adjust=False)
+        return averages.mean().to_numpy()
+    com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # as pandas derives it
+    weight = 1.0 / (1.0 + com)
+    keep = 1.0 - weight
+    values = np.asarray(values, dtype=float)
+    out = np.full(len(values), np.nan)
+    gaps = np.isnan(values)
+    if gaps.all():
+        return out
+    first = int(np.argmin(gaps))
+    if not gaps[first:].any():  # the usual case: one tight loop
+        level = float(values[first])
+        levels = [level]
+        norm = keep + weight
+        for value in values[first + 1 :].tolist():
+            if level != value:  # pandas skips the update on a constant series
+                level = (keep * level + weight * value) / norm
+            levels.append(level)
+        shown = first + max(min_periods, 1) - 1
+        out[shown:] = levels[shown - first :]
+        return out
+    level, seen, kept = math.nan, 0, 1.0
+    for row, value in enumerate(values.tolist()):
+        if value == value:  # a number, not NaN
+            seen += 1
+            if level != level:
+                level = value
+            else:
+                kept *= keep
+                if level != value:
+                    level = (kept * level + weight * value) / (kept + weight)
+                kept = 1.0
+        elif level == level:
+            kept *= keep  # a gap still ages the average (pandas' ignore_na=False)
+        if seen >= min_periods:
+            out[row] = level
+    return out
+
+
+def log_returns(prices: np.ndarray) -> np.ndarray:
+    """`np.log(prices).diff()` as pandas gives it: NaN first."""
+    logs = np.log(prices)
+    out = np.empty(len(logs))
+    out[:1] = np.nan
+    np.subtract(logs[1:], logs[:-1], out=out[1:])
+    return out
+
+
+def rolling_max(values: np.ndarray, window: int) -> np.ndarray:
+    """pandas `rolling(window).max()`: NaN until the window is full."""
+    if np.isnan(values).any():  # pandas skips gaps; the sliding maximum would not
+        return pd.Series(values).rolling(window).max().to_numpy()
+    out = np.full(len(values), np.nan)
+    if len(values) >= window:
+        out[window - 1 :] = np.lib.stride_tricks.sliding_window_view(values, window).max(axis=1)
+    return out
 
 
 def _alpha(span: float | None, alpha: float | None) -> float:

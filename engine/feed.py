@@ -58,6 +58,12 @@ class SyntheticFeed:
         if closed <= 0:
             return pd.DataFrame(columns=CANDLE_COLUMNS, index=pd.DatetimeIndex([], tz=UTC))
         frame = self._ohlcv(pair, first, closed)
+        if self.epoch.tzinfo is UTC and float(self.step).is_integer():
+            # The same index as from datetimes, built in numpy (a tenth of the time).
+            start = np.datetime64(self.epoch.replace(tzinfo=None), "us")
+            stamps = start + np.arange(first, closed) * np.timedelta64(int(self.step), "s")
+            frame.index = pd.DatetimeIndex(stamps, name="ts").tz_localize(UTC)
+            return frame
         frame.index = pd.DatetimeIndex(
             [self.epoch + timedelta(seconds=self.step * i) for i in range(first, closed)],
             name="ts",

@@ -16,16 +16,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, latest_vote, weigh_votes
+from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
 from agents.auditor import AuditLimits, audit_fill
+from agents.base import vote_from_frame
 from agents.learning import adapt_weights
-from agents.regime import classify, regime_name
+from agents.regime import RegimeAgent, classify, regime_name
 from config import timeframe_seconds
 from config.settings import Learning
 from data.db import as_utc, transaction
 from data.indicators import add_indicators
 from data.models import AgentWeight, Candle, Decision, JournalEntry, Position, VoteRow
-from data.queries import resolved_votes
+from data.queries import recent_calls
 from data.scorecard import agent_records
 from data.types import Action, Consensus
 from engine import book, journal
@@ -144,6 +145,7 @@ class Trader:
         self._pair_errors: dict[str, str] = {}
         self._feed_down = False
         self.exit_retries = ExitRetries(factory, self.candle_length)
+        self._decided_pairs: set[str] = set()  # pairs decided by this process
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -276,9 +278,11 @@ class Trader:
             )
 
     def _store_candles(self, pair: str, candles: pd.DataFrame) -> None:
+        columns = {name: candles[name].tolist() for name in candles.columns}
         rows = [
-            {"pair": pair, "timeframe": self.timeframe, "ts": ts.to_pydatetime(), **values}
-            for ts, values in zip(candles.index, candles.to_dict("records"), strict=True)
+            {"pair": pair, "timeframe": self.timeframe, "ts": ts}
+            | {name: values[row] for name, values in columns.items()}
+            for row, ts in enumerate(candles.index.to_pydatetime())
         ]
         with transaction(self.factory) as session:
             dialect = session.bind.dialect.name
@@ -287,9 +291,8 @@ class Trader:
                 for row in rows:
                     session.merge(Candle(**row))
                 return
-            for start in range(0, len(rows), 2000):  # both cap the bound parameters
-                batch = rows[start : start + 2000]
-                session.execute(insert(Candle).values(batch).on_conflict_do_nothing())
+            # One cached statement, many parameter sets (SQLAlchemy batches them itself).
+            session.execute(insert(Candle).on_conflict_do_nothing(), rows)
 
     def _check_stops(
         self, pair: str, fresh: pd.DataFrame, now: datetime, report: TickReport
@@ -336,14 +339,21 @@ class Trader:
     def _decide(self, pair: str, candles: pd.DataFrame, now: datetime, report: TickReport) -> None:
         frame = add_indicators(candles)
         candle_ts = candles.index[-1].to_pydatetime()
-        with self.factory() as session:
-            if session.scalar(
-                select(Decision.id).where(Decision.pair == pair, Decision.candle_ts == candle_ts)
-            ):
-                return  # decided before a restart; never act on a candle twice
-        votes = [latest_vote(agent, frame) for agent in self.agents]
+        if pair not in self._decided_pairs:  # after that, _last_candle keeps candles new
+            with self.factory() as session:
+                if session.scalar(
+                    select(Decision.id).where(
+                        Decision.pair == pair, Decision.candle_ts == candle_ts
+                    )
+                ):
+                    return  # decided before a restart; never act on a candle twice
+        vote_frames = [agent.vote_frame(frame) for agent in self.agents]
+        votes = [
+            vote_from_frame(agent, rows, len(frame))
+            for agent, rows in zip(self.agents, vote_frames, strict=True)
+        ]
         # The regime sets how sure the team must be, whatever weight the regime agent has.
-        regime = regime_name(classify(frame, self.regime_limits)["regime_code"].iloc[-1])
+        regime = regime_name(self._regime_code(frame, vote_frames))
         regime = regime or "normal"
         if self.live_agents:
             brief = self._market_brief(pair, frame, regime)
@@ -358,6 +368,18 @@ class Trader:
             decision.outcome = self._act(session, decision, consensus, atr, now, report)
             if decision.executed:
                 journal.open_entry(session, decision)
+        self._decided_pairs.add(pair)
+
+    def _regime_code(self, frame: pd.DataFrame, vote_frames: list[pd.DataFrame]) -> float:
+        """The regime agent's reading when it reads as the trader does (not classified twice)."""
+        for agent, rows in zip(self.agents, vote_frames, strict=True):
+            if (
+                isinstance(agent, RegimeAgent)
+                and agent.window is None
+                and agent.limits == self.regime_limits
+            ):
+                return rows["regime_code"].iloc[-1]
+        return classify(frame, self.regime_limits)["regime_code"].iloc[-1]
 
     def _record_decision(
         self,
@@ -530,7 +552,10 @@ class Trader:
             self._adapt_weights(now)
 
     def _adapt_weights(self, now: datetime) -> None:
-        records = agent_records(resolved_votes(self.factory.kw["bind"]), self.learning.window)
+        calls = recent_calls(
+            self.factory.kw["bind"], sorted(self.base_weights), self.learning.window
+        )
+        records = agent_records(calls, self.learning.window)
         changes = adapt_weights(
             self.base_weights,
             self.weights,

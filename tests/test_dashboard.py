@@ -17,6 +17,7 @@ from data.state import update_state
 from engine.clock import FastForwardClock
 from engine.metrics import record_metrics
 from engine.wiring import build_trader
+from tests import test_trades_export
 from tests.conftest import ROOT, START, run_engine, run_ticks
 
 PAGES = [
@@ -243,6 +244,24 @@ def test_csv_export_rows_equal_the_trades_table(populated):
         assert exported[column].tolist() == pytest.approx(table[column].tolist(), rel=1e-9)
     assert exported["exit_reason"].tolist() == table["exit_reason"].tolist()
     assert pd.to_datetime(exported["exit_ts"], utc=True).tolist() == table["exit_ts"].tolist()
+
+
+def test_csv_export_of_stored_trades_is_the_per_value_format(populated):
+    frame = queries.trades(populated)
+    assert not frame.empty
+    assert queries.trades_csv(frame) == test_trades_export.reference_csv(frame)
+
+
+def test_summary_and_latest_trades_agree_with_the_whole_table(populated):
+    table = queries.trades(populated)
+    summary = queries.trade_summary(populated)
+    assert summary["trades"] == len(table)
+    assert summary["wins"] == int((table["pnl"] > 0).sum())
+    assert summary["pnl"] == pytest.approx(float(table["pnl"].sum()), abs=1e-6)
+    assert summary["fees"] == pytest.approx(float(table["fees"].sum()), abs=1e-6)
+    latest = queries.latest_trades(populated, 3)
+    expected = table.iloc[::-1].head(3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(latest, expected)
 
 
 def test_no_pages_folder_beside_app_py():

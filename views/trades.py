@@ -1,31 +1,42 @@
-"""Trades: every round trip, and a CSV whose rows are the trades table."""
+"""Trades: the totals, the newest round trips, and a CSV of every trade."""
 
 import streamlit as st
 
 from data import queries
 from views import ui
 
+SHOWN_AT_FIRST = 500  # rows; "Show more" adds as many again
+
 st.title("Trades")
 
-trades = ui.read(queries.trades)
-if trades.empty:
+summary = ui.read(queries.trade_summary)
+count = summary["trades"]
+if count == 0:
     st.info(
         "No closed trades yet. The engine opens a position when the agents agree strongly "
         "enough; each closed round trip appears here with its P&L and exit reason."
     )
 else:
-    wins = int((trades["pnl"] > 0).sum())
     cols = st.columns(4)
-    cols[0].metric("Trades", len(trades))
-    cols[1].metric("Win rate", f"{wins / len(trades):.0%}")
-    cols[2].metric(f"Net P&L ({ui.quote()})", ui.amount(float(trades["pnl"].sum()), True))
-    cols[3].metric(f"Fees paid ({ui.quote()})", ui.amount(float(trades["fees"].sum())))
-    ui.table(trades.iloc[::-1], list(trades.columns), key="trades_table")
+    cols[0].metric("Trades", count)
+    cols[1].metric("Win rate", f"{summary['wins'] / count:.0%}")
+    cols[2].metric(f"Net P&L ({ui.quote()})", ui.amount(summary["pnl"], True))
+    cols[3].metric(f"Fees paid ({ui.quote()})", ui.amount(summary["fees"]))
+    shown = st.session_state.setdefault("trades_shown", SHOWN_AT_FIRST)
+    latest = ui.read(queries.latest_trades, shown)
+    ui.table(latest, list(latest.columns), key="trades_table")
+    if count > shown:
+        st.caption(f"The newest {shown:,} of {count:,} trades; the CSV holds every one.")
+        if st.button("Show more", key="trades_more"):
+            st.session_state["trades_shown"] = shown + SHOWN_AT_FIRST
+            st.rerun()
+engine = ui.store()[0]
 st.download_button(
     "Download trades as CSV",
-    data=queries.trades_csv(trades),
+    # Built when clicked, not on every render: 100k trades take about a second.
+    data=lambda: queries.trades_csv(queries.trades(engine)),
     file_name="volt-trades.csv",
     mime="text/csv",
-    disabled=trades.empty,
+    disabled=count == 0,
     key="trades_csv",
 )

@@ -1,0 +1,35 @@
+"""Learning reads each agent's last calls only, and judges them as over all history."""
+
+import pytest
+
+from data import queries
+from data.scorecard import agent_records
+from tests.conftest import run_ticks
+
+LEARNING = """
+[agents.weights]
+technical = 1.0
+sentiment = 0.2
+[agents.learning]
+min_samples = 2
+outcome_horizon_hours = 4
+"""
+
+
+@pytest.mark.parametrize("window", [2, 3, 50])  # the span resolves 3 to 4 calls each
+def test_recent_calls_give_the_same_accuracy_as_all_history(
+    trader_factory, store, tmp_path, window
+):
+    config = tmp_path / "learn.toml"
+    config.write_text(LEARNING)
+    trader, clock = trader_factory(config)
+    run_ticks(trader, clock, market_hours=12)
+    engine = store[0]
+    everything = agent_records(queries.resolved_votes(engine), window)
+    calls = queries.recent_calls(engine, sorted(trader.base_weights), window)
+    recent = agent_records(calls, window)
+    called = {agent: r for agent, r in everything.items() if r.samples}
+    assert called, "the span must resolve some calls"
+    assert {a: (r.samples, r.correct) for a, r in called.items()} == {
+        a: (r.samples, r.correct) for a, r in recent.items()
+    }
