@@ -79,6 +79,11 @@ SQLITE_ONLY_MODULES = {
     "test_start_sh",
     "test_nothing_silent",
     "test_team",
+    "test_agents",
+    "test_backtest_parity",
+    "test_backtest_risk",
+    "test_learning_window",
+    "test_risk_properties",
 }
 
 

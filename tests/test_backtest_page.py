@@ -46,5 +46,5 @@ def test_a_run_from_the_page_reports_progress_and_shows_its_statistics(volt_home
     labels = [m.label for m in app.metric]
     assert {"Return", "Buy & hold", "Sharpe", "Max drawdown", "Trades"} <= set(labels)
     stats = app.dataframe[0].value
-    assert "Sortino" in stats.index and f"#{run.id}" in stats.columns
+    assert "Sortino ratio" in stats.index and f"#{run.id}" in stats.columns
     assert len(app.get("plotly_chart")) == 2  # equity against buy-and-hold; trades on prices

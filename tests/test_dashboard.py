@@ -343,6 +343,7 @@ def test_risk_panel_shows_exposure_each_protection_and_rejections(page, volt_hom
                 ts=START, pair="BTC/USDT", side="buy", source="risk", reason="BTC/USDT: max_dd"
             )
         )
+    update_state(store[1], market_time=START)  # locks run on the engine's market clock
     app = open_page(page)
     labels = {m.label for m in app.metric}
     assert {"Exposure", "Largest position", "Drawdown from peak"} <= labels

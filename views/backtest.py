@@ -12,23 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
+from data.backtest_labels import STAT_LABELS
 from views import ui
 
-STAT_ROWS = {
-    "return_pct": "Return [%]",
-    "annual_return_pct": "Return (ann.) [%]",
-    "annual_volatility_pct": "Volatility (ann.) [%]",
-    "sharpe": "Sharpe",
-    "sortino": "Sortino",
-    "max_drawdown_pct": "Max drawdown [%]",
-    "win_rate_pct": "Win rate [%]",
-    "profit_factor": "Profit factor",
-    "trades": "Trades",
-    "exposure_pct": "Exposure time [%]",
-    "fees_paid": "Fees paid",
-    "buy_and_hold_pct": "Buy & hold [%]",
-    "candles": "Candles",
-}
+STAT_ROWS = {k: label for k, label in STAT_LABELS.items() if k != "final_equity"}
 
 st.title("Backtest")
 cfg = ui.settings()

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from data.backtest_labels import STAT_LABELS
+
 SECONDS_PER_YEAR = 365 * 86_400
 
 
@@ -51,24 +53,6 @@ def run_stats(
         "buy_and_hold_pct": (float(buy_and_hold[-1] / buy_and_hold[0]) - 1) * 100,
         "candles": periods,
     }
-
-
-STAT_LABELS = {
-    "return_pct": "Return [%]",
-    "annual_return_pct": "Return (ann.) [%]",
-    "annual_volatility_pct": "Volatility (ann.) [%]",
-    "sharpe": "Sharpe ratio",
-    "sortino": "Sortino ratio",
-    "max_drawdown_pct": "Max drawdown [%]",
-    "win_rate_pct": "Win rate [%]",
-    "profit_factor": "Profit factor",
-    "trades": "Trades",
-    "exposure_pct": "Exposure time [%]",
-    "fees_paid": "Fees paid",
-    "final_equity": "Final equity",
-    "buy_and_hold_pct": "Buy & hold [%]",
-    "candles": "Candles",
-}
 
 
 def format_stats(stats: dict[str, float]) -> str:
