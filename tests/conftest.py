@@ -69,9 +69,11 @@ def fast_config(tmp_path) -> Path:
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("VOLT_TEST_PG_URL") else [])
-# Whole processes (supervisor, workers, start.sh, the soak) and the LLM loop act the same on
-# either store and are the slowest tests: they run on SQLite only, which keeps the suite
-# inside its time budget. Everything that reads or writes the store runs on both.
+# Run on SQLite only: whole processes (supervisor, workers, start.sh, the soak), the browser,
+# the loopback exchange and LLM (which wait on real timeouts), and pure logic (agents,
+# backtests, property tests). They act the same on either store and are the slowest tests;
+# running them twice would break the suite's 10-minute budget. The store-level modules
+# (loop, journal, kill switch, commands, faults, dashboard reads) run on both.
 SQLITE_ONLY_MODULES = {
     "test_supervisor",
     "test_soak",
@@ -84,6 +86,12 @@ SQLITE_ONLY_MODULES = {
     "test_backtest_risk",
     "test_learning_window",
     "test_risk_properties",
+    "test_kill_fail_closed",
+    "test_exchange_binance",
+    "test_binance_orders",
+    "test_binance_account",
+    "test_live_mode",
+    "test_laptop",
 }
 
 

@@ -47,6 +47,7 @@ PAGES = {
     "market": "Market",
     "trades": "Trades",
     "agents": "Agents",
+    "backtest": "Backtest",
     "system": "System",
     "control": "Control",
     "kill_switch": "Kill switch",
@@ -148,6 +149,7 @@ def test_1_every_page_loads_and_shows_live_data(volt, page):
         "market": "[data-testid='stPlotlyChart']",
         "trades": "[data-testid='stDataFrame']",
         "agents": "[data-testid='stDataFrame']",
+        "backtest": "[data-testid='stForm']",  # the run form; no run stored yet
         "system": "[data-testid='stMetricValue']",
         "control": "text=RUNNING",
         "kill_switch": "[data-testid='stMetricValue']",
