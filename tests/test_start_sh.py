@@ -53,7 +53,7 @@ def test_start_sh_runs_everything_and_ctrl_c_stops_in_order(volt_home, fast_conf
         if launcher.poll() is None:
             launcher.kill()
     assert launcher.returncode == 0, output
-    assert f"dashboard: http://127.0.0.1:{port}" in output
+    assert f"dashboard: http://127.0.0.1:{port}" in output, output[:3000]
     assert "stopping: no new orders, then exit" in output
     state = read_state(factory)
     assert state.status == "stopped" and state.worker_pid is None
