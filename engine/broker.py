@@ -29,6 +29,10 @@ class BrokerFill:
     ts: datetime
     requested_price: float
     duplicate: bool = False  # the broker already had this client order id
+    # What the exchange filled before a fee taken in the coin bought, and the amount sent
+    # after its lot-size rounding: the auditor judges the fill against these.
+    filled: float | None = None
+    sent_amount: float | None = None
 
 
 class Broker(Protocol):

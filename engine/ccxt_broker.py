@@ -298,6 +298,8 @@ class CcxtBroker:
             fee=fee,
             ts=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else now,
             requested_price=requested_price,
+            filled=filled,
+            sent_amount=float(order["amount"]) if order.get("amount") else None,
         )
 
     def _net_of_fees(

@@ -499,9 +499,9 @@ class Trader:
         violations = audit_fill(
             approved.side,
             approved.price,
-            approved.amount,
+            fill.sent_amount or approved.amount,  # the exchange's lot size is not a violation
             fill.price,
-            fill.amount,
+            fill.amount if fill.filled is None else fill.filled,  # before a fee in the coin
             self.audit_limits,
         )
         if violations:

@@ -90,6 +90,7 @@ SQLITE_ONLY_MODULES = {
     "test_exchange_binance",
     "test_binance_orders",
     "test_binance_account",
+    "test_binance_audit",
     "test_live_mode",
     "test_laptop",
 }

@@ -1,0 +1,28 @@
+"""The auditor on real Binance fills: the fee taken in the coin bought and the lot-size
+rounding are not violations; a fill the book ran dry on is."""
+
+import logging
+from datetime import UTC, datetime
+
+from data.db import transaction
+from tests.test_exchange_binance import approve_buy, fake, settings, trader  # noqa: F401
+
+
+def audited(trader, caplog):  # noqa: F811
+    level = caplog.at_level(logging.WARNING, logger="volt.trader")
+    with level, transaction(trader.factory) as session:
+        fill = trader._place(session, approve_buy(trader), datetime.now(UTC))
+    return fill, [r.getMessage() for r in caplog.records if "auditor" in r.getMessage()]
+
+
+def test_a_clean_market_buy_passes_the_auditor(trader, fake, caplog):  # noqa: F811
+    fill, findings = audited(trader, caplog)
+    assert fill.amount < fill.filled  # the fee came out of the coins bought
+    assert findings == []
+
+
+def test_a_buy_the_book_filled_halfway_is_a_partial_fill(trader, fake, caplog):  # noqa: F811
+    fake.fill_ratio = 0.5
+    _, findings = audited(trader, caplog)
+    (finding,) = findings
+    assert "partial fill" in finding and "-50.00%" in finding
