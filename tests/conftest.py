@@ -91,6 +91,7 @@ SQLITE_ONLY_MODULES = {
     "test_binance_orders",
     "test_binance_account",
     "test_binance_audit",
+    "test_partial_exits",
     "test_live_mode",
     "test_laptop",
 }

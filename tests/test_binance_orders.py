@@ -25,6 +25,7 @@ def same_id(fake, cid):
     return [o for o in fake.orders.values() if o["clientOrderId"] == cid]
 
 
+@pytest.mark.client_timeout(1.0)
 def test_an_order_executed_after_the_client_gave_up_is_found_not_sent_again(trader, fake):
     # Binance may execute a timed-out request later and then takes the same client order id
     # again: one lookup saying "no such order" must not lead to a resend.
@@ -37,6 +38,7 @@ def test_an_order_executed_after_the_client_gave_up_is_found_not_sent_again(trad
     assert len(fake.calls("POST", "/api/v3/order")) == 1
 
 
+@pytest.mark.client_timeout(1.0)
 def test_an_order_the_exchange_refused_as_too_old_is_sent_again_only_after_recv_window(
     trader, fake
 ):
@@ -50,6 +52,7 @@ def test_an_order_the_exchange_refused_as_too_old_is_sent_again_only_after_recv_
     assert len(same_id(fake, buy.client_order_id)) == 1
 
 
+@pytest.mark.client_timeout(1.0)
 def test_when_the_exchange_cannot_tell_nothing_is_resent_and_reconciliation_records_it(
     trader, fake, store, events
 ):

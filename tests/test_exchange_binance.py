@@ -37,7 +37,7 @@ kind = "ccxt"
 [clock]
 speed = 1.0
 [exchange]
-timeout_seconds = 1.0
+timeout_seconds = {timeout}
 recv_window_ms = 2000
 order_wait_seconds = 0.4
 order_poll_seconds = 0.05
@@ -53,12 +53,15 @@ def fake():
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch):
+def settings(tmp_path, monkeypatch, request):
     monkeypatch.setattr("engine.retry.FIRST_WAIT_SECONDS", 0.01)  # backoff is wall time
     monkeypatch.setenv("VOLT_API_KEY", API_KEY)
     monkeypatch.setenv("VOLT_API_SECRET", API_SECRET)
+    # A loaded CI machine can take a second to answer on loopback: 3 s, except where a test
+    # times the client out on purpose (marked `client_timeout(1.0)`).
+    marker = request.node.get_closest_marker("client_timeout")
     path = tmp_path / "testnet.toml"
-    path.write_text(TESTNET)
+    path.write_text(TESTNET.format(timeout=marker.args[0] if marker else 3.0))
     return load_config(path)
 
 
@@ -182,6 +185,7 @@ def test_insufficient_balance_is_refused_once_with_a_message_a_trader_can_act_on
     assert len(fake.calls("POST", "/api/v3/order")) == 1  # permanent: never retried
 
 
+@pytest.mark.client_timeout(1.0)
 def test_a_timeout_after_the_exchange_accepted_the_order_never_doubles_it(trader, fake, events):
     fake.hang_after_accepting_next("POST", "/api/v3/order", seconds=1.5)
     buy = approve_buy(trader)
