@@ -45,6 +45,8 @@ TRADE_COLUMNS = [
     "pnl_pct",
     "exit_reason",
 ]
+# A round trip as a backtest stores it too: no row id, long only.
+ROUND_TRIP_COLUMNS = [c for c in TRADE_COLUMNS if c not in ("id", "side")]
 
 
 def _frame(engine: Engine, statement, columns: list[str] | None = None) -> pd.DataFrame:
@@ -473,7 +475,7 @@ def backtest_curve(engine: Engine, run_id: int) -> dict:
 
 
 def backtest_trades(engine: Engine, run_id: int) -> pd.DataFrame:
-    columns = [c for c in TRADE_COLUMNS if c not in ("id", "side")]
+    columns = ROUND_TRIP_COLUMNS
     statement = (
         select(*[getattr(BacktestTrade, c) for c in columns])
         .where(BacktestTrade.run_id == run_id)

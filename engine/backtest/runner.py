@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from agents import RULE_AGENTS, build_team
 from config import Settings
+from data.queries import ROUND_TRIP_COLUMNS
 from engine.backtest.candles import Market
 from engine.backtest.replay import live_agent_names, stored_votes
 from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes
@@ -212,20 +213,7 @@ def _result(prepared, weights, signals, simulation, start, stop) -> BacktestResu
     )
 
 
-TRADE_COLUMNS = [
-    "pair",
-    "amount",
-    "entry_ts",
-    "entry_price",
-    "exit_ts",
-    "exit_price",
-    "fees",
-    "pnl",
-    "pnl_pct",
-    "exit_reason",
-    "entry_row",
-    "exit_row",
-]
+TRADE_COLUMNS = [*ROUND_TRIP_COLUMNS, "entry_row", "exit_row"]
 
 
 def _trades_frame(simulation: Simulation, market: Market, closes: pd.DatetimeIndex):
