@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from data.types import Action, Vote, VoteSource
 
@@ -51,14 +53,25 @@ class LiveAgent(Protocol):
     def vote(self, brief: MarketBrief) -> Vote: ...
 
 
+def agent_votes(
+    agent: RuleAgent, columns: Mapping[str, np.ndarray], frame: Callable[[], pd.DataFrame]
+) -> Mapping[str, ArrayLike]:
+    """The agent's vote columns. An agent may offer `vote_columns(columns)`, the same votes
+    from plain arrays, which spares the live loop pandas' cost per call; otherwise its
+    `vote_frame` reads the DataFrame `frame()` builds."""
+    own = getattr(agent, "vote_columns", None)
+    return own(columns) if own is not None else agent.vote_frame(frame())
+
+
 def latest_vote(agent: RuleAgent, candles: pd.DataFrame) -> Vote:
     """Live trading reads the last row of the same frame a backtest reads whole."""
     return vote_from_frame(agent, agent.vote_frame(candles), len(candles))
 
 
-def vote_from_frame(agent: RuleAgent, votes: pd.DataFrame, candles_seen: int) -> Vote:
+def vote_from_frame(agent: RuleAgent, votes: Mapping[str, ArrayLike], candles_seen: int) -> Vote:
     """The vote on the last row of `agent`'s vote frame over `candles_seen` candles."""
-    row = votes.iloc[-1].to_dict()  # plain floats: read a dozen times below
+    # The last row as plain floats (read a dozen times below), from a frame or a mapping.
+    row = {key: float(np.asarray(values)[-1]) for key, values in votes.items()}
     data = {
         key: round(float(value), 6)
         for key, value in row.items()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from data.trailing import ewm_mean, log_returns, rolling_max, trailing_ewm
 
@@ -40,11 +41,11 @@ def classify(
 
 
 def regime_columns(
-    candles: pd.DataFrame, limits: RegimeLimits, window: int | None = None
+    candles: Mapping[str, ArrayLike], limits: RegimeLimits, window: int | None = None
 ) -> dict[str, np.ndarray]:
-    """`classify`'s columns as arrays."""
-    close = candles["close"].to_numpy(dtype=float)
-    atr = candles["atr"].to_numpy(dtype=float)
+    """`classify`'s columns as arrays, from a frame or a mapping of columns."""
+    close = np.asarray(candles["close"], dtype=float)
+    atr = np.asarray(candles["atr"], dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
     if window is None:
         fast = ewm_mean(close, span=50)
@@ -83,6 +84,9 @@ class RegimeAgent:
         self.window = window  # set for backtests: see `classify`
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
+
+    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
         columns = regime_columns(candles, self.limits, self.window)
         trend, code = columns["trend_strength"], columns["regime_code"]
         trending = np.abs(trend) >= self.limits.trend_threshold
@@ -95,7 +99,7 @@ class RegimeAgent:
         confidence = np.where(np.isnan(code), np.nan, confidence)
         columns["direction"] = direction.astype(int)
         columns["confidence"] = confidence
-        return pd.DataFrame(columns, index=candles.index)
+        return columns
 
     def rationale(self, row: Mapping[str, float]) -> str:
         regime = regime_name(row["regime_code"])

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 OVERSOLD, OVERBOUGHT = 30.0, 70.0
 
@@ -18,12 +19,13 @@ class RsiRule:
     name = "rsi_rule"
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        rsi = candles["rsi"].to_numpy(dtype=float)
+        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
+
+    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+        rsi = np.asarray(candles["rsi"], dtype=float)
         direction = np.where(rsi < OVERSOLD, 1, np.where(rsi > OVERBOUGHT, -1, 0))
         confidence = np.where(np.isnan(rsi), np.nan, 1.0)
-        return pd.DataFrame(
-            {"direction": direction, "confidence": confidence, "rsi": rsi}, index=candles.index
-        )
+        return {"direction": direction, "confidence": confidence, "rsi": rsi}
 
     def rationale(self, row: Mapping[str, float]) -> str:
         return f"RSI {row['rsi']:.1f} (buy below {OVERSOLD:g}, sell above {OVERBOUGHT:g})"

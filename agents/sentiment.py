@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from data.trailing import log_returns
 
@@ -24,8 +25,11 @@ class SentimentAgent:
     name = "sentiment"
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        close = candles["close"].to_numpy(dtype=float)
-        volume = candles["volume"].to_numpy(dtype=float)
+        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
+
+    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+        close = np.asarray(candles["close"], dtype=float)
+        volume = np.asarray(candles["volume"], dtype=float)
         returns = pd.Series(log_returns(close))
         earlier = np.full(len(close), np.nan)
         earlier[MOMENTUM_WINDOW:] = close[: max(0, len(close) - MOMENTUM_WINDOW)]
@@ -42,16 +46,13 @@ class SentimentAgent:
         direction = np.where(
             score <= -ACTION_THRESHOLD, 1, np.where(score >= ACTION_THRESHOLD, -1, 0)
         )
-        return pd.DataFrame(
-            {
-                "direction": direction,
-                "confidence": np.abs(score),
-                "momentum_z": momentum_z,
-                "volume_surge": surge,
-                "mood": score,
-            },
-            index=candles.index,
-        )
+        return {
+            "direction": direction,
+            "confidence": np.abs(score),
+            "momentum_z": momentum_z,
+            "volume_surge": surge,
+            "mood": score,
+        }
 
     def rationale(self, row: Mapping[str, float]) -> str:
         mood = row["mood"]

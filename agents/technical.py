@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
 RSI_WEIGHT, BAND_WEIGHT, MACD_WEIGHT = 0.4, 0.4, 0.2
@@ -16,10 +17,13 @@ class TechnicalAgent:
     name = "technical"
 
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        rsi = candles["rsi"].to_numpy(dtype=float)
-        band_pct = candles["bb_pct"].to_numpy(dtype=float)
-        macd_hist = candles["macd_hist"].to_numpy(dtype=float)
-        atr = candles["atr"].to_numpy(dtype=float)
+        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
+
+    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+        rsi = np.asarray(candles["rsi"], dtype=float)
+        band_pct = np.asarray(candles["bb_pct"], dtype=float)
+        macd_hist = np.asarray(candles["macd_hist"], dtype=float)
+        atr = np.asarray(candles["atr"], dtype=float)
 
         rsi_signal = np.clip((50.0 - rsi) / 25.0, -1.0, 1.0)
         band_signal = np.clip(1.0 - 2.0 * band_pct, -1.0, 1.0)
@@ -30,18 +34,15 @@ class TechnicalAgent:
         direction = np.where(
             score >= ACTION_THRESHOLD, 1, np.where(score <= -ACTION_THRESHOLD, -1, 0)
         )
-        return pd.DataFrame(
-            {
-                "direction": direction,
-                "confidence": np.minimum(np.abs(score), 1.0),
-                "score": score,
-                "rsi": rsi,
-                "bb_pct": band_pct,
-                "macd_hist": macd_hist,
-                "atr": atr,
-            },
-            index=candles.index,
-        )
+        return {
+            "direction": direction,
+            "confidence": np.minimum(np.abs(score), 1.0),
+            "score": score,
+            "rsi": rsi,
+            "bb_pct": band_pct,
+            "macd_hist": macd_hist,
+            "atr": atr,
+        }
 
     def rationale(self, row: Mapping[str, float]) -> str:
         rsi, band_pct, hist = row["rsi"], row["bb_pct"], row["macd_hist"]

@@ -40,18 +40,35 @@ def add_indicators(candles: pd.DataFrame) -> pd.DataFrame:
     """
     close = candles["close"].to_numpy(dtype=float)
     high, low = candles["high"].to_numpy(dtype=float), candles["low"].to_numpy(dtype=float)
-    usual = (
+    if not _usual(candles, close, high, low):
+        return add_indicators_with_ta(candles)
+    columns = indicator_columns(close, high, low)
+    added = pd.DataFrame(columns, index=candles.index, copy=False)
+    return pd.concat([candles, added], axis=1)
+
+
+def indicator_arrays(candles: pd.DataFrame) -> dict[str, np.ndarray]:
+    """`add_indicators`' columns as arrays (the candles' own included), without building
+    the frame: what the live loop's agents read."""
+    arrays = {name: candles[name].to_numpy() for name in candles.columns}
+    close = np.asarray(arrays["close"], dtype=float)
+    high, low = np.asarray(arrays["high"], dtype=float), np.asarray(arrays["low"], dtype=float)
+    if not _usual(candles, close, high, low):
+        frame = add_indicators_with_ta(candles)
+        return {name: frame[name].to_numpy() for name in frame.columns}
+    return arrays | indicator_columns(close, high, low)
+
+
+def _usual(candles: pd.DataFrame, close, high, low) -> bool:
+    """Finite prices and no indicators yet: the numpy path. Otherwise (gaps, or a frame
+    that already has indicators) `ta` itself computes them, slowly."""
+    return (
         len(close) > 0
         and np.isfinite(close).all()
         and np.isfinite(high).all()
         and np.isfinite(low).all()
         and not any(name in candles.columns for name in INDICATOR_COLUMNS)
     )
-    if not usual:  # gaps or a frame that already has indicators: `ta` itself, slowly
-        return add_indicators_with_ta(candles)
-    columns = indicator_columns(close, high, low)
-    added = pd.DataFrame(columns, index=candles.index, copy=False)
-    return pd.concat([candles, added], axis=1)
 
 
 def indicator_columns(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> dict:

@@ -156,9 +156,14 @@ def exit_intent(session: Session, intent: OrderIntent) -> OrderIntent:
 
 
 def snapshot_equity(
-    session: Session, broker: Broker, marks: Mapping[str, float], now: datetime
+    session: Session,
+    broker: Broker,
+    marks: Mapping[str, float],
+    now: datetime,
+    book: PortfolioView | None = None,
 ) -> EquitySnapshot:
-    book = portfolio_view(session, broker, marks)
+    """Store the book's value now (from `book` when the caller already has it)."""
+    book = book or portfolio_view(session, broker, marks)
     row = EquitySnapshot(
         ts=now, equity=book.equity, cash=book.cash, positions_value=book.equity - book.cash
     )

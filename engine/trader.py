@@ -7,28 +7,29 @@ import hashlib
 import logging
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
 from agents.auditor import AuditLimits, audit_fill
-from agents.base import vote_from_frame
+from agents.base import agent_votes, vote_from_frame
 from agents.learning import adapt_weights
-from agents.regime import RegimeAgent, classify, regime_name
+from agents.regime import RegimeAgent, regime_columns, regime_name
 from config import timeframe_seconds
 from config.settings import Learning
 from data.db import as_utc, transaction
-from data.indicators import add_indicators
-from data.models import AgentWeight, Candle, Decision, JournalEntry, Position, VoteRow
+from data.indicators import indicator_arrays
+from data.models import AgentWeight, Decision, JournalEntry, Position
 from data.queries import recent_calls
 from data.scorecard import agent_records
-from data.types import Action, Consensus
+from data.types import Action, Consensus, PortfolioView
 from engine import book, journal
 from engine.broker import Broker
 from engine.clock import Clock
@@ -43,8 +44,9 @@ from engine.execution import place_order, record_fill
 from engine.feed import Feed
 from engine.retry import with_retries
 from engine.risk_records import ExitRetries, record_rejection, risk_context, sync_locks
+from engine.tick_records import DecisionPlan, candle_rows, insert_decisions, store_candles
 from risk import ApprovedOrder, OrderIntent, RiskGate, RiskRejection
-from risk.stops import stop_exit, stop_reason, trail
+from risk.stops import StopWalk, walk_stops
 
 log = logging.getLogger("volt.trader")
 STALE_AFTER_CANDLES = 2  # no new candle for this many timeframes pauses entries
@@ -67,6 +69,27 @@ class TickReport:
     def succeeded(self) -> bool:
         """A tick that hit an unexpected error is not a success: the watchdog must see it."""
         return not self.unexpected
+
+
+@dataclass
+class PairTick:
+    """One pair's part of a tick: its new candles and, once planned, its decision."""
+
+    pair: str
+    candles: pd.DataFrame  # the decision window
+    fresh: pd.DataFrame  # candles not seen before
+    latest: datetime
+    waiting: str | None = None  # why a refused exit waits for its retry
+    plan: DecisionPlan | None = None
+
+
+@dataclass
+class Booked:
+    """What the tick's shared transaction wrote."""
+
+    quiet: list[str] = field(default_factory=list)  # pairs fully booked
+    deferred: list[str] = field(default_factory=list)  # pairs booked alone afterwards
+    resolved: list[JournalEntry] = field(default_factory=list)
 
 
 def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
@@ -157,44 +180,210 @@ class Trader:
 
     # --- the loop body -------------------------------------------------------------------
     def tick(self) -> TickReport:
+        """Fetch every pair, decide each from its candles, then write the tick in one
+        transaction. A pair whose tick sends an order (a stop met, an entry, a signal
+        exit) is booked afterwards in its own transactions, one per step, as is every
+        pair when the shared transaction fails: one pair's fault never costs another's."""
         report = TickReport()
         now = self.clock.now()
         self._feed_down = False
+        faulted: set[str] = set()
+        ticks: list[PairTick] = []
         for pair in self.pairs:
-            try:
-                self._tick_pair(pair, now, report)
+            with self._pair_faults(pair, now, report, faulted):
+                item = self._fetch(pair, now, report)
+                if item is not None:
+                    ticks.append(item)
+        self._plan_decisions([t for t in ticks if t.waiting is None], now, report, faulted)
+        ticks = [t for t in ticks if t.pair not in faulted]
+        booked = self._book_together(ticks, now, report) if ticks else None
+        for item in ticks:
+            if booked is not None and item.pair in booked.quiet:
+                continue
+            with self._pair_faults(item.pair, now, report, faulted):
+                self._book_alone(item, now, report, stored=booked is not None)
+        if booked is None or booked.deferred:
+            if report.new_candles:
+                self._snapshot_equity(now)
+                self._follow_journal(now)
+            self._review_protections(now)
+        elif booked.resolved:
+            self._journal_resolved(booked.resolved, now)
+        for pair in self.pairs:
+            if pair not in faulted:
                 self._pair_errors.pop(pair, None)
-            except OrderNotPlaced as exc:
-                report.skipped[pair] = str(exc)
-                self._note_pair_error(pair, exc)
-                self._note_order_not_placed(exc, now)
-            except FeedUnavailable as exc:
-                # Once the feed failed after full retries, the other pairs try only once
-                # this tick: backoff piled up across pairs would look like a hang.
-                self._feed_down = True
-                report.skipped[pair] = str(exc)
-                self._note_pair_error(pair, exc)
-            except (TemporaryError, PermanentError) as exc:
-                report.skipped[pair] = str(exc)
-                self._note_pair_error(pair, exc)
-            except Exception:
-                log.exception("%s: unexpected error in this tick", pair)
-                report.unexpected.append(pair)
             self._watch_staleness(pair, now)
-        if report.new_candles:
-            with transaction(self.factory) as session:
-                book.snapshot_equity(session, self.broker, self.marks, now)
-            self._follow_journal(now)
-        self._review_protections(now)
         return report
 
-    def _review_protections(self, now: datetime) -> None:
-        """Store which protections block entries now, and lift the ones that cleared, so
-        locks outlive a restart and the dashboard shows each one. The gate itself judges
-        afresh at every entry; a failure here never opens anything."""
+    @contextmanager
+    def _pair_faults(self, pair: str, now: datetime, report: TickReport, faulted: set[str]):
+        """A fault in one pair is reported and the other pairs go on."""
+        try:
+            yield
+        except OrderNotPlaced as exc:
+            report.skipped[pair] = str(exc)
+            self._note_pair_error(pair, exc)
+            self._note_order_not_placed(exc, now)
+        except FeedUnavailable as exc:
+            # Once the feed failed after full retries, the other pairs try only once
+            # this tick: backoff piled up across pairs would look like a hang.
+            self._feed_down = True
+            report.skipped[pair] = str(exc)
+            self._note_pair_error(pair, exc)
+        except (TemporaryError, PermanentError) as exc:
+            report.skipped[pair] = str(exc)
+            self._note_pair_error(pair, exc)
+        except Exception:
+            log.exception("%s: unexpected error in this tick", pair)
+            report.unexpected.append(pair)
+        else:
+            return
+        faulted.add(pair)
+
+    def _fetch(self, pair: str, now: datetime, report: TickReport) -> PairTick | None:
+        """The pair's new candles, or None when there are none."""
+        last_seen = self._last_candle.get(pair)
+        limit = self.history_candles
+        if last_seen is not None:
+            # After an outage, fetch every candle since the last one seen, so no stop is missed.
+            missed = math.ceil((now - last_seen) / self.candle_length) + 1
+            limit = min(max(limit, missed), MAX_CATCH_UP_CANDLES)
+        try:
+            candles = with_retries(
+                lambda: self.feed.candles(pair, now, limit),
+                f"{pair} candles from {self.feed.name}",
+                attempts=1 if self._feed_down else FEED_ATTEMPTS,
+            )
+        except TemporaryError as exc:
+            raise FeedUnavailable(str(exc)) from exc
+        if candles.empty:
+            return None
+        self.marks[pair] = float(candles["close"].iloc[-1])
+        fresh = candles
+        if last_seen is not None:
+            fresh = candles.iloc[candles.index.searchsorted(last_seen, side="right") :]
+        if fresh.empty:
+            return None
+        report.new_candles = True
+        return PairTick(
+            pair,
+            candles.tail(self.history_candles),
+            fresh,
+            candles.index[-1].to_pydatetime(),
+            # A refused exit waits for its retry; the candles stay unseen so its stop is met again.
+            waiting=self.exit_retries.deferred(pair, now),
+        )
+
+    def _plan_decisions(
+        self, ticks: list[PairTick], now: datetime, report: TickReport, faulted: set[str]
+    ) -> None:
+        """Each pair's decision, computed before any write (the LLM included)."""
+        if not ticks:
+            return
+        with self.factory() as session:
+            positions = book.open_positions(session)
+        for item in ticks:
+            with self._pair_faults(item.pair, now, report, faulted):
+                position = positions.get(item.pair)
+                if position is not None and self._walk_stops(position, item.fresh).hit:
+                    position = None  # the stop closes it before this decision is acted on
+                item.plan = self._plan(item, position)
+
+    def _book_together(self, ticks: list[PairTick], now: datetime, report: TickReport):
+        """One transaction for every pair that sends no order this tick; returns what was
+        booked, or None when the transaction failed (then every pair is booked alone)."""
+        booked = Booked()
         try:
             with transaction(self.factory) as session:
-                view = book.portfolio_view(session, self.broker, self.marks)
+                rows = [r for t in ticks for r in candle_rows(t.pair, self.timeframe, t.fresh)]
+                store_candles(session, rows)
+                positions = book.open_positions(session)
+                decided = []
+                for item in ticks:
+                    if item.waiting is not None:
+                        booked.deferred.append(item.pair)
+                        continue
+                    outcome = self._book_quietly(item, positions.get(item.pair))
+                    if outcome is None:
+                        booked.deferred.append(item.pair)
+                        continue
+                    booked.quiet.append(item.pair)
+                    if item.plan is not None:
+                        decided.append((item.plan, outcome))
+                insert_decisions(session, decided, now)
+                if not booked.deferred:
+                    view = book.portfolio_view(session, self.broker, self.marks)
+                    book.snapshot_equity(session, self.broker, self.marks, now, view)
+                    booked.resolved = self._follow_journal_in(session, now)
+                    self._review_protections_in(session, now, view)
+        except Exception:
+            log.exception("could not write the tick in one transaction; booking each pair alone")
+            return None
+        for item in ticks:
+            if item.pair in booked.quiet:
+                report.decisions += item.plan is not None
+                self.exit_retries.succeeded(item.pair)
+                self._last_candle[item.pair] = item.latest
+                self._decided_pairs.add(item.pair)
+        return booked
+
+    def _book_quietly(self, item: PairTick, position: Position | None) -> str | None:
+        """Apply a tick that needs no order: the trailing stop's move and the decision's
+        outcome (returned; "" when the candle was decided before a restart). None when
+        the tick needs an order."""
+        walk = None
+        if position is not None:
+            walk = self._walk_stops(position, item.fresh)
+            if walk.hit:
+                return None
+        outcome = ""
+        if item.plan is not None:
+            action, holding = item.plan.consensus.action, position is not None
+            outcome = self._quiet_outcome(action, holding, item.pair)
+            if outcome is None:
+                return None
+        if walk is not None:
+            position.stop_loss, position.peak_price = walk.stop_loss, walk.peak_price
+        return outcome
+
+    def _book_alone(self, item: PairTick, now: datetime, report: TickReport, stored: bool) -> None:
+        """A pair's tick step by step, each in its own transaction: candles, stops, decision."""
+        if not stored:
+            with transaction(self.factory) as session:
+                store_candles(session, candle_rows(item.pair, self.timeframe, item.fresh))
+        if item.waiting is not None:
+            raise PermanentError(item.waiting)
+        try:
+            self._check_stops(item.pair, item.fresh, now, report)
+            if item.plan is not None:
+                self._record_and_act(item.plan, now, report)
+        except PermanentError as refusal:  # entries catch theirs: this is a refused exit
+            self.exit_retries.refused(item.pair, now, str(refusal))
+            raise
+        self.exit_retries.succeeded(item.pair)
+        self._last_candle[item.pair] = item.latest
+        self._decided_pairs.add(item.pair)
+
+    def _snapshot_equity(self, now: datetime) -> None:
+        with transaction(self.factory) as session:
+            book.snapshot_equity(session, self.broker, self.marks, now)
+
+    def _review_protections(self, now: datetime) -> None:
+        try:
+            with transaction(self.factory) as session:
+                self._review_protections_in(session, now)
+        except Exception:
+            log.exception("could not store the state of the risk protections")
+
+    def _review_protections_in(
+        self, session: Session, now: datetime, view: PortfolioView | None = None
+    ) -> None:
+        """Store which protections block entries now, and lift the ones that cleared, so
+        locks outlive a restart and the dashboard shows each one. The gate itself judges
+        afresh at every entry; a failure here never opens anything (nor costs the tick)."""
+        try:
+            with session.begin_nested():
+                view = view or book.portfolio_view(session, self.broker, self.marks)
                 context = risk_context(session, view, self.marks, now)
                 blocks = {}
                 for pair in self.pairs:
@@ -222,41 +411,6 @@ class Trader:
             log.info(message)
         self._pair_errors[pair] = str(exc)
 
-    def _tick_pair(self, pair: str, now: datetime, report: TickReport) -> None:
-        last_seen = self._last_candle.get(pair)
-        limit = self.history_candles
-        if last_seen is not None:
-            # After an outage, fetch every candle since the last one seen, so no stop is missed.
-            missed = math.ceil((now - last_seen) / self.candle_length) + 1
-            limit = min(max(limit, missed), MAX_CATCH_UP_CANDLES)
-        try:
-            candles = with_retries(
-                lambda: self.feed.candles(pair, now, limit),
-                f"{pair} candles from {self.feed.name}",
-                attempts=1 if self._feed_down else FEED_ATTEMPTS,
-            )
-        except TemporaryError as exc:
-            raise FeedUnavailable(str(exc)) from exc
-        if candles.empty:
-            return
-        self.marks[pair] = float(candles["close"].iloc[-1])
-        fresh = candles if last_seen is None else candles[candles.index > last_seen]
-        if fresh.empty:
-            return
-        report.new_candles = True
-        self._store_candles(pair, fresh)
-        # A refused exit waits for its retry; the candles stay unseen so its stop is met again.
-        if waiting := self.exit_retries.deferred(pair, now):
-            raise PermanentError(waiting)
-        try:
-            self._check_stops(pair, fresh, now, report)
-            self._decide(pair, candles.tail(self.history_candles), now, report)
-        except PermanentError as refusal:  # entries catch theirs: this is a refused exit
-            self.exit_retries.refused(pair, now, str(refusal))
-            raise
-        self.exit_retries.succeeded(pair)
-        self._last_candle[pair] = candles.index[-1].to_pydatetime()
-
     def _watch_staleness(self, pair: str, now: datetime) -> None:
         last = self._last_candle.get(pair)
         if last is None:
@@ -277,22 +431,24 @@ class Trader:
                 "%s candles are fresh again: entries resume", pair, extra={"kind": "stale_data"}
             )
 
-    def _store_candles(self, pair: str, candles: pd.DataFrame) -> None:
-        columns = {name: candles[name].tolist() for name in candles.columns}
-        rows = [
-            {"pair": pair, "timeframe": self.timeframe, "ts": ts}
-            | {name: values[row] for name, values in columns.items()}
-            for row, ts in enumerate(candles.index.to_pydatetime())
-        ]
-        with transaction(self.factory) as session:
-            dialect = session.bind.dialect.name
-            insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
-            if insert is None:
-                for row in rows:
-                    session.merge(Candle(**row))
-                return
-            # One cached statement, many parameter sets (SQLAlchemy batches them itself).
-            session.execute(insert(Candle).on_conflict_do_nothing(), rows)
+    def _walk_stops(self, position: Position, fresh: pd.DataFrame) -> StopWalk:
+        """The position's stops over the new candles that closed after its entry."""
+        entered = as_utc(position.entry_ts)
+        candles = zip(
+            fresh.index,
+            fresh["open"].tolist(),
+            fresh["high"].tolist(),
+            fresh["low"].tolist(),
+            strict=True,
+        )
+        return walk_stops(
+            position.stop_loss,
+            position.take_profit,
+            position.entry_price,
+            position.peak_price,
+            position.trail_distance,
+            ((ts, o, h, lo) for ts, o, h, lo in candles if ts + self.candle_length > entered),
+        )
 
     def _check_stops(
         self, pair: str, fresh: pd.DataFrame, now: datetime, report: TickReport
@@ -301,43 +457,19 @@ class Trader:
             position = session.get(Position, pair)
             if position is None:
                 return
-            entered = as_utc(position.entry_ts)
-            for ts, candle in fresh.iterrows():
-                if ts + self.candle_length <= entered:
-                    continue  # closed before the entry
-                hit = stop_exit(
-                    candle["open"],
-                    candle["high"],
-                    candle["low"],
-                    position.stop_loss,
-                    position.take_profit,
-                )
-                if hit is None:
-                    if position.trail_distance:
-                        position.stop_loss, position.peak_price = trail(
-                            position.stop_loss,
-                            position.peak_price or position.entry_price,
-                            position.trail_distance,
-                            float(candle["high"]),
-                        )
-                    continue
-                price, reason = hit
-                if reason == "stop_loss":
-                    reason = stop_reason(
-                        position.stop_loss,
-                        position.entry_price,
-                        position.peak_price,
-                        position.trail_distance,
-                    )
-                intent = OrderIntent(
-                    pair, "sell", float(price), client_order_id(pair, ts, reason[:2]), reason
-                )
-                self._exit(session, intent, now)
-                report.exits += 1
+            walk = self._walk_stops(position, fresh)
+            position.stop_loss, position.peak_price = walk.stop_loss, walk.peak_price
+            if walk.hit is None:
                 return
+            ts, price, reason = walk.hit
+            intent = OrderIntent(pair, "sell", price, client_order_id(pair, ts, reason[:2]), reason)
+            self._exit(session, intent, now)
+            report.exits += 1
 
-    def _decide(self, pair: str, candles: pd.DataFrame, now: datetime, report: TickReport) -> None:
-        frame = add_indicators(candles)
+    def _plan(self, item: PairTick, position: Position | None) -> DecisionPlan | None:
+        """The team's decision on the pair's latest candle; None when it was decided before
+        a restart (a candle is never acted on twice)."""
+        pair, candles = item.pair, item.candles
         candle_ts = candles.index[-1].to_pydatetime()
         if pair not in self._decided_pairs:  # after that, _last_candle keeps candles new
             with self.factory() as session:
@@ -346,75 +478,65 @@ class Trader:
                         Decision.pair == pair, Decision.candle_ts == candle_ts
                     )
                 ):
-                    return  # decided before a restart; never act on a candle twice
-        vote_frames = [agent.vote_frame(frame) for agent in self.agents]
+                    return None
+        columns = indicator_arrays(candles)
+        frame = cache(lambda: pd.DataFrame(columns, index=candles.index))
+        vote_columns = [agent_votes(agent, columns, frame) for agent in self.agents]
         votes = [
-            vote_from_frame(agent, rows, len(frame))
-            for agent, rows in zip(self.agents, vote_frames, strict=True)
+            vote_from_frame(agent, rows, len(candles))
+            for agent, rows in zip(self.agents, vote_columns, strict=True)
         ]
         # The regime sets how sure the team must be, whatever weight the regime agent has.
-        regime = regime_name(self._regime_code(frame, vote_frames))
-        regime = regime or "normal"
+        regime = regime_name(self._regime_code(columns, vote_columns)) or "normal"
         if self.live_agents:
-            brief = self._market_brief(pair, frame, regime)
+            brief = self._market_brief(pair, columns, candle_ts, regime, position)
             votes += [agent.vote(brief) for agent in self.live_agents]
-        consensus = weigh_votes(votes, self.weights, self.thresholds[regime])
-        price = float(candles["close"].iloc[-1])
-        atr = float(frame["atr"].iloc[-1])
+        return DecisionPlan(
+            pair,
+            candle_ts,
+            float(columns["close"][-1]),
+            float(columns["atr"][-1]),
+            regime,
+            weigh_votes(votes, self.weights, self.thresholds[regime]),
+        )
+
+    def _record_and_act(self, plan: DecisionPlan, now: datetime, report: TickReport) -> str:
+        """Store the decision and act on it in one transaction; returns its outcome."""
         with transaction(self.factory) as session:
-            decision = self._record_decision(session, pair, candle_ts, price, consensus, now)
-            decision.regime = regime
+            [decision_id] = insert_decisions(session, [(plan, "")], now)
+            decision = session.get(Decision, decision_id)
             report.decisions += 1
-            decision.outcome = self._act(session, decision, consensus, atr, now, report)
+            decision.outcome = self._act(session, decision, plan.consensus, plan.atr, now, report)
             if decision.executed:
                 journal.open_entry(session, decision)
-        self._decided_pairs.add(pair)
+            return decision.outcome
 
-    def _regime_code(self, frame: pd.DataFrame, vote_frames: list[pd.DataFrame]) -> float:
+    def _regime_code(self, columns: dict[str, np.ndarray], vote_columns: list) -> float:
         """The regime agent's reading when it reads as the trader does (not classified twice)."""
-        for agent, rows in zip(self.agents, vote_frames, strict=True):
+        for agent, rows in zip(self.agents, vote_columns, strict=True):
             if (
                 isinstance(agent, RegimeAgent)
                 and agent.window is None
                 and agent.limits == self.regime_limits
             ):
-                return rows["regime_code"].iloc[-1]
-        return classify(frame, self.regime_limits)["regime_code"].iloc[-1]
+                return float(np.asarray(rows["regime_code"])[-1])
+        return float(regime_columns(columns, self.regime_limits)["regime_code"][-1])
 
-    def _record_decision(
-        self,
-        session: Session,
-        pair: str,
-        candle_ts: datetime,
-        price: float,
-        consensus: Consensus,
-        now: datetime,
-    ) -> Decision:
-        decision = Decision(
-            ts=now,
-            pair=pair,
-            candle_ts=candle_ts,
-            price=price,
-            action=consensus.action.value,
-            score=consensus.score,
-            threshold=consensus.threshold,
-        )
-        session.add(decision)
-        session.flush()
-        for vote in consensus.votes:
-            session.add(
-                VoteRow(
-                    decision_id=decision.id,
-                    agent=vote.agent,
-                    action=vote.action.value,
-                    confidence=vote.confidence,
-                    weight=consensus.weights.get(vote.agent, 0.0),
-                    source=vote.source.value,
-                    rationale=vote.rationale,
-                    data=vote.data,
-                )
-            )
-        return decision
+    def _quiet_outcome(self, action: Action, holding: bool, pair: str) -> str | None:
+        """The outcome of a decision that sends no order, or None when it sends one."""
+        if action == Action.HOLD:
+            return "hold"
+        if action == Action.SELL:
+            return None if holding else "no position to sell"
+        if holding:
+            return "already holding"
+        if self.entries_paused:
+            return "entries paused"
+        if self.entry_blocks:
+            return f"entries paused: {'; '.join(self.entry_blocks)}"
+        if pair in self.stale_pairs:
+            return "entries paused: stale market data"
+        return None
 
     def _act(
         self,
@@ -427,23 +549,14 @@ class Trader:
     ) -> str:
         pair = decision.pair
         holding = session.get(Position, pair) is not None
-        if consensus.action == Action.HOLD:
-            return "hold"
+        quiet = self._quiet_outcome(consensus.action, holding, pair)
+        if quiet is not None:
+            return quiet
         if consensus.action == Action.SELL:
-            if not holding:
-                return "no position to sell"
             self._exit(session, signal_intent(decision, "sell"), now)
             decision.executed = True
             report.exits += 1
             return "sold: closed the position on the signal"
-        if holding:
-            return "already holding"
-        if self.entries_paused:
-            return "entries paused"
-        if self.entry_blocks:
-            return f"entries paused: {'; '.join(self.entry_blocks)}"
-        if pair in self.stale_pairs:
-            return "entries paused: stale market data"
         intent = signal_intent(decision, "buy", atr)
         view = book.portfolio_view(session, self.broker, self.marks)
         try:
@@ -538,18 +651,44 @@ class Trader:
                 timedelta(hours=learning.outcome_horizon_hours),
                 learning.sell_horizon_candles,
             )
-            for entry in resolved:
-                log.info(
-                    "journal: %s %s decision #%d resolved %s (P&L %+.2f)",
-                    entry.pair,
-                    entry.action,
-                    entry.decision_id,
-                    entry.outcome,
-                    entry.pnl,
-                    extra={"kind": "journal"},
+        if resolved:
+            self._journal_resolved(resolved, now)
+
+    def _follow_journal_in(self, session: Session, now: datetime) -> list[JournalEntry]:
+        """`_follow_journal` inside the tick's transaction, behind a savepoint: a failure
+        rolls back only the journal's part and is tried again next candle."""
+        learning = self.learning
+        try:
+            with session.begin_nested():
+                return journal.follow_outcomes(
+                    session,
+                    now,
+                    self.marks,
+                    self.candle_length,
+                    timedelta(hours=learning.outcome_horizon_hours),
+                    learning.sell_horizon_candles,
                 )
-        if resolved and not learning.freeze:
-            self._adapt_weights(now)
+        except Exception:
+            log.exception("could not follow the decision journal; trying again next candle")
+            return []
+
+    def _journal_resolved(self, resolved: list[JournalEntry], now: datetime) -> None:
+        """Report the outcomes resolved (once stored), and learn from them."""
+        for entry in resolved:
+            log.info(
+                "journal: %s %s decision #%d resolved %s (P&L %+.2f)",
+                entry.pair,
+                entry.action,
+                entry.decision_id,
+                entry.outcome,
+                entry.pnl,
+                extra={"kind": "journal"},
+            )
+        if not self.learning.freeze:
+            try:
+                self._adapt_weights(now)
+            except Exception:
+                log.exception("could not adapt the agents' weights; trying again next outcome")
 
     def _adapt_weights(self, now: datetime) -> None:
         calls = recent_calls(
@@ -601,25 +740,27 @@ class Trader:
                 if configured > 0 and latest is not None and latest.base == configured:
                     self.weights[agent] = latest.weight
 
-    def _market_brief(self, pair: str, frame: pd.DataFrame, regime: str) -> MarketBrief:
-        last = frame.iloc[-1]
-        indicators = {
-            name: float(last[name])
-            for name in INDICATOR_SNAPSHOT
-            if name in last.index and not math.isnan(float(last[name]))
-        }
-        price = float(last["close"])
+    def _market_brief(
+        self,
+        pair: str,
+        columns: dict[str, np.ndarray],
+        candle_ts: datetime,
+        regime: str,
+        position: Position | None,
+    ) -> MarketBrief:
+        last = {name: float(columns[name][-1]) for name in INDICATOR_SNAPSHOT if name in columns}
+        indicators = {name: value for name, value in last.items() if not math.isnan(value)}
+        price = float(columns["close"][-1])
+        held = None
+        if position is not None:
+            held = {
+                "entry_price": position.entry_price,
+                "amount": position.amount,
+                "stop_loss": position.stop_loss,
+                "take_profit": position.take_profit,
+                "unrealised_pct": (price / position.entry_price - 1) * 100,
+            }
         with self.factory() as session:
-            position = session.get(Position, pair)
-            held = None
-            if position is not None:
-                held = {
-                    "entry_price": position.entry_price,
-                    "amount": position.amount,
-                    "stop_loss": position.stop_loss,
-                    "take_profit": position.take_profit,
-                    "unrealised_pct": (price / position.entry_price - 1) * 100,
-                }
             recent = session.scalars(
                 select(JournalEntry)
                 .where(JournalEntry.outcome != journal.PENDING)
@@ -632,7 +773,7 @@ class Trader:
         return MarketBrief(
             pair=pair,
             price=price,
-            candle_time=frame.index[-1].to_pydatetime(),
+            candle_time=candle_ts,
             indicators=indicators,
             regime=regime,
             position=held,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -54,6 +55,8 @@ class Worker:
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop_requested, log, "stopping after the current tick")
 
+    _heap_settled = False
+
     def run(self) -> int:
         settings = self.settings
         started = time.monotonic()
@@ -91,6 +94,11 @@ class Worker:
                     self._reconcile()
                 self._handle_commands()
                 self._tick_once()
+                if not self._heap_settled:
+                    # What the first tick loaded lives as long as the worker: moved out of
+                    # the collector's view, a full collection no longer stalls a tick.
+                    gc.freeze()
+                    self._heap_settled = True
             except Exception:
                 # The heartbeat is not touched, so a worker that keeps failing looks hung.
                 log.exception("engine loop step failed")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 
@@ -32,6 +36,39 @@ def stop_reason(stop_loss: float, entry: float, peak: float | None, distance: fl
     if distance and peak is not None and peak > entry and peak - distance >= stop_loss:
         return "trailing_stop"
     return "stop_loss"
+
+
+@dataclass(frozen=True)
+class StopWalk:
+    """Where a position's stops stand after a run of candles, and the exit met if any."""
+
+    stop_loss: float
+    peak_price: float | None
+    hit: tuple[Any, float, str] | None = None  # (candle, exit price, reason)
+
+
+def walk_stops(
+    stop_loss: float,
+    take_profit: float,
+    entry_price: float,
+    peak_price: float | None,
+    trail_distance: float | None,
+    candles: Iterable[tuple[Any, float, float, float]],
+) -> StopWalk:
+    """`stop_exit` and `trail` over (candle, open, high, low) in order: the trail follows
+    each candle that did not stop out, and the walk ends at the first exit."""
+    for candle, open_, high, low in candles:
+        hit = stop_exit(open_, high, low, stop_loss, take_profit)
+        if hit is not None:
+            price, reason = hit
+            if reason == "stop_loss":
+                reason = stop_reason(stop_loss, entry_price, peak_price, trail_distance)
+            return StopWalk(stop_loss, peak_price, (candle, float(price), reason))
+        if trail_distance:
+            stop_loss, peak_price = trail(
+                stop_loss, peak_price or entry_price, trail_distance, float(high)
+            )
+    return StopWalk(stop_loss, peak_price)
 
 
 def trail_path(

@@ -73,10 +73,10 @@ class ScriptedAgent:
 class ScriptedTrader(Trader):
     """Tells the scripted agent which pair it votes on."""
 
-    def _decide(self, pair, candles, now, report):
+    def _plan(self, item, position):
         for agent in self.agents:
-            agent.pair = pair
-        super()._decide(pair, candles, now, report)
+            agent.pair = item.pair
+        return super()._plan(item, position)
 
 
 def scripted_settings(**risk) -> Settings:

@@ -15,6 +15,7 @@ from engine.errors import PermanentError
 from engine.execution import place_order, record_fill
 from engine.reconcile import reconcile
 from engine.retry import with_retries
+from engine.tick_records import DecisionPlan
 from engine.trader import TickReport, client_order_id
 from tests import test_exchange_binance as binance
 
@@ -113,7 +114,6 @@ def test_while_reconciliation_keeps_failing_only_exits_run(settings, fake, store
 def decide(trader, store, pair):
     now = datetime.now(UTC)
     consensus = Consensus(Action.BUY, 1.0, 0.5, {}, ())
-    with store[1].begin() as session:
-        candle = now.replace(year=now.year + 1)  # a candle no tick has decided on
-        decision = trader._record_decision(session, pair, candle, 3_000.0, consensus, now)
-        return trader._act(session, decision, consensus, 30.0, now, TickReport())
+    candle = now.replace(year=now.year + 1)  # a candle no tick has decided on
+    plan = DecisionPlan(pair, candle, 3_000.0, 30.0, "normal", consensus)
+    return trader._record_and_act(plan, now, TickReport())

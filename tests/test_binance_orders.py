@@ -14,6 +14,7 @@ from data.types import Action, Consensus
 from engine.ccxt_broker import OrderBelowMinimum, _client_id
 from engine.execution import place_order
 from engine.reconcile import reconcile
+from engine.tick_records import DecisionPlan
 from engine.trader import TickReport
 from tests import test_exchange_binance as binance
 
@@ -87,9 +88,9 @@ def decide_to_buy(trader, store):
     now = datetime.now(UTC)
     consensus = Consensus(Action.BUY, 1.0, 0.5, {}, ())
     report = TickReport()
-    with store[1].begin() as session:
-        decision = trader._record_decision(session, "BTC/USDT", now, 60_000.0, consensus, now)
-        decision.outcome = trader._act(session, decision, consensus, 600.0, now, report)
+    trader._record_and_act(
+        DecisionPlan("BTC/USDT", now, 60_000.0, 600.0, "normal", consensus), now, report
+    )
     with store[1]() as session:
         return session.scalars(select(Decision)).one(), report
 

@@ -32,9 +32,14 @@ retry_offline_seconds = 3600
 
 
 def llm_votes(store):
+    """In the order asked: candle by candle, pair by pair (BTC before ETH). A decision that
+    trades is stored after those that do not, so the ids alone do not tell."""
     with store[1]() as session:
         return session.scalars(
-            select(VoteRow).where(VoteRow.agent == "llm").order_by(VoteRow.id)
+            select(VoteRow)
+            .join(Decision, Decision.id == VoteRow.decision_id)
+            .where(VoteRow.agent == "llm")
+            .order_by(Decision.candle_ts, Decision.pair)
         ).all()
 
 

@@ -151,12 +151,9 @@ def simulate(
         if row is not None and row < n:
             heapq.heappush(events, (row, order[pair]))
 
-    def mark(pair: str, row: int, pair_index: int) -> float:
-        # Live marks a pair at its latest close: this candle's for pairs already ticked.
-        return arrays[pair].close[row if order[pair] <= pair_index else row - 1]
-
-    def values_at(row: int, pair_index: int = len(pairs)) -> dict[str, float]:
-        return {q: p.amount * mark(q, row, pair_index) for q, p in held.items()}
+    def values_at(row: int) -> dict[str, float]:
+        # Live fetches every pair before it acts on any: each is marked at this close.
+        return {q: p.amount * arrays[q].close[row] for q, p in held.items()}
 
     def close_position(pair: str, row: int, price: float, reason: str) -> None:
         nonlocal cash, filled_now
@@ -207,7 +204,7 @@ def simulate(
         nonlocal cash, filled_now
         s = arrays[pair]
         price = float(s.close[row])
-        values = values_at(row, order[pair])
+        values = values_at(row)
         views = {
             q: OpenPosition(q, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
             for q, p in held.items()
