@@ -118,7 +118,7 @@ class Trade(Base):
     pnl: Mapped[float] = mapped_column(Float)
     pnl_pct: Mapped[float] = mapped_column(Float)
     exit_reason: Mapped[str] = mapped_column(String(24))
-    entry_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    entry_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     exit_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
 
 

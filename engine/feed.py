@@ -51,26 +51,36 @@ class SyntheticFeed:
         self._vol_scale = np.sqrt(self.step / 300.0)
         self._blocks: dict[str, list[dict[str, np.ndarray]]] = {}
         self._paths: dict[str, dict[str, np.ndarray]] = {}
+        self._index: tuple[int, pd.DatetimeIndex] | None = None  # (first candle, open times)
 
     def candles(self, pair: str, until: datetime, limit: int) -> pd.DataFrame:
         closed = int((until - self.epoch).total_seconds() // self.step)
         first = max(0, closed - limit)
         if closed <= 0:
             return pd.DataFrame(columns=CANDLE_COLUMNS, index=pd.DatetimeIndex([], tz=UTC))
-        frame = self._ohlcv(pair, first, closed)
-        if self.epoch.tzinfo is UTC and float(self.step).is_integer():
-            # The same index as from datetimes, built in numpy (a tenth of the time).
-            start = np.datetime64(self.epoch.replace(tzinfo=None), "us")
-            stamps = start + np.arange(first, closed) * np.timedelta64(int(self.step), "s")
-            frame.index = pd.DatetimeIndex(stamps, name="ts").tz_localize(UTC)
-            return frame
-        frame.index = pd.DatetimeIndex(
-            [self.epoch + timedelta(seconds=self.step * i) for i in range(first, closed)],
-            name="ts",
-        )
-        return frame
+        return self._ohlcv(pair, first, closed, self._times(first, closed))
 
-    def _ohlcv(self, pair: str, first: int, stop: int) -> pd.DataFrame:
+    def _times(self, first: int, stop: int) -> pd.DatetimeIndex:
+        """Open times of candles [first, stop), sliced from an index kept for the run: a
+        tick asks for the same few hundred times, moved on by one."""
+        cached = self._index
+        if cached is None or cached[0] > first or cached[0] + len(cached[1]) < stop:
+            start, end = first, max(stop, first + 2 * BLOCK)
+            if self.epoch.tzinfo is UTC and float(self.step).is_integer():
+                # The same index as from datetimes, built in numpy (a tenth of the time).
+                origin = np.datetime64(self.epoch.replace(tzinfo=None), "us")
+                stamps = origin + np.arange(start, end) * np.timedelta64(int(self.step), "s")
+                index = pd.DatetimeIndex(stamps, name="ts").tz_localize(UTC)
+            else:
+                index = pd.DatetimeIndex(
+                    [self.epoch + timedelta(seconds=self.step * i) for i in range(start, end)],
+                    name="ts",
+                )
+            cached = self._index = (start, index)
+        offset = first - cached[0]
+        return cached[1][offset : offset + stop - first]
+
+    def _ohlcv(self, pair: str, first: int, stop: int, index: pd.DatetimeIndex) -> pd.DataFrame:
         path = self._path(pair, stop)
         closes = path["close"][first:stop]
         before = path["close"][first - 1] if first > 0 else closes[0]
@@ -84,7 +94,8 @@ class SyntheticFeed:
                 "low": body_bottom * (1 - path["wick_down"][first:stop]),
                 "close": closes,
                 "volume": path["volume"][first:stop] * (1.0 + 200.0 * move),
-            }
+            },
+            index=index,
         )
 
     def _path(self, pair: str, stop: int) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from data.db import as_utc
@@ -53,12 +53,7 @@ def follow_outcomes(
 ) -> list[JournalEntry]:
     """Resolve what can be resolved now; returns the entries resolved."""
     resolved = []
-    # An EXPIRED buy is still followed: when its trade closes, the real outcome replaces the
-    # marked one, so the journal and the agents' records end on what actually happened.
-    open_ended = (JournalEntry.outcome == PENDING) | (
-        (JournalEntry.outcome == EXPIRED) & JournalEntry.trade_id.is_(None)
-    )
-    for entry in session.scalars(select(JournalEntry).where(open_ended)).all():
+    for entry in session.scalars(select(JournalEntry).where(_open_ended())).all():
         if entry.outcome == EXPIRED:
             done = _settle_buy(session, entry)
         elif entry.action == "BUY":
@@ -69,6 +64,19 @@ def follow_outcomes(
             resolved.append(entry)
     session.flush()
     return resolved
+
+
+def _open_ended():
+    # An EXPIRED buy is still followed: when its trade closes, the real outcome replaces the
+    # marked one, so the journal and the agents' records end on what actually happened.
+    return (JournalEntry.outcome == PENDING) | (
+        (JournalEntry.outcome == EXPIRED) & JournalEntry.trade_id.is_(None)
+    )
+
+
+def has_open_entries(session: Session) -> bool:
+    """Whether any entry is still followed: when none is, there is nothing to follow."""
+    return session.scalar(select(exists().where(_open_ended()))) or False
 
 
 def _settle_buy(session: Session, entry: JournalEntry) -> bool:

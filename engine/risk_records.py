@@ -36,9 +36,15 @@ MAX_ENTRIES_PER_HOUR = 1000  # the config's ceiling for max_trades_per_hour
 
 
 def risk_context(
-    session: Session, book: PortfolioView, marks: Mapping[str, float], now: datetime
+    session: Session,
+    book: PortfolioView,
+    marks: Mapping[str, float],
+    now: datetime,
+    day_starts: dict | None = None,
 ) -> RiskContext:
-    """Read inside the decision's own transaction, so a kill pressed before it is seen."""
+    """Read inside the decision's own transaction, so a kill pressed before it is seen.
+    `day_starts` keeps each day's starting equity once it is known (it never changes:
+    snapshots are only ever added at the present), so a long-running caller reads it once."""
     values = position_values(book.positions, marks)
     trades = session.execute(
         select(Trade.pair, Trade.exit_ts, Trade.pnl, Trade.exit_reason)
@@ -66,7 +72,7 @@ def risk_context(
         exposure=sum(values.values()),
         pair_exposure=values,
         peak_equity=_peak_equity(session, state, now, book.equity),
-        day_start_equity=_day_start_equity(session, now, book.equity),
+        day_start_equity=_day_start_equity(session, now, book.equity, day_starts),
         recent_trades=tuple(
             ClosedTrade(t.pair, as_utc(t.exit_ts), t.pnl, t.exit_reason) for t in reversed(trades)
         ),
@@ -90,8 +96,22 @@ def _peak_equity(session: Session, state: EngineState | None, now: datetime, equ
     return max(equity, mark.peak or 0.0)
 
 
-def _day_start_equity(session: Session, now: datetime, equity: float) -> float:
+def _day_start_equity(
+    session: Session, now: datetime, equity: float, known: dict | None = None
+) -> float:
     midnight = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
+    if known is not None and midnight in known:
+        return known[midnight]
+    found = _stored_day_start(session, midnight)
+    if found is None:
+        return equity
+    if known is not None:
+        known.clear()  # only today's is ever asked for again
+        known[midnight] = found
+    return found
+
+
+def _stored_day_start(session: Session, midnight: datetime) -> float | None:
     before = session.scalar(
         select(EquitySnapshot.equity)
         .where(EquitySnapshot.ts < midnight)
@@ -100,13 +120,12 @@ def _day_start_equity(session: Session, now: datetime, equity: float) -> float:
     )
     if before is not None:
         return before
-    first = session.scalar(
+    return session.scalar(
         select(EquitySnapshot.equity)
         .where(EquitySnapshot.ts >= midnight)
         .order_by(EquitySnapshot.ts)
         .limit(1)
     )
-    return first if first is not None else equity
 
 
 def active_locks(session: Session, now: datetime) -> tuple[Block, ...]:

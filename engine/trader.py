@@ -15,6 +15,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
@@ -45,7 +46,7 @@ from engine.feed import Feed
 from engine.retry import with_retries
 from engine.risk_records import ExitRetries, record_rejection, risk_context, sync_locks
 from engine.tick_records import DecisionPlan, candle_rows, insert_decisions, store_candles
-from risk import ApprovedOrder, OrderIntent, RiskGate, RiskRejection
+from risk import ApprovedOrder, OrderIntent, RiskContext, RiskGate, RiskRejection
 from risk.stops import StopWalk, walk_stops
 
 log = logging.getLogger("volt.trader")
@@ -71,6 +72,55 @@ class TickReport:
         return not self.unexpected
 
 
+def refused_outcome(rejection: RiskRejection) -> str:
+    return f"rejected by risk: {rejection}"
+
+
+class TickRisk:
+    """The gate's view of the book inside the tick's transaction, read once when first
+    needed: an entry it refuses sends nothing, so it is booked with the quiet pairs."""
+
+    def __init__(self, trader: Trader, session: Session, now: datetime) -> None:
+        self.trader, self.session, self.now = trader, session, now
+        self.refusals: dict[str, str] = {}  # pair -> why the gate refused its entry
+        self._view: PortfolioView | None = None
+        self._context: RiskContext | None = None
+
+    def view(self) -> PortfolioView:
+        if self._view is None:
+            trader = self.trader
+            self._view = book.portfolio_view(self.session, trader.broker, trader.marks)
+        return self._view
+
+    def context(self) -> RiskContext:
+        if self._context is None:
+            trader = self.trader
+            self._context = risk_context(
+                self.session, self.view(), trader.marks, self.now, trader._day_starts
+            )
+        return self._context
+
+    def refused_entry(self, plan: DecisionPlan) -> str | None:
+        """The outcome of a buy the gate refuses (kept for the record), or None when it
+        would pass: then the entry is made, and judged again, in its own transaction."""
+        intent = OrderIntent(
+            plan.pair,
+            "buy",
+            plan.price,
+            client_order_id(plan.pair, plan.candle_ts, "b"),
+            "signal",
+            atr=plan.atr,
+            regime=plan.regime,
+        )
+        try:
+            self.trader.gate.check_entry(intent, self.view(), self.context())
+        except RiskRejection as rejection:
+            log.info("risk rejected %s: %s", plan.pair, rejection)
+            self.refusals[plan.pair] = str(rejection)
+            return refused_outcome(rejection)
+        return None
+
+
 @dataclass
 class PairTick:
     """One pair's part of a tick: its new candles and, once planned, its decision."""
@@ -81,6 +131,7 @@ class PairTick:
     latest: datetime
     waiting: str | None = None  # why a refused exit waits for its retry
     plan: DecisionPlan | None = None
+    held: bool | None = None  # whether the tick's shared transaction found a position
 
 
 @dataclass
@@ -169,6 +220,8 @@ class Trader:
         self._feed_down = False
         self.exit_retries = ExitRetries(factory, self.candle_length)
         self._decided_pairs: set[str] = set()  # pairs decided by this process
+        self._journal_open: bool | None = None  # any journal entry still followed (None: ask)
+        self._day_starts: dict[datetime, float] = {}  # today's starting equity, once known
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -203,12 +256,11 @@ class Trader:
             with self._pair_faults(item.pair, now, report, faulted):
                 self._book_alone(item, now, report, stored=booked is not None)
         if booked is None or booked.deferred:
-            if report.new_candles:
-                self._snapshot_equity(now)
-                self._follow_journal(now)
-            self._review_protections(now)
-        elif booked.resolved:
-            self._journal_resolved(booked.resolved, now)
+            resolved = self._book_tail(now, report.new_candles)
+        else:
+            resolved = booked.resolved
+        if resolved:
+            self._journal_resolved(resolved, now)
         for pair in self.pairs:
             if pair not in faulted:
                 self._pair_errors.pop(pair, None)
@@ -298,24 +350,34 @@ class Trader:
                 rows = [r for t in ticks for r in candle_rows(t.pair, self.timeframe, t.fresh)]
                 store_candles(session, rows)
                 positions = book.open_positions(session)
-                decided = []
+                risk = TickRisk(self, session, now)
+                decided, refused = [], []
                 for item in ticks:
-                    if item.waiting is not None:
-                        booked.deferred.append(item.pair)
-                        continue
-                    outcome = self._book_quietly(item, positions.get(item.pair))
+                    # Once a pair sends an order, the book the gate would judge later pairs
+                    # on is no longer the one read here: those are judged after it, alone.
+                    screen = None if booked.deferred else risk
+                    item.held = item.pair in positions
+                    outcome = None
+                    if item.waiting is None:
+                        outcome = self._book_quietly(item, positions.get(item.pair), screen)
                     if outcome is None:
                         booked.deferred.append(item.pair)
                         continue
                     booked.quiet.append(item.pair)
                     if item.plan is not None:
                         decided.append((item.plan, outcome))
-                insert_decisions(session, decided, now)
+                        refused.append(risk.refusals.pop(item.pair, None))
+                ids = insert_decisions(session, decided, now)
+                for decision_id, (plan, _), refusal in zip(ids, decided, refused, strict=True):
+                    if refusal is not None:
+                        record_rejection(
+                            session, now, plan.pair, "buy", "risk", refusal, decision_id
+                        )
                 if not booked.deferred:
-                    view = book.portfolio_view(session, self.broker, self.marks)
+                    view, context = risk.view(), risk.context()
                     book.snapshot_equity(session, self.broker, self.marks, now, view)
                     booked.resolved = self._follow_journal_in(session, now)
-                    self._review_protections_in(session, now, view)
+                    self._review_protections_in(session, now, view, context)
         except Exception:
             log.exception("could not write the tick in one transaction; booking each pair alone")
             return None
@@ -327,10 +389,12 @@ class Trader:
                 self._decided_pairs.add(item.pair)
         return booked
 
-    def _book_quietly(self, item: PairTick, position: Position | None) -> str | None:
-        """Apply a tick that needs no order: the trailing stop's move and the decision's
-        outcome (returned; "" when the candle was decided before a restart). None when
-        the tick needs an order."""
+    def _book_quietly(
+        self, item: PairTick, position: Position | None, screen: TickRisk | None
+    ) -> str | None:
+        """Apply a tick that sends no order: the trailing stop's move and the decision's
+        outcome (returned; "" when the candle was decided before a restart), an entry the
+        gate refuses included. None when the tick sends an order, or may (no `screen`)."""
         walk = None
         if position is not None:
             walk = self._walk_stops(position, item.fresh)
@@ -340,6 +404,8 @@ class Trader:
         if item.plan is not None:
             action, holding = item.plan.consensus.action, position is not None
             outcome = self._quiet_outcome(action, holding, item.pair)
+            if outcome is None and action == Action.BUY and screen is not None:
+                outcome = screen.refused_entry(item.plan)
             if outcome is None:
                 return None
         if walk is not None:
@@ -354,7 +420,8 @@ class Trader:
         if item.waiting is not None:
             raise PermanentError(item.waiting)
         try:
-            self._check_stops(item.pair, item.fresh, now, report)
+            if item.held is not False:  # no other pair's order opens this one
+                self._check_stops(item.pair, item.fresh, now, report)
             if item.plan is not None:
                 self._record_and_act(item.plan, now, report)
         except PermanentError as refusal:  # entries catch theirs: this is a refused exit
@@ -364,32 +431,44 @@ class Trader:
         self._last_candle[item.pair] = item.latest
         self._decided_pairs.add(item.pair)
 
-    def _snapshot_equity(self, now: datetime) -> None:
+    def _book_tail(self, now: datetime, new_candles: bool) -> list[JournalEntry]:
+        """After pairs booked alone: the equity snapshot and the journal (on a new candle)
+        and the protections' review, in one transaction of their own."""
+        resolved = []
         with transaction(self.factory) as session:
-            book.snapshot_equity(session, self.broker, self.marks, now)
-
-    def _review_protections(self, now: datetime) -> None:
-        try:
-            with transaction(self.factory) as session:
-                self._review_protections_in(session, now)
-        except Exception:
-            log.exception("could not store the state of the risk protections")
+            view = book.portfolio_view(session, self.broker, self.marks)
+            if new_candles:
+                book.snapshot_equity(session, self.broker, self.marks, now, view)
+                resolved = self._follow_journal_in(session, now)
+            try:
+                with session.begin_nested():
+                    self._review_protections_in(session, now, view)
+            except Exception:
+                log.exception("could not store the state of the risk protections")
+        return resolved
 
     def _review_protections_in(
-        self, session: Session, now: datetime, view: PortfolioView | None = None
+        self,
+        session: Session,
+        now: datetime,
+        view: PortfolioView | None = None,
+        context: RiskContext | None = None,
     ) -> None:
         """Store which protections block entries now, and lift the ones that cleared, so
         locks outlive a restart and the dashboard shows each one. The gate itself judges
-        afresh at every entry; a failure here never opens anything (nor costs the tick)."""
+        afresh at every entry; a failure here never opens anything. No savepoint (it costs
+        a tenth of the tick): a database error fails the shared transaction, and the tick
+        is then booked pair by pair, this review in a transaction of its own."""
         try:
-            with session.begin_nested():
-                view = view or book.portfolio_view(session, self.broker, self.marks)
-                context = risk_context(session, view, self.marks, now)
-                blocks = {}
-                for pair in self.pairs:
-                    for block in self.gate.blocks(replace(context, pair=pair)):
-                        blocks.setdefault((block.protection, block.pair), block)
-                sync_locks(session, blocks.values(), now)
+            view = view or book.portfolio_view(session, self.broker, self.marks)
+            context = context or risk_context(session, view, self.marks, now, self._day_starts)
+            blocks = {}
+            for pair in self.pairs:
+                for block in self.gate.blocks(replace(context, pair=pair)):
+                    blocks.setdefault((block.protection, block.pair), block)
+            sync_locks(session, blocks.values(), now)
+        except SQLAlchemyError:
+            raise
         except Exception:
             log.exception("could not store the state of the risk protections")
 
@@ -509,6 +588,7 @@ class Trader:
             decision.outcome = self._act(session, decision, plan.consensus, plan.atr, now, report)
             if decision.executed:
                 journal.open_entry(session, decision)
+                self._journal_open = True
             return decision.outcome
 
     def _regime_code(self, columns: dict[str, np.ndarray], vote_columns: list) -> float:
@@ -561,12 +641,12 @@ class Trader:
         view = book.portfolio_view(session, self.broker, self.marks)
         try:
             # The context is read in this transaction: a kill pressed before it stops the entry.
-            context = risk_context(session, view, self.marks, now)
+            context = risk_context(session, view, self.marks, now, self._day_starts)
             approved = self.gate.approve(intent, view, context)
         except RiskRejection as rejection:
             log.info("risk rejected %s: %s", pair, rejection)
             record_rejection(session, now, pair, "buy", "risk", str(rejection), decision.id)
-            return f"rejected by risk: {rejection}"
+            return refused_outcome(rejection)
         try:
             fill = self._place(session, approved, now)
         except PermanentError as refusal:
@@ -633,44 +713,30 @@ class Trader:
         return fill
 
     # --- the journal and the team's weights ---------------------------------------------
-    def _follow_journal(self, now: datetime) -> None:
-        """Never costs the tick: a journal or learning failure is logged and retried later."""
-        try:
-            self._follow_journal_once(now)
-        except Exception:
-            log.exception("could not follow the decision journal; trying again next candle")
-
-    def _follow_journal_once(self, now: datetime) -> None:
-        learning = self.learning
-        with transaction(self.factory) as session:
-            resolved = journal.follow_outcomes(
-                session,
-                now,
-                self.marks,
-                self.candle_length,
-                timedelta(hours=learning.outcome_horizon_hours),
-                learning.sell_horizon_candles,
-            )
-        if resolved:
-            self._journal_resolved(resolved, now)
-
     def _follow_journal_in(self, session: Session, now: datetime) -> list[JournalEntry]:
-        """`_follow_journal` inside the tick's transaction, behind a savepoint: a failure
-        rolls back only the journal's part and is tried again next candle."""
-        learning = self.learning
+        """Follow the journal's open entries, behind a savepoint: a failure rolls back only
+        the journal's part (logged) and is tried again next candle; never costs the tick."""
+        if self._journal_open is False:
+            return []  # nothing is followed until a decision opens an entry
         try:
             with session.begin_nested():
-                return journal.follow_outcomes(
-                    session,
-                    now,
-                    self.marks,
-                    self.candle_length,
-                    timedelta(hours=learning.outcome_horizon_hours),
-                    learning.sell_horizon_candles,
-                )
+                return self._follow_outcomes(session, now)
         except Exception:
             log.exception("could not follow the decision journal; trying again next candle")
             return []
+
+    def _follow_outcomes(self, session: Session, now: datetime) -> list[JournalEntry]:
+        learning = self.learning
+        resolved = journal.follow_outcomes(
+            session,
+            now,
+            self.marks,
+            self.candle_length,
+            timedelta(hours=learning.outcome_horizon_hours),
+            learning.sell_horizon_candles,
+        )
+        self._journal_open = journal.has_open_entries(session)
+        return resolved
 
     def _journal_resolved(self, resolved: list[JournalEntry], now: datetime) -> None:
         """Report the outcomes resolved (once stored), and learn from them."""

@@ -122,6 +122,12 @@ class RiskGate:
             return self._approve_entry(intent, book, replace(context, pair=intent.pair))
         raise RiskRejection(f"{intent.pair}: unknown order side {intent.side!r}")
 
+    def check_entry(self, intent: OrderIntent, book: PortfolioView, context: RiskContext) -> None:
+        """Raise the RiskRejection `approve` would give this entry; approve nothing. It
+        sorts decisions before any order is sent: an entry that passes is approved later,
+        by `approve`, on the book as it stands then."""
+        self._approve_entry(intent, book, replace(context, pair=intent.pair))
+
     def _approve_exit(self, intent: OrderIntent, book: PortfolioView) -> ApprovedOrder:
         # Exits are always allowed: they only reduce risk. No protection is consulted.
         position = book.positions.get(intent.pair)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from data.db import make_engine, make_session_factory
-from data.models import Decision, Position
+from data.models import Command, Decision, Position
 from data.queries import trades, trades_csv
 from tests.conftest import ROOT, volt_env, wait_for
 from tests.test_start_sh import free_port
@@ -132,6 +132,11 @@ def settled(tab) -> None:
     assert tab.locator("[data-testid='stException']").count() == 0, tab.inner_text("body")
 
 
+def rearm_commands(factory) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).where(Command.kind == "rearm"))
+
+
 def count(factory, model) -> int:
     with factory() as session:
         return session.scalar(select(func.count()).select_from(model))
@@ -229,6 +234,9 @@ def test_5_re_arming_resumes_trading(volt, page):
     page.locator(".st-key-rearm_confirmed label").click()
     settled(page)
     page.get_by_role("button", name="Re-arm and resume trading").click()
+    # The click is sent, not yet carried out: leaving the page now could close the session
+    # before Streamlit runs it. The press is done once its command is stored.
+    wait_for(lambda: rearm_commands(factory), 30, "the re-arm command from the page")
     open_page(page, base, "control")
     wait_text(page, "RUNNING", timeout=90)
     before = count(factory, Decision)

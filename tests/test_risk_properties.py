@@ -261,6 +261,14 @@ class GateSpy:
             self.approved.append((intent, book, result))
         return result
 
+    def check_entry(self, intent, book, context):
+        """The trader sorting decisions: a refusal counts, a pass approves nothing."""
+        try:
+            self.gate.check_entry(intent, book, context)
+        except RiskRejection as rejection:
+            self.rejected.append(rejection)
+            raise
+
     def __getattr__(self, name):
         return getattr(self.gate, name)
 
