@@ -14,7 +14,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,12 +27,20 @@ from config import timeframe_seconds
 from config.settings import Learning
 from data.db import as_utc, transaction
 from data.indicators import indicator_arrays
-from data.models import AgentWeight, Decision, JournalEntry, Position
+from data.models import (
+    AgentWeight,
+    Decision,
+    JournalEntry,
+    Position,
+    Rejection,
+    Trade,
+    VoteRow,
+)
 from data.queries import recent_calls
 from data.scorecard import agent_records
 from data.types import Action, Consensus, PortfolioView
 from engine import book, journal
-from engine.broker import Broker
+from engine.broker import Broker, BrokerFill
 from engine.clock import Clock
 from engine.errors import (
     FeedUnavailable,
@@ -55,6 +63,7 @@ MAX_CATCH_UP_CANDLES = 20_000  # after an outage, check stops over at most this 
 FEED_ATTEMPTS = 4
 INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb_upper", "atr")
 MAX_CLIENT_ORDER_ID = 36
+ORDER_SENT = "order sent; its fill is being booked"
 
 
 @dataclass
@@ -537,13 +546,15 @@ class Trader:
             if position is None:
                 return
             walk = self._walk_stops(position, fresh)
+            # Kept even if the exit below fails: the trail over the same candles is the same.
             position.stop_loss, position.peak_price = walk.stop_loss, walk.peak_price
             if walk.hit is None:
                 return
             ts, price, reason = walk.hit
             intent = OrderIntent(pair, "sell", price, client_order_id(pair, ts, reason[:2]), reason)
-            self._exit(session, intent, now)
-            report.exits += 1
+            approved = self._approve_exit(session, intent)
+        self._send_exit(approved, now)
+        report.exits += 1
 
     def _plan(self, item: PairTick, position: Position | None) -> DecisionPlan | None:
         """The team's decision on the pair's latest candle; None when it was decided before
@@ -580,16 +591,101 @@ class Trader:
         )
 
     def _record_and_act(self, plan: DecisionPlan, now: datetime, report: TickReport) -> str:
-        """Store the decision and act on it in one transaction; returns its outcome."""
+        """Store the decision and what risk made of it; an order it sends goes to the broker
+        outside any transaction (a kill pressed meanwhile is never kept waiting), and its
+        fill is booked in a transaction of its own. Returns the decision's outcome."""
         with transaction(self.factory) as session:
             [decision_id] = insert_decisions(session, [(plan, "")], now)
             decision = session.get(Decision, decision_id)
             report.decisions += 1
-            decision.outcome = self._act(session, decision, plan.consensus, plan.atr, now, report)
-            if decision.executed:
-                journal.open_entry(session, decision)
-                self._journal_open = True
-            return decision.outcome
+            step = self._act(session, decision, plan.consensus, plan.atr, now)
+            if isinstance(step, str):
+                decision.outcome = step
+                return step
+            decision.outcome = ORDER_SENT  # what a crash before the fill's record leaves
+        try:
+            return self._send_decided(decision_id, step, now, report)
+        except BaseException:
+            self._withdraw(decision_id, plan.pair)
+            raise
+
+    def _send_decided(
+        self, decision_id: int, approved: ApprovedOrder, now: datetime, report: TickReport
+    ) -> str:
+        if approved.side == "sell":
+            outcome = "sold: closed the position on the signal"
+            self._send_exit(approved, now, decision_id, outcome)
+            report.exits += 1
+            return outcome
+        return self._send_entry(decision_id, approved, now, report)
+
+    def _send_entry(
+        self, decision_id: int, approved: ApprovedOrder, now: datetime, report: TickReport
+    ) -> str:
+        pair = approved.pair
+        try:
+            fill, audit = self._send(approved, now)
+        except PermanentError as refusal:
+            log.warning(
+                "%s: the broker refused the entry: %s",
+                pair,
+                refusal,
+                extra={"kind": "order_refused"},
+            )
+            outcome = f"refused by the broker: {refusal}"
+            with transaction(self.factory) as session:
+                record_rejection(session, now, pair, "buy", "broker", str(refusal), decision_id)
+                session.get(Decision, decision_id).outcome = outcome
+            return outcome
+        except OrderStatusUnknown as unknown:
+            report.skipped[pair] = str(unknown)  # the worker reconciles before the next entry
+            outcome = f"order status unknown — reconciliation will settle it ({unknown})"
+            with transaction(self.factory) as session:
+                session.get(Decision, decision_id).outcome = outcome
+            return outcome
+        except TemporaryError as exc:
+            raise OrderNotPlaced(pair, str(exc)) from exc
+        with transaction(self.factory) as session:
+            self._note_audit(session, decision_id, audit)
+            order, fill_row = record_fill(session, fill, "signal", decision_id)
+            book.record_entry(
+                session,
+                order,
+                fill_row,
+                approved.stop_loss,
+                approved.take_profit,
+                trail_distance=approved.trail_distance,
+            )
+            outcome = f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"
+            self._executed(session, decision_id, outcome)
+        report.entries += 1
+        return outcome
+
+    def _executed(self, session: Session, decision_id: int, outcome: str) -> None:
+        decision = session.get(Decision, decision_id)
+        decision.executed, decision.outcome = True, outcome
+        journal.open_entry(session, decision)
+        self._journal_open = True
+
+    def _withdraw(self, decision_id: int, pair: str) -> None:
+        """Take back a decision whose order failed or whose fill could not be booked, as a
+        rollback would have: while its candle is the latest it is decided again, under the
+        same client order id, so a fill the broker kept is found and booked, never doubled;
+        after that, reconciliation books such a fill."""
+        try:
+            with transaction(self.factory) as session:
+                session.execute(delete(VoteRow).where(VoteRow.decision_id == decision_id))
+                session.execute(
+                    update(Rejection)
+                    .where(Rejection.decision_id == decision_id)
+                    .values(decision_id=None)
+                )
+                session.execute(delete(Decision).where(Decision.id == decision_id))
+        except Exception:
+            # Left as ORDER_SENT: the candle is not decided twice (its decision is found),
+            # and reconciliation books any fill of its order.
+            log.exception("could not take back decision #%d after its order failed", decision_id)
+            self._decided_pairs.discard(pair)  # so the next tick looks its candle up first
 
     def _regime_code(self, columns: dict[str, np.ndarray], vote_columns: list) -> float:
         """The regime agent's reading when it reads as the trader does (not classified twice)."""
@@ -625,69 +721,54 @@ class Trader:
         consensus: Consensus,
         atr: float,
         now: datetime,
-        report: TickReport,
-    ) -> str:
+    ) -> str | ApprovedOrder:
+        """The decision's outcome when it sends nothing, or the order risk approved."""
         pair = decision.pair
         holding = session.get(Position, pair) is not None
         quiet = self._quiet_outcome(consensus.action, holding, pair)
         if quiet is not None:
             return quiet
         if consensus.action == Action.SELL:
-            self._exit(session, signal_intent(decision, "sell"), now)
-            decision.executed = True
-            report.exits += 1
-            return "sold: closed the position on the signal"
+            return self._approve_exit(session, signal_intent(decision, "sell"))
         intent = signal_intent(decision, "buy", atr)
         view = book.portfolio_view(session, self.broker, self.marks)
         try:
             # The context is read in this transaction: a kill pressed before it stops the entry.
             context = risk_context(session, view, self.marks, now, self._day_starts)
-            approved = self.gate.approve(intent, view, context)
+            return self.gate.approve(intent, view, context)
         except RiskRejection as rejection:
             log.info("risk rejected %s: %s", pair, rejection)
             record_rejection(session, now, pair, "buy", "risk", str(rejection), decision.id)
             return refused_outcome(rejection)
-        try:
-            fill = self._place(session, approved, now)
-        except PermanentError as refusal:
-            log.warning(
-                "%s: the broker refused the entry: %s",
-                pair,
-                refusal,
-                extra={"kind": "order_refused"},
-            )
-            record_rejection(session, now, pair, "buy", "broker", str(refusal), decision.id)
-            return f"refused by the broker: {refusal}"
-        except OrderStatusUnknown as unknown:
-            report.skipped[pair] = str(unknown)  # the worker reconciles before the next entry
-            return f"order status unknown — reconciliation will settle it ({unknown})"
-        except TemporaryError as exc:
-            raise OrderNotPlaced(pair, str(exc)) from exc
-        order, fill_row = record_fill(session, fill, "signal", decision.id)
-        book.record_entry(
-            session,
-            order,
-            fill_row,
-            approved.stop_loss,
-            approved.take_profit,
-            trail_distance=approved.trail_distance,
-        )
-        decision.executed = True
-        report.entries += 1
-        return f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"
 
-    def _exit(self, session: Session, intent: OrderIntent, now: datetime):
+    def _approve_exit(self, session: Session, intent: OrderIntent) -> ApprovedOrder:
         intent = book.exit_intent(session, intent)  # the rest of a partly sold position
-        approved = self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
-        fill = self._place(session, approved, now)
-        # A duplicate here is a fill the broker kept from an attempt whose record was rolled
-        # back: recording it now is exactly right (record_fill is idempotent).
-        order, fill_row = record_fill(session, fill, intent.reason, intent.decision_id)
-        dust = self.broker.dust(fill.pair, fill.price)
-        return book.record_exit(session, order, fill_row, intent.reason, dust)
+        return self.gate.approve(intent, book.portfolio_view(session, self.broker, self.marks))
 
-    def _place(self, session: Session, approved: ApprovedOrder, now: datetime):
-        """Place an approved order; the auditor then checks the fill against the approval."""
+    def _send_exit(
+        self,
+        approved: ApprovedOrder,
+        now: datetime,
+        decision_id: int | None = None,
+        outcome: str = "",
+    ) -> Trade:
+        """Send an approved exit (no transaction held meanwhile), then book its fill, with
+        the decision that sent it when there is one, in one transaction."""
+        fill, audit = self._send(approved, now)
+        with transaction(self.factory) as session:
+            self._note_audit(session, decision_id, audit)
+            # A duplicate here is a fill the broker kept from an attempt whose record failed:
+            # recording it now is exactly right (record_fill is idempotent).
+            order, fill_row = record_fill(session, fill, approved.reason, decision_id)
+            dust = self.broker.dust(fill.pair, fill.price)
+            trade = book.record_exit(session, order, fill_row, approved.reason, dust)
+            if decision_id is not None:
+                self._executed(session, decision_id, outcome)
+            return trade
+
+    def _send(self, approved: ApprovedOrder, now: datetime) -> tuple[BrokerFill, str]:
+        """Place an approved order; the auditor then checks the fill against the approval.
+        Returns the fill and the auditor's findings ("" when there are none)."""
         fill = place_order(self.broker, approved, now)
         violations = audit_fill(
             approved.side,
@@ -697,20 +778,23 @@ class Trader:
             fill.amount if fill.filled is None else fill.filled,  # before a fee in the coin
             self.audit_limits,
         )
-        if violations:
-            text = "; ".join(violations)
-            log.warning(
-                "auditor: %s %s %s: %s",
-                approved.pair,
-                approved.side,
-                approved.client_order_id,
-                text,
-                extra={"kind": "audit"},
-            )
-            decision = session.get(Decision, approved.decision_id) if approved.decision_id else None
-            if decision is not None:
-                decision.audit = "; ".join(filter(None, [decision.audit, text]))
-        return fill
+        if not violations:
+            return fill, ""
+        text = "; ".join(violations)
+        log.warning(
+            "auditor: %s %s %s: %s",
+            approved.pair,
+            approved.side,
+            approved.client_order_id,
+            text,
+            extra={"kind": "audit"},
+        )
+        return fill, text
+
+    def _note_audit(self, session: Session, decision_id: int | None, audit: str) -> None:
+        decision = session.get(Decision, decision_id) if audit and decision_id else None
+        if decision is not None:
+            decision.audit = "; ".join(filter(None, [decision.audit, audit]))
 
     # --- the journal and the team's weights ---------------------------------------------
     def _follow_journal_in(self, session: Session, now: datetime) -> list[JournalEntry]:
@@ -863,7 +947,9 @@ class Trader:
                 return f"{pair}: no open position"
             candle_ts = self._last_candle.get(pair, now)
             intent = OrderIntent(pair, "sell", price, client_order_id(pair, candle_ts, tag), reason)
-            trade = self._exit(session, intent, now)
+            approved = self._approve_exit(session, intent)
+        trade = self._send_exit(approved, now)
+        with self.factory() as session:
             rest = session.get(Position, pair)
             rest = f"; {rest.amount:.6g} still open with its stop" if rest else ""
         # Its own transaction: a failed snapshot must not roll back a recorded close.

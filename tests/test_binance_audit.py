@@ -4,15 +4,15 @@ rounding are not violations; a fill the book ran dry on is."""
 import logging
 from datetime import UTC, datetime
 
-from data.db import transaction
 from tests.test_exchange_binance import approve_buy, fake, settings, trader  # noqa: F401
 
 
 def audited(trader, caplog):  # noqa: F811
-    level = caplog.at_level(logging.WARNING, logger="volt.trader")
-    with level, transaction(trader.factory) as session:
-        fill = trader._place(session, approve_buy(trader), datetime.now(UTC))
-    return fill, [r.getMessage() for r in caplog.records if "auditor" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="volt.trader"):
+        fill, audit = trader._send(approve_buy(trader), datetime.now(UTC))
+    findings = [r.getMessage() for r in caplog.records if "auditor" in r.getMessage()]
+    assert bool(audit) == bool(findings)  # what is logged is what goes on the decision
+    return fill, findings
 
 
 def test_a_clean_market_buy_passes_the_auditor(trader, fake, caplog):  # noqa: F811
