@@ -22,12 +22,16 @@ OUTCOMES = (PENDING, "WIN", "LOSS", "STOPPED", EXPIRED)
 STOP_EXITS = ("stop_loss", "trailing_stop")
 
 
-def open_entry(session: Session, decision: Decision) -> JournalEntry | None:
-    """Start following an executed decision, from the fill its order got."""
-    order = session.scalar(select(Order).where(Order.decision_id == decision.id))
-    if order is None:
-        return None
-    fill = session.scalar(select(Fill).where(Fill.order_id == order.id))
+def open_entry(
+    session: Session, decision: Decision, order: Order | None = None, fill: Fill | None = None
+) -> JournalEntry | None:
+    """Start following an executed decision, from the fill its order got (looked up
+    unless the caller has both at hand)."""
+    if order is None or fill is None:
+        order = session.scalar(select(Order).where(Order.decision_id == decision.id))
+        if order is None:
+            return None
+        fill = session.scalar(select(Fill).where(Fill.order_id == order.id))
     entry = JournalEntry(
         decision_id=decision.id,
         pair=decision.pair,

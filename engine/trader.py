@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, lazyload, sessionmaker
 
 from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
 from agents.auditor import AuditLimits, audit_fill
@@ -30,7 +30,9 @@ from data.indicators import indicator_arrays
 from data.models import (
     AgentWeight,
     Decision,
+    Fill,
     JournalEntry,
+    Order,
     Position,
     Rejection,
     Trade,
@@ -79,6 +81,11 @@ class TickReport:
     def succeeded(self) -> bool:
         """A tick that hit an unexpected error is not a success: the watchdog must see it."""
         return not self.unexpected
+
+
+def _decision(session: Session, decision_id: int) -> Decision | None:
+    """The decision row alone: its votes (eagerly loaded by default) are not needed here."""
+    return session.get(Decision, decision_id, options=[lazyload(Decision.votes)])
 
 
 def refused_outcome(rejection: RiskRejection) -> str:
@@ -596,7 +603,7 @@ class Trader:
         fill is booked in a transaction of its own. Returns the decision's outcome."""
         with transaction(self.factory) as session:
             [decision_id] = insert_decisions(session, [(plan, "")], now)
-            decision = session.get(Decision, decision_id)
+            decision = _decision(session, decision_id)
             report.decisions += 1
             step = self._act(session, decision, plan.consensus, plan.atr, now)
             if isinstance(step, str):
@@ -635,13 +642,13 @@ class Trader:
             outcome = f"refused by the broker: {refusal}"
             with transaction(self.factory) as session:
                 record_rejection(session, now, pair, "buy", "broker", str(refusal), decision_id)
-                session.get(Decision, decision_id).outcome = outcome
+                _decision(session, decision_id).outcome = outcome
             return outcome
         except OrderStatusUnknown as unknown:
             report.skipped[pair] = str(unknown)  # the worker reconciles before the next entry
             outcome = f"order status unknown — reconciliation will settle it ({unknown})"
             with transaction(self.factory) as session:
-                session.get(Decision, decision_id).outcome = outcome
+                _decision(session, decision_id).outcome = outcome
             return outcome
         except TemporaryError as exc:
             raise OrderNotPlaced(pair, str(exc)) from exc
@@ -657,14 +664,16 @@ class Trader:
                 trail_distance=approved.trail_distance,
             )
             outcome = f"bought {fill.amount:.6g} at {fill.price:.6g} (fee {fill.fee:.4f})"
-            self._executed(session, decision_id, outcome)
+            self._executed(session, decision_id, outcome, order, fill_row)
         report.entries += 1
         return outcome
 
-    def _executed(self, session: Session, decision_id: int, outcome: str) -> None:
-        decision = session.get(Decision, decision_id)
+    def _executed(
+        self, session: Session, decision_id: int, outcome: str, order: Order, fill: Fill
+    ) -> None:
+        decision = _decision(session, decision_id)
         decision.executed, decision.outcome = True, outcome
-        journal.open_entry(session, decision)
+        journal.open_entry(session, decision, order, fill)
         self._journal_open = True
 
     def _withdraw(self, decision_id: int, pair: str) -> None:
@@ -763,7 +772,7 @@ class Trader:
             dust = self.broker.dust(fill.pair, fill.price)
             trade = book.record_exit(session, order, fill_row, approved.reason, dust)
             if decision_id is not None:
-                self._executed(session, decision_id, outcome)
+                self._executed(session, decision_id, outcome, order, fill_row)
             return trade
 
     def _send(self, approved: ApprovedOrder, now: datetime) -> tuple[BrokerFill, str]:
@@ -792,7 +801,7 @@ class Trader:
         return fill, text
 
     def _note_audit(self, session: Session, decision_id: int | None, audit: str) -> None:
-        decision = session.get(Decision, decision_id) if audit and decision_id else None
+        decision = _decision(session, decision_id) if audit and decision_id else None
         if decision is not None:
             decision.audit = "; ".join(filter(None, [decision.audit, audit]))
 
