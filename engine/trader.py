@@ -156,7 +156,8 @@ class Booked:
 
     quiet: list[str] = field(default_factory=list)  # pairs fully booked
     deferred: list[str] = field(default_factory=list)  # pairs booked alone afterwards
-    resolved: list[JournalEntry] = field(default_factory=list)
+    resolved: list[JournalEntry] = field(default_factory=list)  # journal outcomes resolved
+    journal_open: bool | None = None  # whether any journal entry is still followed
 
 
 def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
@@ -238,6 +239,7 @@ class Trader:
         self._decided_pairs: set[str] = set()  # pairs decided by this process
         self._journal_open: bool | None = None  # any journal entry still followed (None: ask)
         self._day_starts: dict[datetime, float] = {}  # today's starting equity, once known
+        self._stops_walked: dict[str, pd.Timestamp] = {}  # pair -> last candle trailed
         with factory() as session:
             for pair in pairs:
                 last = session.scalar(
@@ -274,7 +276,7 @@ class Trader:
         if booked is None or booked.deferred:
             resolved = self._book_tail(now, report.new_candles)
         else:
-            resolved = booked.resolved
+            resolved = booked.resolved  # stored with the shared transaction
         if resolved:
             self._journal_resolved(resolved, now)
         for pair in self.pairs:
@@ -392,11 +394,12 @@ class Trader:
                 if not booked.deferred:
                     view, context = risk.view(), risk.context()
                     book.snapshot_equity(session, self.broker, self.marks, now, view)
-                    booked.resolved = self._follow_journal_in(session, now)
+                    self._follow_journal_in(session, now, booked)
                     self._review_protections_in(session, now, view, context)
         except Exception:
             log.exception("could not write the tick in one transaction; booking each pair alone")
             return None
+        self._committed(booked)
         for item in ticks:
             if item.pair in booked.quiet:
                 report.decisions += item.plan is not None
@@ -448,20 +451,30 @@ class Trader:
         self._decided_pairs.add(item.pair)
 
     def _book_tail(self, now: datetime, new_candles: bool) -> list[JournalEntry]:
-        """After pairs booked alone: the equity snapshot and the journal (on a new candle)
-        and the protections' review, in one transaction of their own."""
-        resolved = []
+        """After pairs booked alone, on a new candle: the equity snapshot, the journal and
+        the protections' review, in one transaction of their own. Without a new candle,
+        only the review, which never costs the tick."""
+        if not new_candles:
+            self._review_protections(now)
+            return []
+        booked = Booked()
         with transaction(self.factory) as session:
             view = book.portfolio_view(session, self.broker, self.marks)
-            if new_candles:
-                book.snapshot_equity(session, self.broker, self.marks, now, view)
-                resolved = self._follow_journal_in(session, now)
+            book.snapshot_equity(session, self.broker, self.marks, now, view)
+            self._follow_journal_in(session, now, booked)
             try:
                 with session.begin_nested():
                     self._review_protections_in(session, now, view)
             except Exception:
                 log.exception("could not store the state of the risk protections")
-        return resolved
+        return self._committed(booked)
+
+    def _review_protections(self, now: datetime) -> None:
+        try:
+            with transaction(self.factory) as session:
+                self._review_protections_in(session, now)
+        except Exception:
+            log.exception("could not store the state of the risk protections")
 
     def _review_protections_in(
         self,
@@ -536,13 +549,20 @@ class Trader:
             fresh["low"].tolist(),
             strict=True,
         )
+        # A candle whose trail is already stored is not walked again: the stop it raised
+        # must not be met by the candles that raised it.
+        walked = self._stops_walked.get(position.pair)
         return walk_stops(
             position.stop_loss,
             position.take_profit,
             position.entry_price,
             position.peak_price,
             position.trail_distance,
-            ((ts, o, h, lo) for ts, o, h, lo in candles if ts + self.candle_length > entered),
+            (
+                (ts, o, h, lo)
+                for ts, o, h, lo in candles
+                if ts + self.candle_length > entered and (walked is None or ts > walked)
+            ),
         )
 
     def _check_stops(
@@ -553,14 +573,17 @@ class Trader:
             if position is None:
                 return
             walk = self._walk_stops(position, fresh)
-            # Kept even if the exit below fails: the trail over the same candles is the same.
-            position.stop_loss, position.peak_price = walk.stop_loss, walk.peak_price
             if walk.hit is None:
+                position.stop_loss, position.peak_price = walk.stop_loss, walk.peak_price
+                self._stops_walked[pair] = fresh.index[-1]
                 return
+            # The trail up to the hit is stored with the exit's booking, not before: should
+            # the exit fail, the same candles are walked again from the same stop, meet it on
+            # the same candle and resend under the same client order id (never a second sell).
             ts, price, reason = walk.hit
             intent = OrderIntent(pair, "sell", price, client_order_id(pair, ts, reason[:2]), reason)
             approved = self._approve_exit(session, intent)
-        self._send_exit(approved, now)
+        self._send_exit(approved, now, trail=walk)
         report.exits += 1
 
     def _plan(self, item: PairTick, position: Position | None) -> DecisionPlan | None:
@@ -570,12 +593,18 @@ class Trader:
         candle_ts = candles.index[-1].to_pydatetime()
         if pair not in self._decided_pairs:  # after that, _last_candle keeps candles new
             with self.factory() as session:
-                if session.scalar(
-                    select(Decision.id).where(
+                found = session.execute(
+                    select(Decision.id, Decision.outcome).where(
                         Decision.pair == pair, Decision.candle_ts == candle_ts
                     )
-                ):
-                    return None
+                ).first()
+            # A decision left with its order in flight (a crash, or a take-back that failed)
+            # is taken back and decided again: its order keeps its client id, so a fill the
+            # broker kept is found and booked with it, never sent twice.
+            if found is not None and not (
+                found.outcome == ORDER_SENT and self._withdraw(found.id, pair)
+            ):
+                return None
         columns = indicator_arrays(candles)
         frame = cache(lambda: pd.DataFrame(columns, index=candles.index))
         vote_columns = [agent_votes(agent, columns, frame) for agent in self.agents]
@@ -676,7 +705,7 @@ class Trader:
         journal.open_entry(session, decision, order, fill)
         self._journal_open = True
 
-    def _withdraw(self, decision_id: int, pair: str) -> None:
+    def _withdraw(self, decision_id: int, pair: str) -> bool:
         """Take back a decision whose order failed or whose fill could not be booked, as a
         rollback would have: while its candle is the latest it is decided again, under the
         same client order id, so a fill the broker kept is found and booked, never doubled;
@@ -691,10 +720,11 @@ class Trader:
                 )
                 session.execute(delete(Decision).where(Decision.id == decision_id))
         except Exception:
-            # Left as ORDER_SENT: the candle is not decided twice (its decision is found),
-            # and reconciliation books any fill of its order.
+            # Left as ORDER_SENT: the next tick looks its candle up first and tries again.
             log.exception("could not take back decision #%d after its order failed", decision_id)
-            self._decided_pairs.discard(pair)  # so the next tick looks its candle up first
+            self._decided_pairs.discard(pair)
+            return False
+        return True
 
     def _regime_code(self, columns: dict[str, np.ndarray], vote_columns: list) -> float:
         """The regime agent's reading when it reads as the trader does (not classified twice)."""
@@ -760,11 +790,14 @@ class Trader:
         now: datetime,
         decision_id: int | None = None,
         outcome: str = "",
+        trail: StopWalk | None = None,
     ) -> Trade:
         """Send an approved exit (no transaction held meanwhile), then book its fill, with
-        the decision that sent it when there is one, in one transaction."""
+        the decision that sent it or the stop walk that met its stop, in one transaction."""
         fill, audit = self._send(approved, now)
         with transaction(self.factory) as session:
+            if trail is not None and (held := session.get(Position, approved.pair)):
+                held.stop_loss, held.peak_price = trail.stop_loss, trail.peak_price
             self._note_audit(session, decision_id, audit)
             # A duplicate here is a fill the broker kept from an attempt whose record failed:
             # recording it now is exactly right (record_fill is idempotent).
@@ -806,30 +839,33 @@ class Trader:
             decision.audit = "; ".join(filter(None, [decision.audit, audit]))
 
     # --- the journal and the team's weights ---------------------------------------------
-    def _follow_journal_in(self, session: Session, now: datetime) -> list[JournalEntry]:
+    def _follow_journal_in(self, session: Session, now: datetime, booked: Booked) -> None:
         """Follow the journal's open entries, behind a savepoint: a failure rolls back only
-        the journal's part (logged) and is tried again next candle; never costs the tick."""
+        the journal's part (logged) and is tried again next candle; never costs the tick.
+        What it found is kept on `booked`, and believed only once the transaction commits."""
         if self._journal_open is False:
-            return []  # nothing is followed until a decision opens an entry
+            return  # nothing is followed until a decision opens an entry
+        learning = self.learning
         try:
             with session.begin_nested():
-                return self._follow_outcomes(session, now)
+                booked.resolved = journal.follow_outcomes(
+                    session,
+                    now,
+                    self.marks,
+                    self.candle_length,
+                    timedelta(hours=learning.outcome_horizon_hours),
+                    learning.sell_horizon_candles,
+                )
+                booked.journal_open = journal.has_open_entries(session)
         except Exception:
+            booked.resolved = []
             log.exception("could not follow the decision journal; trying again next candle")
-            return []
 
-    def _follow_outcomes(self, session: Session, now: datetime) -> list[JournalEntry]:
-        learning = self.learning
-        resolved = journal.follow_outcomes(
-            session,
-            now,
-            self.marks,
-            self.candle_length,
-            timedelta(hours=learning.outcome_horizon_hours),
-            learning.sell_horizon_candles,
-        )
-        self._journal_open = journal.has_open_entries(session)
-        return resolved
+    def _committed(self, booked: Booked) -> list[JournalEntry]:
+        """What the journal found, now that it is stored."""
+        if booked.journal_open is not None:
+            self._journal_open = booked.journal_open
+        return booked.resolved
 
     def _journal_resolved(self, resolved: list[JournalEntry], now: datetime) -> None:
         """Report the outcomes resolved (once stored), and learn from them."""

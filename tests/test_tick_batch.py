@@ -8,10 +8,11 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from data.commands import submit_command
-from data.models import Candle, Decision, Rejection
-from engine import retry
+from data.models import Candle, Decision, JournalEntry, Order, Position, Rejection, Trade
+from engine import book, retry
 from engine.errors import TemporaryError
 from engine.feed import BLOCK, SyntheticFeed
 from risk.stops import walk_stops
@@ -189,3 +190,133 @@ def test_the_synthetic_feed_gives_the_same_candles_however_it_is_asked():
             expected = fresh.candles(pair, until, 300)
             pd.testing.assert_frame_equal(asked, expected)
             assert asked.index[-1] == until - timedelta(minutes=5)
+
+
+def trailing_btc(tmp_path, closes):
+    """BTC bought at candle WARM+2, then given a deterministic trailing stop."""
+    script = [0] * (WARM + 2) + [1] + [0] * 40
+    trader, clock = scripted_trader(tmp_path, {"BTC/USDT": closes}, {"BTC/USDT": script})
+    clock.advance((WARM - 1) * STEP.total_seconds())
+    trader.tick()
+    tick_to(trader, clock, WARM + 3)
+    with trader.factory.begin() as session:
+        held = session.get(Position, "BTC/USDT")
+        held.stop_loss, held.take_profit, held.trail_distance = 95.0, 500.0, 2.0
+        held.peak_price = 100.0
+    return trader, clock
+
+
+def test_a_stop_exit_that_failed_is_sent_again_under_the_same_id(tmp_path, monkeypatch):
+    # 103 trails the stop up to about 101; the next candle (100) meets it. Were the trail stored
+    # before the failed exit, the walk again would meet the raised stop on the 103 candle
+    # itself, under another client order id: a second sell.
+    closes = [100.0] * (WARM + 4) + [103.0, 100.0] + [100.0] * 10
+    trader, clock = trailing_btc(tmp_path, closes)
+    sent, real_submit = [], trader.broker.submit
+
+    def spy(order, now):
+        sent.append(order.client_order_id)
+        return real_submit(order, now)
+
+    monkeypatch.setattr(trader.broker, "submit", spy)
+    real_exit, calls = book.record_exit, []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the fill's record fails (test)")
+        return real_exit(*args, **kwargs)
+
+    monkeypatch.setattr(book, "record_exit", fails_once)
+    clock.advance(2 * STEP.total_seconds())
+    assert trader.tick().unexpected == ["BTC/USDT"]
+    with trader.factory() as session:  # nothing of the failed exit was kept
+        assert session.get(Position, "BTC/USDT").stop_loss == 95.0
+    clock.advance(STEP.total_seconds())
+    assert trader.tick().succeeded
+    assert len(sent) == 2 and len(set(sent)) == 1  # the same order, found, booked once
+    with trader.factory() as session:
+        assert session.get(Position, "BTC/USDT") is None
+        (trade,) = session.scalars(select(Trade)).all()
+    # At the trailed stop (103's high, wick included, less 2), not the original 95.
+    assert trade.exit_reason == "trailing_stop" and 100.0 < trade.exit_price <= 103.21 - 2.0
+
+
+def test_the_journal_is_followed_after_a_shared_transaction_rolled_back(tmp_path, monkeypatch):
+    from engine import trader as trading
+
+    script = [0] * (WARM + 2) + [1] + [0] * 40
+    trader, clock = scripted_trader(tmp_path, {"BTC/USDT": [100.0] * 60}, {"BTC/USDT": script})
+    clock.advance((WARM - 1) * STEP.total_seconds())
+    trader.tick()
+    tick_to(trader, clock, WARM + 3)
+    assert trader.close_position("BTC/USDT", "manual", "m1").startswith("closed")
+    real_sync, calls = trading.sync_locks, []
+
+    def locked_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("sync_locks", {}, Exception("database is locked (test)"))
+        return real_sync(*args, **kwargs)
+
+    monkeypatch.setattr(trading, "sync_locks", locked_once)
+    for _ in range(3):
+        clock.advance(STEP.total_seconds())
+        assert trader.tick().succeeded
+    with trader.factory() as session:
+        outcomes = session.scalars(select(JournalEntry.outcome)).all()
+    assert outcomes and "PENDING" not in outcomes
+
+
+def test_a_balance_failure_on_a_tick_without_a_new_candle_is_logged_not_raised(
+    tmp_path, monkeypatch, caplog
+):
+    trader, clock = scripted_trader(tmp_path, {"BTC/USDT": [100.0] * 60}, {"BTC/USDT": [0] * 60})
+    clock.advance((WARM - 1) * STEP.total_seconds())
+    trader.tick()
+
+    def down():
+        raise TemporaryError("fetch_balance: exchange unreachable (test)")
+
+    monkeypatch.setattr(trader.broker, "cash", down)
+    clock.advance(60)  # no candle has closed since
+    with caplog.at_level(logging.ERROR):
+        assert trader.tick().succeeded
+    assert "could not store the state of the risk protections" in caplog.text
+
+
+def test_a_decision_left_with_its_order_in_flight_is_taken_back_and_decided_again(
+    tmp_path, monkeypatch
+):
+    from engine import trader as trading
+
+    script = [0] * (WARM + 2) + [1] * 3 + [0] * 30
+    trader, clock = scripted_trader(tmp_path, {"BTC/USDT": [100.0] * 60}, {"BTC/USDT": script})
+    clock.advance((WARM - 1) * STEP.total_seconds())
+    trader.tick()
+    tick_to(trader, clock, WARM + 1)
+    real_submit = trader.broker.submit
+
+    def not_placed(order, now):
+        raise TemporaryError("rate limited (test)")
+
+    def cannot_delete(*args, **kwargs):
+        raise RuntimeError("the database hiccups (test)")
+
+    monkeypatch.setattr(trader.broker, "submit", not_placed)
+    monkeypatch.setattr(trader.broker, "fetch_order", lambda cid: None, raising=False)
+    monkeypatch.setattr(trading, "delete", cannot_delete)
+    clock.advance(STEP.total_seconds())
+    assert trader.tick().skipped  # the buy was never placed, and could not be taken back
+    with trader.factory() as session:
+        left = session.scalars(select(Decision).order_by(Decision.id.desc())).first()
+    assert left.outcome == trading.ORDER_SENT
+    monkeypatch.undo()
+    monkeypatch.setattr(trader.broker, "submit", real_submit)
+    clock.advance(5)  # the same candle, still the latest
+    assert trader.tick().entries == 1
+    with trader.factory() as session:
+        decided = session.scalars(select(Decision).where(Decision.candle_ts == left.candle_ts))
+        (again,) = decided.all()
+        assert again.executed and again.outcome.startswith("bought")
+        assert session.scalars(select(Order)).all()
