@@ -66,6 +66,7 @@ FEED_ATTEMPTS = 4
 INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb_upper", "atr")
 MAX_CLIENT_ORDER_ID = 36
 ORDER_SENT = "order sent; its fill is being booked"
+SEND, ALONE = object(), object()  # how `Trader._sort` says a tick sends an order
 
 
 @dataclass
@@ -119,17 +120,8 @@ class TickRisk:
     def refused_entry(self, plan: DecisionPlan) -> str | None:
         """The outcome of a buy the gate refuses (kept for the record), or None when it
         would pass: then the entry is made, and judged again, in its own transaction."""
-        intent = OrderIntent(
-            plan.pair,
-            "buy",
-            plan.price,
-            client_order_id(plan.pair, plan.candle_ts, "b"),
-            "signal",
-            atr=plan.atr,
-            regime=plan.regime,
-        )
         try:
-            self.trader.gate.check_entry(intent, self.view(), self.context())
+            self.trader.gate.check_entry(plan_intent(plan, "buy"), self.view(), self.context())
         except RiskRejection as rejection:
             log.info("risk rejected %s: %s", plan.pair, rejection)
             self.refusals[plan.pair] = str(rejection)
@@ -148,6 +140,17 @@ class PairTick:
     waiting: str | None = None  # why a refused exit waits for its retry
     plan: DecisionPlan | None = None
     held: bool | None = None  # whether the tick's shared transaction found a position
+    trailed: bool = False  # its trailing stop's move is in the shared transaction
+
+
+@dataclass(frozen=True)
+class StagedOrder:
+    """A decision stored, with its order approved, in the tick's shared transaction; sent
+    once that transaction has committed."""
+
+    item: PairTick
+    decision_id: int
+    approved: ApprovedOrder
 
 
 @dataclass
@@ -155,6 +158,7 @@ class Booked:
     """What the tick's shared transaction wrote."""
 
     quiet: list[str] = field(default_factory=list)  # pairs fully booked
+    staged: list[StagedOrder] = field(default_factory=list)  # orders to send, in pair order
     deferred: list[str] = field(default_factory=list)  # pairs booked alone afterwards
     resolved: list[JournalEntry] = field(default_factory=list)  # journal outcomes resolved
     journal_open: bool | None = None  # whether any journal entry is still followed
@@ -175,15 +179,29 @@ def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
 
 
 def signal_intent(decision: Decision, side: str, atr: float = math.nan) -> OrderIntent:
-    return OrderIntent(
+    plan = DecisionPlan(
         decision.pair,
-        side,
+        as_utc(decision.candle_ts),
         decision.price,
-        client_order_id(decision.pair, as_utc(decision.candle_ts), side[0]),
+        atr,
+        decision.regime or "normal",
+        Consensus(Action(decision.action), decision.score, decision.threshold, {}, ()),
+    )
+    return plan_intent(plan, side, decision.id)
+
+
+def plan_intent(plan: DecisionPlan, side: str, decision_id: int | None = None) -> OrderIntent:
+    """The order a decision sends: its client order id comes from its pair and candle, so
+    the same decision always sends the same order."""
+    return OrderIntent(
+        plan.pair,
+        side,
+        plan.price,
+        client_order_id(plan.pair, plan.candle_ts, side[0]),
         "signal",
-        atr=atr,
-        decision_id=decision.id,
-        regime=decision.regime or "normal",
+        atr=plan.atr if side == "buy" else math.nan,
+        decision_id=decision_id,
+        regime=plan.regime,
     )
 
 
@@ -268,12 +286,15 @@ class Trader:
         self._plan_decisions([t for t in ticks if t.waiting is None], now, report, faulted)
         ticks = [t for t in ticks if t.pair not in faulted]
         booked = self._book_together(ticks, now, report) if ticks else None
+        for order in booked.staged if booked is not None else ():
+            with self._pair_faults(order.item.pair, now, report, faulted):
+                self._send_staged(order, now, report)
         for item in ticks:
-            if booked is not None and item.pair in booked.quiet:
+            if booked is not None and item.pair not in booked.deferred:
                 continue
             with self._pair_faults(item.pair, now, report, faulted):
                 self._book_alone(item, now, report, stored=booked is not None)
-        if booked is None or booked.deferred:
+        if booked is None or booked.deferred or booked.staged:
             resolved = self._book_tail(now, report.new_candles)
         else:
             resolved = booked.resolved  # stored with the shared transaction
@@ -369,29 +390,37 @@ class Trader:
                 store_candles(session, rows)
                 positions = book.open_positions(session)
                 risk = TickRisk(self, session, now)
-                decided, refused = [], []
+                decided, refused, staged = [], [], []
                 for item in ticks:
-                    # Once a pair sends an order, the book the gate would judge later pairs
+                    # Once a pair sends an order, the book the gate would judge later entries
                     # on is no longer the one read here: those are judged after it, alone.
-                    screen = None if booked.deferred else risk
-                    item.held = item.pair in positions
-                    outcome = None
-                    if item.waiting is None:
-                        outcome = self._book_quietly(item, positions.get(item.pair), screen)
-                    if outcome is None:
+                    position = positions.get(item.pair)
+                    item.held = position is not None
+                    settled = not (booked.deferred or staged)
+                    sort = self._sort(item, position, risk if settled else None)
+                    if sort is SEND and not booked.deferred:
+                        staged.append(item)
+                    elif sort is SEND or sort is ALONE:
                         booked.deferred.append(item.pair)
-                        continue
-                    booked.quiet.append(item.pair)
-                    if item.plan is not None:
-                        decided.append((item.plan, outcome))
-                        refused.append(risk.refusals.pop(item.pair, None))
-                ids = insert_decisions(session, decided, now)
-                for decision_id, (plan, _), refusal in zip(ids, decided, refused, strict=True):
+                    else:
+                        booked.quiet.append(item.pair)
+                        if item.plan is not None:
+                            decided.append((item.plan, sort))
+                            refused.append(risk.refusals.pop(item.pair, None))
+                sending = [(item.plan, ORDER_SENT) for item in staged]
+                ids = insert_decisions(session, decided + sending, now)
+                quiet_ids, staged_ids = ids[: len(decided)], ids[len(decided) :]
+                for decision_id, (plan, _), refusal in zip(
+                    quiet_ids, decided, refused, strict=True
+                ):
                     if refusal is not None:
                         record_rejection(
                             session, now, plan.pair, "buy", "risk", refusal, decision_id
                         )
-                if not booked.deferred:
+                for item, decision_id in zip(staged, staged_ids, strict=True):
+                    approved = self._approve_staged(session, risk, item, decision_id)
+                    booked.staged.append(StagedOrder(item, decision_id, approved))
+                if not (booked.deferred or booked.staged):
                     view, context = risk.view(), risk.context()
                     book.snapshot_equity(session, self.broker, self.marks, now, view)
                     self._follow_journal_in(session, now, booked)
@@ -401,6 +430,8 @@ class Trader:
             return None
         self._committed(booked)
         for item in ticks:
+            if item.trailed:
+                self._stops_walked[item.pair] = item.fresh.index[-1]
             if item.pair in booked.quiet:
                 report.decisions += item.plan is not None
                 self.exit_retries.succeeded(item.pair)
@@ -408,28 +439,61 @@ class Trader:
                 self._decided_pairs.add(item.pair)
         return booked
 
-    def _book_quietly(
+    def _sort(
         self, item: PairTick, position: Position | None, screen: TickRisk | None
-    ) -> str | None:
-        """Apply a tick that sends no order: the trailing stop's move and the decision's
-        outcome (returned; "" when the candle was decided before a restart), an entry the
-        gate refuses included. None when the tick sends an order, or may (no `screen`)."""
+    ) -> str | object:
+        """Where a pair's tick goes: its outcome when it sends no order (the trailing stop's
+        move applied; "" when the candle was decided before a restart; an entry the gate
+        refuses included), SEND when its decision sends an order that can be approved in
+        the shared transaction, ALONE when it must be booked alone (a stop met, an exit
+        waiting for its retry, an entry that can only be judged after an earlier order)."""
+        if item.waiting is not None:
+            return ALONE
         walk = None
         if position is not None:
             walk = self._walk_stops(position, item.fresh)
             if walk.hit:
-                return None
+                return ALONE
         outcome = ""
         if item.plan is not None:
-            action, holding = item.plan.consensus.action, position is not None
-            outcome = self._quiet_outcome(action, holding, item.pair)
-            if outcome is None and action == Action.BUY and screen is not None:
+            action = item.plan.consensus.action
+            outcome = self._quiet_outcome(action, position is not None, item.pair)
+            if outcome is None and action == Action.BUY:
+                if screen is None:
+                    return ALONE
                 outcome = screen.refused_entry(item.plan)
-            if outcome is None:
-                return None
         if walk is not None:
+            # Stored with this transaction; the candles are not walked again after it.
             position.stop_loss, position.peak_price = walk.stop_loss, walk.peak_price
-        return outcome
+            item.trailed = True
+        return SEND if outcome is None else outcome
+
+    def _approve_staged(
+        self, session: Session, risk: TickRisk, item: PairTick, decision_id: int
+    ) -> ApprovedOrder:
+        """Risk's approval of a staged decision's order, in the shared transaction (which
+        read the kill switch): an exit always passes; an entry passed the screen above."""
+        if item.plan.consensus.action == Action.SELL:
+            return self._approve_exit(session, plan_intent(item.plan, "sell", decision_id))
+        intent = plan_intent(item.plan, "buy", decision_id)
+        return self.gate.approve(intent, risk.view(), risk.context())
+
+    def _send_staged(self, order: StagedOrder, now: datetime, report: TickReport) -> None:
+        """Send a staged decision's order, book its fill, and settle the pair's tick."""
+        item, pair = order.item, order.item.pair
+        report.decisions += 1
+        try:
+            self._send_decided(order.decision_id, order.approved, now, report)
+        except PermanentError as refusal:  # a refused exit: an entry's refusal is booked
+            self._withdraw(order.decision_id, pair)
+            self.exit_retries.refused(pair, now, str(refusal))
+            raise
+        except BaseException:
+            self._withdraw(order.decision_id, pair)
+            raise
+        self.exit_retries.succeeded(pair)
+        self._last_candle[pair] = item.latest
+        self._decided_pairs.add(pair)
 
     def _book_alone(self, item: PairTick, now: datetime, report: TickReport, stored: bool) -> None:
         """A pair's tick step by step, each in its own transaction: candles, stops, decision."""
