@@ -208,19 +208,13 @@ def test_3_the_kill_switch_flattens_and_halts(volt, page):
 
 def test_4_the_trades_csv_download_equals_the_database(volt, page):
     base, _, engine = volt
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
     open_page(page, base, "trades")
+    page.get_by_role("button", name="Prepare a CSV of all").click()
     button = page.get_by_test_id("stDownloadButton").locator("button")
-    for attempt in (1, 2):  # as a trader would, click again if nothing came on a busy machine
-        try:
-            with page.expect_download(timeout=30_000) as download:
-                button.click()
-            break
-        except PlaywrightTimeoutError:
-            if attempt == 2:
-                raise
-            settled(page)
+    button.wait_for(timeout=60_000)
+    settled(page)
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
     downloaded = Path(download.value.path()).read_bytes()
     expected = trades_csv(trades(engine))  # halted: no trade can close meanwhile
     assert downloaded == expected

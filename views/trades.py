@@ -30,13 +30,20 @@ else:
         if st.button("Show more", key="trades_more"):
             st.session_state["trades_shown"] = shown + SHOWN_AT_FIRST
             st.rerun()
-engine = ui.store()[0]
-st.download_button(
-    "Download trades as CSV",
-    # Built when clicked, not on every render: 100k trades take about a second.
-    data=lambda: queries.trades_csv(queries.trades(engine)),
-    file_name="volt-trades.csv",
-    mime="text/csv",
-    disabled=count == 0,
-    key="trades_csv",
-)
+# Built on request, not on every render (100k trades take about a second), and then
+# offered as a plain file: a download prepared in the browser's click could be lost.
+if st.button(
+    f"Prepare a CSV of all {count:,} trades", key="trades_csv_prepare", disabled=count == 0
+):
+    with st.spinner("Writing the CSV…"):
+        every = queries.trades(ui.store()[0])
+        st.session_state["trades_csv_data"] = (queries.trades_csv(every), len(every))
+if prepared := st.session_state.get("trades_csv_data"):
+    data, rows = prepared
+    st.download_button(
+        f"Download trades as CSV ({rows:,} trades, as prepared)",
+        data=data,
+        file_name="volt-trades.csv",
+        mime="text/csv",
+        key="trades_csv",
+    )
