@@ -14,7 +14,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, lazyload, sessionmaker
 
@@ -34,13 +34,12 @@ from data.models import (
     JournalEntry,
     Order,
     Position,
-    Rejection,
     Trade,
     VoteRow,
 )
 from data.queries import recent_calls
 from data.scorecard import agent_records
-from data.types import Action, Consensus, PortfolioView
+from data.types import Action, PortfolioView
 from engine import book, journal
 from engine.broker import Broker, BrokerFill
 from engine.clock import Clock
@@ -176,18 +175,6 @@ def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
     digest = hashlib.sha256(full.encode()).hexdigest()
     head = f"volt-{market[:12]}-"
     return head + digest[: MAX_CLIENT_ORDER_ID - len(head)]
-
-
-def signal_intent(decision: Decision, side: str, atr: float = math.nan) -> OrderIntent:
-    plan = DecisionPlan(
-        decision.pair,
-        as_utc(decision.candle_ts),
-        decision.price,
-        atr,
-        decision.regime or "normal",
-        Consensus(Action(decision.action), decision.score, decision.threshold, {}, ()),
-    )
-    return plan_intent(plan, side, decision.id)
 
 
 def plan_intent(plan: DecisionPlan, side: str, decision_id: int | None = None) -> OrderIntent:
@@ -371,8 +358,10 @@ class Trader:
         """Each pair's decision, computed before any write (the LLM included)."""
         if not ticks:
             return
-        with self.factory() as session:
-            positions = book.open_positions(session)
+        positions = {}
+        if self.live_agents:  # the position only goes into the live agents' brief
+            with self.factory() as session:
+                positions = book.open_positions(session)
         for item in ticks:
             with self._pair_faults(item.pair, now, report, faulted):
                 position = positions.get(item.pair)
@@ -434,9 +423,7 @@ class Trader:
                 self._stops_walked[item.pair] = item.fresh.index[-1]
             if item.pair in booked.quiet:
                 report.decisions += item.plan is not None
-                self.exit_retries.succeeded(item.pair)
-                self._last_candle[item.pair] = item.latest
-                self._decided_pairs.add(item.pair)
+                self._settled(item)
         return booked
 
     def _sort(
@@ -480,20 +467,13 @@ class Trader:
 
     def _send_staged(self, order: StagedOrder, now: datetime, report: TickReport) -> None:
         """Send a staged decision's order, book its fill, and settle the pair's tick."""
-        item, pair = order.item, order.item.pair
         report.decisions += 1
         try:
             self._send_decided(order.decision_id, order.approved, now, report)
         except PermanentError as refusal:  # a refused exit: an entry's refusal is booked
-            self._withdraw(order.decision_id, pair)
-            self.exit_retries.refused(pair, now, str(refusal))
+            self.exit_retries.refused(order.item.pair, now, str(refusal))
             raise
-        except BaseException:
-            self._withdraw(order.decision_id, pair)
-            raise
-        self.exit_retries.succeeded(pair)
-        self._last_candle[pair] = item.latest
-        self._decided_pairs.add(pair)
+        self._settled(order.item)
 
     def _book_alone(self, item: PairTick, now: datetime, report: TickReport, stored: bool) -> None:
         """A pair's tick step by step, each in its own transaction: candles, stops, decision."""
@@ -510,6 +490,10 @@ class Trader:
         except PermanentError as refusal:  # entries catch theirs: this is a refused exit
             self.exit_retries.refused(item.pair, now, str(refusal))
             raise
+        self._settled(item)
+
+    def _settled(self, item: PairTick) -> None:
+        """The pair's tick went through: its candles are seen and its exit is not waiting."""
         self.exit_retries.succeeded(item.pair)
         self._last_candle[item.pair] = item.latest
         self._decided_pairs.add(item.pair)
@@ -698,18 +682,25 @@ class Trader:
             [decision_id] = insert_decisions(session, [(plan, "")], now)
             decision = _decision(session, decision_id)
             report.decisions += 1
-            step = self._act(session, decision, plan.consensus, plan.atr, now)
+            step = self._act(session, decision_id, plan, now)
             if isinstance(step, str):
                 decision.outcome = step
                 return step
             decision.outcome = ORDER_SENT  # what a crash before the fill's record leaves
-        try:
-            return self._send_decided(decision_id, step, now, report)
-        except BaseException:
-            self._withdraw(decision_id, plan.pair)
-            raise
+        return self._send_decided(decision_id, step, now, report)
 
     def _send_decided(
+        self, decision_id: int, approved: ApprovedOrder, now: datetime, report: TickReport
+    ) -> str:
+        """Send a stored decision's order and book its fill; on any failure the decision is
+        taken back (see `_withdraw`) before the error goes on."""
+        try:
+            return self._send_order(decision_id, approved, now, report)
+        except BaseException:
+            self._withdraw(decision_id, approved.pair)
+            raise
+
+    def _send_order(
         self, decision_id: int, approved: ApprovedOrder, now: datetime, report: TickReport
     ) -> str:
         if approved.side == "sell":
@@ -777,11 +768,6 @@ class Trader:
         try:
             with transaction(self.factory) as session:
                 session.execute(delete(VoteRow).where(VoteRow.decision_id == decision_id))
-                session.execute(
-                    update(Rejection)
-                    .where(Rejection.decision_id == decision_id)
-                    .values(decision_id=None)
-                )
                 session.execute(delete(Decision).where(Decision.id == decision_id))
         except Exception:
             # Left as ORDER_SENT: the next tick looks its candle up first and tries again.
@@ -818,22 +804,16 @@ class Trader:
         return None
 
     def _act(
-        self,
-        session: Session,
-        decision: Decision,
-        consensus: Consensus,
-        atr: float,
-        now: datetime,
+        self, session: Session, decision_id: int, plan: DecisionPlan, now: datetime
     ) -> str | ApprovedOrder:
         """The decision's outcome when it sends nothing, or the order risk approved."""
-        pair = decision.pair
-        holding = session.get(Position, pair) is not None
-        quiet = self._quiet_outcome(consensus.action, holding, pair)
+        pair, action = plan.pair, plan.consensus.action
+        quiet = self._quiet_outcome(action, session.get(Position, pair) is not None, pair)
         if quiet is not None:
             return quiet
-        if consensus.action == Action.SELL:
-            return self._approve_exit(session, signal_intent(decision, "sell"))
-        intent = signal_intent(decision, "buy", atr)
+        if action == Action.SELL:
+            return self._approve_exit(session, plan_intent(plan, "sell", decision_id))
+        intent = plan_intent(plan, "buy", decision_id)
         view = book.portfolio_view(session, self.broker, self.marks)
         try:
             # The context is read in this transaction: a kill pressed before it stops the entry.
@@ -841,7 +821,7 @@ class Trader:
             return self.gate.approve(intent, view, context)
         except RiskRejection as rejection:
             log.info("risk rejected %s: %s", pair, rejection)
-            record_rejection(session, now, pair, "buy", "risk", str(rejection), decision.id)
+            record_rejection(session, now, pair, "buy", "risk", str(rejection), decision_id)
             return refused_outcome(rejection)
 
     def _approve_exit(self, session: Session, intent: OrderIntent) -> ApprovedOrder:

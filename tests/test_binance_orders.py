@@ -96,9 +96,10 @@ def decide_to_buy(trader, store):
 
 
 def decision_cid(decision):
-    from engine.trader import signal_intent
+    from data.db import as_utc
+    from engine.trader import client_order_id
 
-    return signal_intent(decision, "buy").client_order_id
+    return client_order_id(decision.pair, as_utc(decision.candle_ts), "b")
 
 
 def test_the_expected_no_such_order_before_a_send_is_not_an_exchange_error(trader, fake):

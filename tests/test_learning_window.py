@@ -5,15 +5,7 @@ import pytest
 from data import queries
 from data.scorecard import agent_records
 from tests.conftest import run_ticks
-
-LEARNING = """
-[agents.weights]
-technical = 1.0
-sentiment = 0.2
-[agents.learning]
-min_samples = 2
-outcome_horizon_hours = 4
-"""
+from tests.test_journal import LEARN_FAST as LEARNING
 
 
 @pytest.mark.parametrize("window", [2, 3, 50])  # the span resolves 3 to 4 calls each
