@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from data.rows import EVERY_ROW, EveryRow
 from data.types import Action, Vote, VoteSource
 
 # Vote frame columns: `direction` is 1 (BUY), -1 (SELL) or 0 (HOLD); `confidence` is 0..1.
@@ -54,13 +55,17 @@ class LiveAgent(Protocol):
 
 
 def agent_votes(
-    agent: RuleAgent, columns: Mapping[str, np.ndarray], frame: Callable[[], pd.DataFrame]
+    agent: RuleAgent,
+    columns: Mapping[str, np.ndarray],
+    frame: Callable[[], pd.DataFrame],
+    rows: EveryRow = EVERY_ROW,
 ) -> Mapping[str, ArrayLike]:
-    """The agent's vote columns. An agent may offer `vote_columns(columns)`, the same votes
-    from plain arrays, which spares the live loop pandas' cost per call; otherwise its
-    `vote_frame` reads the DataFrame `frame()` builds."""
+    """The agent's vote columns. An agent may offer `vote_columns(columns, rows)`, the same
+    votes from plain arrays (with `LAST_ROW`, only the last row's), which spares the live
+    loop pandas' cost per call; otherwise its `vote_frame` reads the DataFrame `frame()`
+    builds, every row's indicators included."""
     own = getattr(agent, "vote_columns", None)
-    return own(columns) if own is not None else agent.vote_frame(frame())
+    return own(columns, rows) if own is not None else agent.vote_frame(frame())
 
 
 def latest_vote(agent: RuleAgent, candles: pd.DataFrame) -> Vote:

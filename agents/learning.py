@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.scorecard import AgentRecord
+from data.scorecard import CallRecord
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class WeightChange:
 def adapt_weights(
     base: dict[str, float],
     current: dict[str, float],
-    records: dict[str, AgentRecord],
+    records: dict[str, CallRecord],
     *,
     min_samples: int,
     floor: float,

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from data.trailing import ewm_mean, log_returns, rolling_max, trailing_ewm
+from data.rows import EVERY_ROW, EveryRow
+from data.trailing import log_returns, trailing_ewm
 
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
@@ -41,28 +42,32 @@ def classify(
 
 
 def regime_columns(
-    candles: Mapping[str, ArrayLike], limits: RegimeLimits, window: int | None = None
+    candles: Mapping[str, ArrayLike],
+    limits: RegimeLimits,
+    window: int | None = None,
+    rows: EveryRow = EVERY_ROW,
 ) -> dict[str, np.ndarray]:
-    """`classify`'s columns as arrays, from a frame or a mapping of columns."""
+    """`classify`'s columns as arrays, from a frame or a mapping of columns (with
+    `LAST_ROW`, the candles' columns whole and the indicators' last row)."""
     close = np.asarray(candles["close"], dtype=float)
     atr = np.asarray(candles["atr"], dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
     if window is None:
-        fast = ewm_mean(close, span=50)
-        slow = ewm_mean(close, span=200)
+        fast = rows.ewm(close, span=50)
+        slow = rows.ewm(close, span=200)
     else:
         fast = trailing_ewm(close, window, span=50)
         slow = trailing_ewm(close, window, span=200)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = (fast - slow) / atr
-    returns = pd.Series(log_returns(close))
-    short_vol = returns.rolling(limits.short_window).std().to_numpy()
+    returns = log_returns(close)
+    short_vol = rows.rolling_std(returns, limits.short_window)
     # A window holds one return fewer than candles: its first candle has no previous close.
     long_window = limits.long_window if window is None else min(limits.long_window, window - 1)
-    long_vol = returns.rolling(long_window, min_periods=limits.short_window * 2).std()
+    long_vol = rows.rolling_std(returns, long_window, min_periods=limits.short_window * 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        vol_ratio = short_vol / long_vol.to_numpy()
-    drop = close / rolling_max(close, limits.crash_window) - 1.0
+        vol_ratio = short_vol / long_vol
+    drop = rows.now(close) / rows.rolling_max(close, limits.crash_window) - 1.0
     crash = drop <= -limits.crash_drop
     wild = vol_ratio >= limits.high_volatility_ratio
     code = np.where(crash, 2, np.where(wild, 1, 0))
@@ -86,8 +91,10 @@ class RegimeAgent:
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
-    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
-        columns = regime_columns(candles, self.limits, self.window)
+    def vote_columns(
+        self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
+    ) -> dict[str, np.ndarray]:
+        columns = regime_columns(candles, self.limits, self.window, rows)
         trend, code = columns["trend_strength"], columns["regime_code"]
         trending = np.abs(trend) >= self.limits.trend_threshold
         direction = np.where(trending, np.sign(trend), 0)

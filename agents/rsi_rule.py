@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from data.rows import EVERY_ROW, EveryRow
+
 OVERSOLD, OVERBOUGHT = 30.0, 70.0
 
 
@@ -21,7 +23,10 @@ class RsiRule:
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
-    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+    def vote_columns(
+        self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
+    ) -> dict[str, np.ndarray]:
+        """Elementwise on the indicators: the same for every row or the last (`rows`)."""
         rsi = np.asarray(candles["rsi"], dtype=float)
         direction = np.where(rsi < OVERSOLD, 1, np.where(rsi > OVERBOUGHT, -1, 0))
         confidence = np.where(np.isnan(rsi), np.nan, 1.0)

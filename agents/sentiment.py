@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from data.rows import EVERY_ROW, EveryRow
 from data.trailing import log_returns
 
 MOMENTUM_WINDOW = 12  # candles
@@ -27,19 +28,19 @@ class SentimentAgent:
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
-    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+    def vote_columns(
+        self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
+    ) -> dict[str, np.ndarray]:
         close = np.asarray(candles["close"], dtype=float)
         volume = np.asarray(candles["volume"], dtype=float)
-        returns = pd.Series(log_returns(close))
-        earlier = np.full(len(close), np.nan)
-        earlier[MOMENTUM_WINDOW:] = close[: max(0, len(close) - MOMENTUM_WINDOW)]
         with np.errstate(divide="ignore", invalid="ignore"):
-            momentum = np.log(close / earlier)
-        spread = returns.rolling(BASELINE_WINDOW).std().to_numpy() * np.sqrt(MOMENTUM_WINDOW)
-        usual_volume = pd.Series(volume).rolling(BASELINE_WINDOW).median().to_numpy()
+            momentum = np.log(rows.now(close) / rows.lag(close, MOMENTUM_WINDOW))
+        returns = log_returns(close)
+        spread = rows.rolling_std(returns, BASELINE_WINDOW) * np.sqrt(MOMENTUM_WINDOW)
+        usual_volume = rows.rolling_median(volume, BASELINE_WINDOW)
         with np.errstate(divide="ignore", invalid="ignore"):
             momentum_z = momentum / spread
-            surge = volume / usual_volume
+            surge = rows.now(volume) / usual_volume
         weight = np.clip(surge / 1.5, 0.3, 1.0)
         score = np.tanh(momentum_z / 2.0) * weight
         # Contrarian: fear (a negative mood) is a buying opportunity, greed a time to sell.

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from data.rows import EVERY_ROW, EveryRow
+
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
 RSI_WEIGHT, BAND_WEIGHT, MACD_WEIGHT = 0.4, 0.4, 0.2
 ACTION_THRESHOLD = 0.2  # below this |score| the agent says HOLD
@@ -19,7 +21,10 @@ class TechnicalAgent:
     def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
-    def vote_columns(self, candles: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+    def vote_columns(
+        self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
+    ) -> dict[str, np.ndarray]:
+        """Elementwise on the indicators: the same for every row or the last (`rows`)."""
         rsi = np.asarray(candles["rsi"], dtype=float)
         band_pct = np.asarray(candles["bb_pct"], dtype=float)
         macd_hist = np.asarray(candles["macd_hist"], dtype=float)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.db import as_utc, transaction, utcnow
+from data.db import as_utc, core, transaction, utcnow
 from data.models import Command
 
 SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live"})
@@ -104,21 +104,29 @@ def get_command(factory: sessionmaker[Session], command_id: int) -> Command | No
         return session.get(Command, command_id)
 
 
-def kill_in_force(session: Session) -> Command | None:
-    """The latest kill command unless a later re-arm succeeded: entries stay blocked while it
-    is in force, whatever its status (pending, claimed, failed, interrupted or done), so a
-    kill whose halt could not be written still fails closed."""
-    kill = session.scalar(
-        select(Command).where(Command.kind == "kill").order_by(Command.id.desc()).limit(1)
-    )
-    if kill is None:
+_LATEST_KILL = select(Command.id).where(Command.kind == "kill").order_by(Command.id.desc()).limit(1)
+_REARMED_AFTER = (
+    select(Command.id)
+    .where(Command.kind == "rearm", Command.status == "done", Command.id > bindparam("kill"))
+    .limit(1)
+)
+
+
+def kill_in_force_id(db: Session | Connection) -> int | None:
+    """The id of the latest kill command unless a later re-arm succeeded: entries stay
+    blocked while it is in force, whatever its status (pending, claimed, failed,
+    interrupted or done), so a kill whose halt could not be written still fails closed."""
+    conn = core(db)
+    kill = conn.scalar(_LATEST_KILL)
+    if kill is None or conn.scalar(_REARMED_AFTER, {"kill": kill}) is not None:
         return None
-    rearmed = session.scalar(
-        select(Command.id)
-        .where(Command.kind == "rearm", Command.status == "done", Command.id > kill.id)
-        .limit(1)
-    )
-    return None if rearmed is not None else kill
+    return kill
+
+
+def kill_in_force(session: Session) -> Command | None:
+    """The kill command in force (`kill_in_force_id`), or None."""
+    kill = kill_in_force_id(session)
+    return None if kill is None else session.get(Command, kill)
 
 
 def requeue_interrupted_kill(factory: sessionmaker[Session]) -> Command | None:

@@ -13,13 +13,13 @@ from ta.momentum import RSIIndicator
 from ta.trend import MACD
 from ta.volatility import AverageTrueRange, BollingerBands
 
-from data.trailing import decayed_constant, ewm, ewm_mean, trailing_ewm
+from data.rows import EVERY_ROW, EveryRow
+from data.trailing import decayed_constant, ewm, trailing_ewm
 
 RSI_WINDOW = 14
 ATR_WINDOW = 14
 BB_WINDOW = 20
 BB_DEVIATIONS = 2.0
-MACD_FAST, MACD_SLOW, MACD_SIGNAL = 12, 26, 9
 INDICATOR_COLUMNS = (
     "rsi",
     "macd",
@@ -47,16 +47,27 @@ def add_indicators(candles: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([candles, added], axis=1)
 
 
-def indicator_arrays(candles: pd.DataFrame) -> dict[str, np.ndarray]:
-    """`add_indicators`' columns as arrays (the candles' own included), without building
-    the frame: what the live loop's agents read."""
-    arrays = {name: candles[name].to_numpy() for name in candles.columns}
+def indicator_arrays(candles: pd.DataFrame, rows: EveryRow = EVERY_ROW) -> dict[str, np.ndarray]:
+    """`add_indicators`' columns as arrays, without building the frame: what the live
+    loop's agents read. The candles' own columns come whole; with `LAST_ROW` each
+    indicator is only its last row's value (a 1-element array)."""
+    arrays = candle_arrays(candles)
     close = np.asarray(arrays["close"], dtype=float)
     high, low = np.asarray(arrays["high"], dtype=float), np.asarray(arrays["low"], dtype=float)
     if not _usual(candles, close, high, low):
         frame = add_indicators_with_ta(candles)
-        return {name: frame[name].to_numpy() for name in frame.columns}
-    return arrays | indicator_columns(close, high, low)
+        added = {name: frame[name].to_numpy() for name in INDICATOR_COLUMNS}
+        return arrays | {name: rows.now(values) for name, values in added.items()}
+    return arrays | indicator_columns(close, high, low, rows)
+
+
+def candle_arrays(candles: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each column as an array: views of the frame's one block when its values are numbers
+    (a column lookup costs pandas some 10 µs, and a tick makes dozens)."""
+    values = candles.to_numpy()
+    if values.dtype.kind == "f":
+        return {name: values[:, i] for i, name in enumerate(candles.columns)}
+    return {name: candles[name].to_numpy() for name in candles.columns}
 
 
 def _usual(candles: pd.DataFrame, close, high, low) -> bool:
@@ -67,11 +78,13 @@ def _usual(candles: pd.DataFrame, close, high, low) -> bool:
         and np.isfinite(close).all()
         and np.isfinite(high).all()
         and np.isfinite(low).all()
-        and not any(name in candles.columns for name in INDICATOR_COLUMNS)
+        and set(candles.columns).isdisjoint(INDICATOR_COLUMNS)
     )
 
 
-def indicator_columns(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> dict:
+def indicator_columns(
+    close: np.ndarray, high: np.ndarray, low: np.ndarray, rows: EveryRow = EVERY_ROW
+) -> dict:
     """Each indicator column for finite prices, as `ta` computes it, in numpy."""
     n = len(close)
     change = np.empty(n)
@@ -79,22 +92,22 @@ def indicator_columns(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> d
     np.subtract(close[1:], close[:-1], out=change[1:])
     gains = np.where(change > 0, change, 0.0)
     losses = -np.where(change < 0, change, 0.0)
-    up = ewm_mean(gains, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
-    down = ewm_mean(losses, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
+    up = rows.ewm(gains, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
+    down = rows.ewm(losses, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
     with np.errstate(divide="ignore", invalid="ignore"):
         rsi = np.where(down == 0, 100.0, 100 - (100 / (1 + up / down)))
 
-    fast = ewm_mean(close, span=MACD_FAST, min_periods=MACD_FAST)
-    slow = ewm_mean(close, span=MACD_SLOW, min_periods=MACD_SLOW)
-    macd = fast - slow
-    signal = ewm_mean(macd, span=MACD_SIGNAL, min_periods=MACD_SIGNAL)
+    macd, signal = rows.macd(close)
 
-    middle, spread = _rolling_mean_std(close, BB_WINDOW)
+    # `ta`'s Bollinger middle and spread are pandas' rolling mean and std (for every row,
+    # its running sums drift from a fresh numpy sum by up to 1e-7 of %B over long frames).
+    middle = rows.rolling_mean(close, BB_WINDOW)
+    spread = rows.rolling_std(close, BB_WINDOW, ddof=0)
     upper = middle + BB_DEVIATIONS * spread
     lower = middle - BB_DEVIATIONS * spread
     width = upper - lower
     with np.errstate(divide="ignore", invalid="ignore"):
-        band_pct = (close - lower) / np.where(upper != lower, width, np.nan)
+        band_pct = (rows.now(close) - lower) / np.where(upper != lower, width, np.nan)
 
     return {
         "rsi": rsi,
@@ -105,34 +118,17 @@ def indicator_columns(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> d
         "bb_middle": middle,
         "bb_lower": lower,
         "bb_pct": band_pct,
-        "atr": _atr(close, high, low),
+        "atr": _atr(close, high, low, rows),
     }
 
 
-def _rolling_mean_std(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """`ta`'s Bollinger middle and spread: pandas' own rolling mean and std (its running
-    sums drift from a fresh numpy sum by up to 1e-7 of %B over long frames)."""
-    rolling = pd.Series(values).rolling(window, min_periods=window)
-    return rolling.mean().to_numpy(), rolling.std(ddof=0).to_numpy()
-
-
-def _atr(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+def _atr(close: np.ndarray, high: np.ndarray, low: np.ndarray, rows: EveryRow) -> np.ndarray:
     """`ta`'s ATR (its seed, then Wilder's average), with NaN where `ta` pads zeros."""
-    n = len(close)
-    out = np.full(n, np.nan)
-    if n <= ATR_WINDOW:
-        return out
-    previous = np.empty(n)
+    previous = np.empty(len(close))
     previous[0] = np.nan
     previous[1:] = close[:-1]
     true_range = np.fmax(np.fmax(high - low, np.abs(high - previous)), np.abs(low - previous))
-    level = float(true_range[:ATR_WINDOW].sum() / ATR_WINDOW)
-    levels = [level]
-    for value in true_range[ATR_WINDOW:].tolist():
-        level = (level * (ATR_WINDOW - 1) + value) / float(ATR_WINDOW)
-        levels.append(level)
-    out[ATR_WINDOW - 1 :] = levels
-    return out
+    return rows.wilder(true_range, ATR_WINDOW)
 
 
 def add_indicators_with_ta(candles: pd.DataFrame) -> pd.DataFrame:

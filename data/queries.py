@@ -299,25 +299,30 @@ def _resolved_votes_statement():
     )
 
 
-def recent_calls(engine: Engine, agents: list[str], window: int) -> pd.DataFrame:
-    """`resolved_votes` rows of each agent's last `window` resolved calls (BUY or SELL, not
-    abstaining): all that the agents' accuracy reads, without reading all history."""
-    frames = []
-    for agent in agents:
-        statement = (
-            _resolved_votes_statement()
-            .where(
-                VoteRow.agent == agent,
-                VoteRow.source != "abstain",
-                VoteRow.action.in_(("BUY", "SELL")),
+def recent_calls(engine: Engine, agents: list[str], window: int) -> dict[str, list[tuple]]:
+    """Each agent's last `window` resolved calls (BUY or SELL, not abstaining), oldest
+    first, as (vote action, decision action, outcome, P&L): all that the agents' accuracy
+    reads (`data.scorecard.call_records`), without all history or a DataFrame (a resolved
+    outcome is learnt from inside the live tick)."""
+    calls = {}
+    with engine.connect() as conn:
+        for agent in agents:
+            statement = (
+                select(VoteRow.action, JournalEntry.action, JournalEntry.outcome, JournalEntry.pnl)
+                .join(VoteRow, VoteRow.decision_id == JournalEntry.decision_id)
+                .where(
+                    JournalEntry.outcome != "PENDING",
+                    VoteRow.agent == agent,
+                    VoteRow.source != "abstain",
+                    VoteRow.action.in_(("BUY", "SELL")),
+                )
+                .order_by(JournalEntry.exit_ts.desc(), JournalEntry.id.desc())
+                .limit(window)
             )
-            .order_by(None)
-            .order_by(JournalEntry.exit_ts.desc(), JournalEntry.id.desc())
-            .limit(window)
-        )
-        frames.append(_frame(engine, statement).iloc[::-1])
-    frames = [frame for frame in frames if not frame.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            rows = [tuple(row) for row in conn.execute(statement)]
+            if rows:
+                calls[agent] = rows[::-1]
+    return calls
 
 
 def agent_timeline(

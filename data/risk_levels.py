@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
-from data.db import as_utc
+from data.db import as_utc, core
 from data.models import EquitySnapshot, ProtectionLock
 
 
@@ -22,29 +22,38 @@ class PeakMark:
     last_id: int | None
 
 
+_RESET = select(func.max(ProtectionLock.until)).where(
+    ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= bindparam("now")
+)
+
+
+def _peak_statement(from_reset: bool, from_mark: bool):
+    statement = select(func.max(EquitySnapshot.equity), func.max(EquitySnapshot.id))
+    if from_reset:
+        statement = statement.where(EquitySnapshot.ts >= bindparam("reset"))
+    if from_mark:
+        statement = statement.where(EquitySnapshot.id > bindparam("last_id"))
+    return statement
+
+
+_PEAK = {(r, m): _peak_statement(r, m) for r in (False, True) for m in (False, True)}
+
+
 def drawdown_reset(db, now: datetime) -> datetime | None:
     """When the last drawdown pause ended: the peak is measured afresh from then, or the
     pause would return at once. `db` is a Session or a Connection."""
-    return as_utc(
-        db.scalar(
-            select(func.max(ProtectionLock.until)).where(
-                ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= now
-            )
-        )
-    )
+    return as_utc(core(db).scalar(_RESET, {"now": now}))
 
 
 def peak_mark(db, now: datetime, stored: PeakMark | None = None) -> PeakMark:
     """The peak since the last drawdown pause; from `stored` onwards when it is still
     measured from the same reset (a high-water mark), else from the snapshots."""
     reset = drawdown_reset(db, now)
-    statement = select(func.max(EquitySnapshot.equity), func.max(EquitySnapshot.id))
-    if reset is not None:
-        statement = statement.where(EquitySnapshot.ts >= reset)
     incremental = stored is not None and stored.last_id is not None and stored.since == reset
+    params = {"reset": reset} if reset is not None else {}
     if incremental:
-        statement = statement.where(EquitySnapshot.id > stored.last_id)
-    peak, last_id = db.execute(statement).one()
+        params["last_id"] = stored.last_id
+    peak, last_id = core(db).execute(_PEAK[reset is not None, incremental], params).one()
     if not incremental:
         return PeakMark(peak, reset, last_id)
     if peak is None:

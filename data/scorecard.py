@@ -8,6 +8,7 @@ add up to the realised P&L.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,15 +26,32 @@ def market_direction(action: str, outcome: str, pnl: float | None) -> int:
 
 
 @dataclass(frozen=True)
-class AgentRecord:
+class CallRecord:
     agent: str
     samples: int  # resolved decisions it took a side on, within the window
     correct: int
-    pnl_contribution: float  # over every resolved decision, in quote currency
 
     @property
     def accuracy(self) -> float | None:
         return self.correct / self.samples if self.samples else None
+
+
+@dataclass(frozen=True)
+class AgentRecord(CallRecord):
+    pnl_contribution: float  # over every resolved decision, in quote currency
+
+
+def call_records(calls: Mapping[str, Sequence[tuple]]) -> dict[str, CallRecord]:
+    """Accuracy from each agent's recent calls, as (vote action, decision action, outcome,
+    P&L) rows (`data.queries.recent_calls`): `agent_records`' count, in plain Python."""
+    records = {}
+    for agent, rows in calls.items():
+        correct = sum(
+            _DIRECTIONS[vote] == market_direction(action, outcome, pnl)
+            for vote, action, outcome, pnl in rows
+        )
+        records[agent] = CallRecord(agent, len(rows), correct)
+    return records
 
 
 def agent_records(votes: pd.DataFrame, window: int) -> dict[str, AgentRecord]:

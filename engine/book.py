@@ -21,12 +21,21 @@ MAX_CLIENT_ORDER_ID = 36  # Binance's limit
 ROUNDING = 1e-9  # a rest this small, relative to the position, is float noise
 
 
+_POSITIONS = select(Position)  # prebuilt: read every tick
+
+
 def open_positions(session: Session) -> dict[str, Position]:
-    return {p.pair: p for p in session.scalars(select(Position)).all()}
+    return {p.pair: p for p in session.scalars(_POSITIONS).all()}
 
 
-def portfolio_view(session: Session, broker: Broker, marks: Mapping[str, float]) -> PortfolioView:
-    positions = open_positions(session)
+def portfolio_view(
+    session: Session,
+    broker: Broker,
+    marks: Mapping[str, float],
+    positions: Mapping[str, Position] | None = None,
+) -> PortfolioView:
+    """The book now; `positions` when the caller has just read them in this session."""
+    positions = open_positions(session) if positions is None else positions
     cash = broker.cash()
     value = sum(p.amount * marks.get(p.pair, p.entry_price) for p in positions.values())
     views = {

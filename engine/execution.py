@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from data.models import Fill, Order
@@ -65,11 +65,14 @@ def place_order(broker: Broker, order: ApprovedOrder, now: datetime) -> BrokerFi
     raise TemporaryError(f"{cid}: not placed after {SUBMIT_ATTEMPTS} attempts")
 
 
+_ORDER_BY_CLIENT_ID = select(Order).where(Order.client_order_id == bindparam("client_order_id"))
+
+
 def record_fill(
     session: Session, fill: BrokerFill, reason: str, decision_id: int | None
 ) -> tuple[Order, Fill]:
     """The engine's own record of a broker fill; a second call for the same id is a no-op."""
-    order = session.scalar(select(Order).where(Order.client_order_id == fill.client_order_id))
+    order = session.scalar(_ORDER_BY_CLIENT_ID, {"client_order_id": fill.client_order_id})
     if order is not None:
         return order, session.scalar(select(Fill).where(Fill.order_id == order.id))
     order = Order(

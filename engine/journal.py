@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from data.db import as_utc
@@ -56,8 +56,21 @@ def follow_outcomes(
     sell_horizon_candles: int,
 ) -> list[JournalEntry]:
     """Resolve what can be resolved now; returns the entries resolved."""
-    resolved = []
-    for entry in session.scalars(select(JournalEntry).where(_open_ended())).all():
+    return follow(session, now, marks, candle_length, horizon, sell_horizon_candles)[0]
+
+
+def follow(
+    session: Session,
+    now: datetime,
+    marks: Mapping[str, float],
+    candle_length: timedelta,
+    horizon: timedelta,
+    sell_horizon_candles: int,
+) -> tuple[list[JournalEntry], bool]:
+    """`follow_outcomes`, and whether any entry is still followed afterwards (when none
+    is, the live loop stops asking until a decision opens one)."""
+    resolved, followed = [], session.scalars(_OPEN_ENTRIES).all()
+    for entry in followed:
         if entry.outcome == EXPIRED:
             done = _settle_buy(session, entry)
         elif entry.action == "BUY":
@@ -67,7 +80,12 @@ def follow_outcomes(
         if done:
             resolved.append(entry)
     session.flush()
-    return resolved
+    return resolved, any(_still_followed(entry) for entry in followed)
+
+
+def _still_followed(entry: JournalEntry) -> bool:
+    """`_open_ended` for a loaded entry."""
+    return entry.outcome == PENDING or (entry.outcome == EXPIRED and entry.trade_id is None)
 
 
 def _open_ended():
@@ -78,15 +96,14 @@ def _open_ended():
     )
 
 
-def has_open_entries(session: Session) -> bool:
-    """Whether any entry is still followed: when none is, there is nothing to follow."""
-    return session.scalar(select(exists().where(_open_ended()))) or False
+_OPEN_ENTRIES = select(JournalEntry).where(_open_ended())  # prebuilt: read every candle
+_ENTRY_TRADE = select(Trade).where(Trade.entry_order_id == bindparam("order_id"))
 
 
 def _settle_buy(session: Session, entry: JournalEntry) -> bool:
     """Resolve a buy from its closed trade: a stop that closed it at a loss is STOPPED (a
     trailing stop that locked in a profit is a WIN)."""
-    trade = session.scalar(select(Trade).where(Trade.entry_order_id == entry.order_id))
+    trade = session.scalar(_ENTRY_TRADE, {"order_id": entry.order_id})
     if trade is None:
         return False
     if trade.exit_reason in STOP_EXITS and trade.pnl <= 0:

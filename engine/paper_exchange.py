@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, select
+from sqlalchemy import Float, Integer, String, bindparam, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from data.db import as_utc, make_session_factory, transaction, volt_home
@@ -81,6 +81,23 @@ def paper_fill(
     return fill_price, amount * fill_price * fee_rate
 
 
+# Prebuilt: read every tick, or on every order.
+_BALANCES = select(PaperBalance.currency, PaperBalance.total)
+_ORDER_BY_CLIENT_ID = select(PaperOrder).where(
+    PaperOrder.client_order_id == bindparam("client_order_id")
+)
+_BALANCES_OF = select(PaperBalance.currency, PaperBalance.total).where(
+    PaperBalance.currency.in_(bindparam("currencies", expanding=True))
+)
+_SET_BALANCE = (
+    update(PaperBalance)
+    .where(PaperBalance.currency == bindparam("of"))
+    .values(total=bindparam("new_total"))
+)
+_NEW_BALANCE = insert(PaperBalance)
+_NEW_ORDER = insert(PaperOrder)
+
+
 class PaperExchange:
     """Fills market orders at once at the given price, moved against you by slippage, less fees."""
 
@@ -104,9 +121,15 @@ class PaperExchange:
             if session.get(PaperBalance, self.quote) is None:
                 session.add(PaperBalance(currency=self.quote, total=starting_capital))
 
+    @property
+    def engines(self) -> list:
+        """The store behind this exchange (see `Trader.between_ticks`)."""
+        return [self.factory.kw["bind"]]
+
     def balances(self) -> dict[str, float]:
         with self.factory() as session:
-            return {b.currency: b.total for b in session.scalars(select(PaperBalance))}
+            rows = session.connection().execute(_BALANCES)
+            return {currency: total for currency, total in rows}
 
     def cash(self) -> float:
         return self.balances().get(self.quote, 0.0)
@@ -114,7 +137,9 @@ class PaperExchange:
     def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
         if not order.approved:
             raise PermissionError(f"{order.pair}: order did not pass the risk gate; refused")
+        # Core statements, prebuilt: an order waits on this exchange as on a real one.
         with transaction(self.factory) as session:
+            conn = session.connection()
             existing = self._find(session, order.client_order_id)
             if existing is not None:
                 return existing.as_fill(duplicate=True)  # exchanges refuse a reused id
@@ -123,37 +148,40 @@ class PaperExchange:
                 order.side, order.price, order.amount, self.fee_rate, self.slippage_rate
             )
             value = order.amount * price
-            quote_balance = self._balance(session, self.quote)
-            base_balance = self._balance(session, base)
+            held = dict(conn.execute(_BALANCES_OF, {"currencies": [self.quote, base]}).all())
+            quote, coin = held.get(self.quote, 0.0), held.get(base, 0.0)
             if order.side == "buy":
-                if quote_balance.total < value + fee:
+                if quote < value + fee:
                     raise InsufficientFunds(
                         f"{order.pair}: insufficient {self.quote}: need {value + fee:.2f}, "
-                        f"have {quote_balance.total:.2f}"
+                        f"have {quote:.2f}"
                     )
-                quote_balance.total -= value + fee
-                base_balance.total += order.amount
+                quote, coin = quote - (value + fee), coin + order.amount
             else:
-                if base_balance.total < order.amount * (1 - 1e-9):
+                if coin < order.amount * (1 - 1e-9):
                     raise InsufficientFunds(
                         f"{order.pair}: insufficient {base}: need {order.amount:.8g}, "
-                        f"have {base_balance.total:.8g}"
+                        f"have {coin:.8g}"
                     )
-                base_balance.total = max(0.0, base_balance.total - order.amount)
-                quote_balance.total += value - fee
-            row = PaperOrder(
-                client_order_id=order.client_order_id,
-                ts=now,
-                pair=order.pair,
-                side=order.side,
-                amount=order.amount,
-                requested_price=order.price,
-                price=price,
-                fee=fee,
-            )
-            session.add(row)
-            session.flush()
-            return row.as_fill()
+                quote, coin = quote + value - fee, max(0.0, coin - order.amount)
+            for currency, total in ((self.quote, quote), (base, coin)):
+                if currency in held:
+                    conn.execute(_SET_BALANCE, {"of": currency, "new_total": total})
+                else:
+                    conn.execute(_NEW_BALANCE, {"currency": currency, "total": total})
+            row = {
+                "client_order_id": order.client_order_id,
+                "ts": now,
+                "pair": order.pair,
+                "side": order.side,
+                "amount": order.amount,
+                "requested_price": order.price,
+                "price": price,
+                "fee": fee,
+                "status": "filled",
+            }
+            conn.execute(_NEW_ORDER, row)
+            return PaperOrder(**row).as_fill()
 
     def fetch_order(self, client_order_id: str) -> BrokerFill | None:
         with self.factory() as session:
@@ -186,13 +214,4 @@ class PaperExchange:
         return 0.0
 
     def _find(self, session: Session, client_order_id: str) -> PaperOrder | None:
-        return session.scalar(
-            select(PaperOrder).where(PaperOrder.client_order_id == client_order_id)
-        )
-
-    def _balance(self, session: Session, currency: str) -> PaperBalance:
-        balance = session.get(PaperBalance, currency)
-        if balance is None:
-            balance = PaperBalance(currency=currency, total=0.0)
-            session.add(balance)
-        return balance
+        return session.scalar(_ORDER_BY_CLIENT_ID, {"client_order_id": client_order_id})

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.commands import kill_in_force
-from data.db import as_utc, transaction
+from data.commands import kill_in_force_id
+from data.db import as_utc, core, transaction
 from data.models import (
     EngineState,
     EquitySnapshot,
@@ -35,6 +35,32 @@ EXIT_RETRY_MAX = timedelta(hours=1)
 MAX_ENTRIES_PER_HOUR = 1000  # the config's ceiling for max_trades_per_hour
 
 
+_RECENT_TRADES = (
+    select(Trade.pair, Trade.exit_ts, Trade.pnl, Trade.exit_reason)
+    .order_by(Trade.id.desc())
+    .limit(RECENT_TRADES)
+)
+_ENTRIES_SINCE = (
+    select(Order.ts)
+    .where(Order.side == "buy", Order.ts > bindparam("since"))
+    .limit(MAX_ENTRIES_PER_HOUR)
+)
+_BROKER_REJECTIONS = (  # by the (source, ts) index
+    select(Rejection.ts)
+    .where(Rejection.source == "broker")
+    .order_by(Rejection.ts.desc())
+    .limit(RECENT_REJECTIONS)
+)
+_RUNNING_LOCKS = select(
+    ProtectionLock.protection,
+    ProtectionLock.reason,
+    ProtectionLock.clears,
+    ProtectionLock.until,
+    ProtectionLock.pair,
+).where(ProtectionLock.lifted_ts.is_(None), ProtectionLock.until > bindparam("now"))
+_UNLIFTED_LOCKS = select(ProtectionLock).where(ProtectionLock.lifted_ts.is_(None))
+
+
 def risk_context(
     session: Session,
     book: PortfolioView,
@@ -44,28 +70,15 @@ def risk_context(
 ) -> RiskContext:
     """Read inside the decision's own transaction, so a kill pressed before it is seen.
     `day_starts` keeps each day's starting equity once it is known (it never changes:
-    snapshots are only ever added at the present), so a long-running caller reads it once."""
+    snapshots are only ever added at the present), so a long-running caller reads it once.
+    Every tick reads this, twice when it sends an order: prebuilt statements, run on the
+    session's connection."""
     values = position_values(book.positions, marks)
-    trades = session.execute(
-        select(Trade.pair, Trade.exit_ts, Trade.pnl, Trade.exit_reason)
-        .order_by(Trade.id.desc())
-        .limit(RECENT_TRADES)
-    ).all()
-    entries = session.scalars(
-        select(Order.ts)
-        .where(Order.side == "buy", Order.ts > now - timedelta(hours=1))
-        .limit(MAX_ENTRIES_PER_HOUR)
-    ).all()
-    rejections = session.scalars(  # by the (source, ts) index
-        select(Rejection.ts)
-        .where(Rejection.source == "broker")
-        .order_by(Rejection.ts.desc())
-        .limit(RECENT_REJECTIONS)
-    ).all()
+    conn = core(session)
+    trades = conn.execute(_RECENT_TRADES).all()
+    entries = conn.execute(_ENTRIES_SINCE, {"since": now - timedelta(hours=1)}).scalars().all()
+    rejections = conn.execute(_BROKER_REJECTIONS).scalars().all()
     state = session.get(EngineState, 1)
-    # Any kill not followed by a successful re-arm blocks, whatever became of it: a kill
-    # whose halt could not be written must not leave entries open.
-    kill = kill_in_force(session)
     return RiskContext(
         now=now,
         equity=book.equity,
@@ -80,7 +93,9 @@ def risk_context(
         recent_rejections=tuple(as_utc(ts) for ts in rejections),
         halted=bool(state and state.halted),
         halt_reason=state.halt_reason if state else "",
-        kill_pending=kill is not None,
+        # Any kill not followed by a successful re-arm blocks, whatever became of it: a kill
+        # whose halt could not be written must not leave entries open.
+        kill_pending=kill_in_force_id(session) is not None,
         locks=active_locks(session, now),
     )
 
@@ -131,9 +146,7 @@ def _stored_day_start(session: Session, midnight: datetime) -> float | None:
 def active_locks(session: Session, now: datetime) -> tuple[Block, ...]:
     """Stored locks with time still to run. Condition locks (no end time) are not trusted
     from storage: their protection answers afresh each time."""
-    rows = session.scalars(
-        select(ProtectionLock).where(ProtectionLock.lifted_ts.is_(None), ProtectionLock.until > now)
-    ).all()
+    rows = core(session).execute(_RUNNING_LOCKS, {"now": now}).all()
     return tuple(
         Block(row.protection, row.reason, row.clears, as_utc(row.until), row.pair) for row in rows
     )
@@ -143,7 +156,7 @@ def sync_locks(session: Session, blocks: Iterable[Block], now: datetime) -> None
     """Store the blocks that hold now; lift stored ones that no longer do or have run out.
     A running lock keeps its end time: a drawdown pause must not slide forward."""
     current = {(b.protection, b.pair): b for b in blocks}
-    for row in session.scalars(select(ProtectionLock).where(ProtectionLock.lifted_ts.is_(None))):
+    for row in session.scalars(_UNLIFTED_LOCKS):
         block = current.get((row.protection, row.pair))
         ended = row.until is not None and as_utc(row.until) <= now
         if block is None or ended:

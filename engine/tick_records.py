@@ -15,10 +15,18 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from data.indicators import candle_arrays
 from data.models import Candle, Decision, VoteRow
 from data.types import Consensus
 
 _DECISIONS, _VOTES = Decision.__table__, VoteRow.__table__
+# Prebuilt: every tick runs them, and building a statement costs more than running it.
+_NEW_CANDLES = {
+    "sqlite": sqlite_insert(Candle).on_conflict_do_nothing(),
+    "postgresql": postgresql_insert(Candle).on_conflict_do_nothing(),
+}
+_INSERT_DECISIONS = insert(_DECISIONS).returning(_DECISIONS.c.pair, _DECISIONS.c.id)
+_INSERT_VOTES = insert(_VOTES)
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class DecisionPlan:
 
 
 def candle_rows(pair: str, timeframe: str, candles: pd.DataFrame) -> list[dict]:
-    columns = {name: candles[name].tolist() for name in candles.columns}
+    columns = {name: values.tolist() for name, values in candle_arrays(candles).items()}
     return [
         {"pair": pair, "timeframe": timeframe, "ts": ts}
         | {name: values[row] for name, values in columns.items()}
@@ -46,14 +54,13 @@ def store_candles(session: Session, rows: list[dict]) -> None:
     """Insert candles not stored yet; one already stored is left as it is."""
     if not rows:
         return
-    dialect = session.bind.dialect.name
-    upsert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
-    if upsert is None:
+    statement = _NEW_CANDLES.get(session.bind.dialect.name)
+    if statement is None:
         for row in rows:
             session.merge(Candle(**row))
         return
-    # One cached statement, many parameter sets (SQLAlchemy batches them itself).
-    session.execute(upsert(Candle).on_conflict_do_nothing(), rows)
+    # One prebuilt statement, many parameter sets (SQLAlchemy batches them itself).
+    session.connection().execute(statement, rows)
 
 
 def insert_decisions(
@@ -80,8 +87,12 @@ def insert_decisions(
         }
         for plan, outcome in decided
     ]
-    statement = insert(_DECISIONS).returning(_DECISIONS.c.id, sort_by_parameter_order=True)
-    ids = list(connection.execute(statement, rows).scalars())
+    # One statement for all: each decision is a different pair's, so the returned ids are
+    # matched by pair (ordered RETURNING makes SQLite insert row by row).
+    if len({row["pair"] for row in rows}) != len(rows):
+        raise ValueError("one decision per pair in a batch")
+    returned = dict(connection.execute(_INSERT_DECISIONS, rows).all())
+    ids = [returned[row["pair"]] for row in rows]
     votes = [
         {
             "decision_id": decision_id,
@@ -97,5 +108,5 @@ def insert_decisions(
         for vote in plan.consensus.votes
     ]
     if votes:
-        connection.execute(insert(_VOTES), votes)
+        connection.execute(_INSERT_VOTES, votes)
     return ids

@@ -25,8 +25,8 @@ from agents.learning import adapt_weights
 from agents.regime import RegimeAgent, regime_columns, regime_name
 from config import timeframe_seconds
 from config.settings import Learning
-from data.db import as_utc, transaction
-from data.indicators import indicator_arrays
+from data.db import as_utc, checkpoint, defer_checkpoints, transaction
+from data.indicators import candle_arrays, indicator_arrays
 from data.models import (
     AgentWeight,
     Decision,
@@ -38,7 +38,8 @@ from data.models import (
     VoteRow,
 )
 from data.queries import recent_calls
-from data.scorecard import agent_records
+from data.rows import LAST_ROW
+from data.scorecard import call_records
 from data.types import Action, PortfolioView
 from engine import book, journal
 from engine.broker import Broker, BrokerFill
@@ -96,8 +97,11 @@ class TickRisk:
     """The gate's view of the book inside the tick's transaction, read once when first
     needed: an entry it refuses sends nothing, so it is booked with the quiet pairs."""
 
-    def __init__(self, trader: Trader, session: Session, now: datetime) -> None:
+    def __init__(
+        self, trader: Trader, session: Session, now: datetime, positions: dict[str, Position]
+    ) -> None:
         self.trader, self.session, self.now = trader, session, now
+        self.positions = positions  # read in this transaction
         self.refusals: dict[str, str] = {}  # pair -> why the gate refused its entry
         self._view: PortfolioView | None = None
         self._context: RiskContext | None = None
@@ -105,7 +109,9 @@ class TickRisk:
     def view(self) -> PortfolioView:
         if self._view is None:
             trader = self.trader
-            self._view = book.portfolio_view(self.session, trader.broker, trader.marks)
+            self._view = book.portfolio_view(
+                self.session, trader.broker, trader.marks, self.positions
+            )
         return self._view
 
     def context(self) -> RiskContext:
@@ -336,7 +342,7 @@ class Trader:
             raise FeedUnavailable(str(exc)) from exc
         if candles.empty:
             return None
-        self.marks[pair] = float(candles["close"].iloc[-1])
+        self.marks[pair] = float(candle_arrays(candles)["close"][-1])
         fresh = candles
         if last_seen is not None:
             fresh = candles.iloc[candles.index.searchsorted(last_seen, side="right") :]
@@ -345,7 +351,9 @@ class Trader:
         report.new_candles = True
         return PairTick(
             pair,
-            candles.tail(self.history_candles),
+            candles
+            if len(candles) <= self.history_candles
+            else candles.iloc[-self.history_candles :],
             fresh,
             candles.index[-1].to_pydatetime(),
             # A refused exit waits for its retry; the candles stay unseen so its stop is met again.
@@ -378,7 +386,7 @@ class Trader:
                 rows = [r for t in ticks for r in candle_rows(t.pair, self.timeframe, t.fresh)]
                 store_candles(session, rows)
                 positions = book.open_positions(session)
-                risk = TickRisk(self, session, now)
+                risk = TickRisk(self, session, now, positions)
                 decided, refused, staged = [], [], []
                 for item in ticks:
                     # Once a pair sends an order, the book the gate would judge later entries
@@ -590,11 +598,12 @@ class Trader:
     def _walk_stops(self, position: Position, fresh: pd.DataFrame) -> StopWalk:
         """The position's stops over the new candles that closed after its entry."""
         entered = as_utc(position.entry_ts)
+        prices = candle_arrays(fresh)
         candles = zip(
             fresh.index,
-            fresh["open"].tolist(),
-            fresh["high"].tolist(),
-            fresh["low"].tolist(),
+            prices["open"].tolist(),
+            prices["high"].tolist(),
+            prices["low"].tolist(),
             strict=True,
         )
         # A candle whose trail is already stored is not walked again: the stop it raised
@@ -653,9 +662,10 @@ class Trader:
                 found.outcome == ORDER_SENT and self._withdraw(found.id, pair)
             ):
                 return None
-        columns = indicator_arrays(candles)
-        frame = cache(lambda: pd.DataFrame(columns, index=candles.index))
-        vote_columns = [agent_votes(agent, columns, frame) for agent in self.agents]
+        # Only the last row of each column is read: LAST_ROW computes no other.
+        columns = indicator_arrays(candles, LAST_ROW)
+        frame = cache(lambda: pd.DataFrame(indicator_arrays(candles), index=candles.index))
+        vote_columns = [agent_votes(agent, columns, frame, LAST_ROW) for agent in self.agents]
         votes = [
             vote_from_frame(agent, rows, len(candles))
             for agent, rows in zip(self.agents, vote_columns, strict=True)
@@ -785,7 +795,8 @@ class Trader:
                 and agent.limits == self.regime_limits
             ):
                 return float(np.asarray(rows["regime_code"])[-1])
-        return float(regime_columns(columns, self.regime_limits)["regime_code"][-1])
+        codes = regime_columns(columns, self.regime_limits, rows=LAST_ROW)["regime_code"]
+        return float(codes[-1])
 
     def _quiet_outcome(self, action: Action, holding: bool, pair: str) -> str | None:
         """The outcome of a decision that sends no order, or None when it sends one."""
@@ -892,7 +903,7 @@ class Trader:
         learning = self.learning
         try:
             with session.begin_nested():
-                booked.resolved = journal.follow_outcomes(
+                booked.resolved, booked.journal_open = journal.follow(
                     session,
                     now,
                     self.marks,
@@ -900,7 +911,6 @@ class Trader:
                     timedelta(hours=learning.outcome_horizon_hours),
                     learning.sell_horizon_candles,
                 )
-                booked.journal_open = journal.has_open_entries(session)
         except Exception:
             booked.resolved = []
             log.exception("could not follow the decision journal; trying again next candle")
@@ -930,10 +940,8 @@ class Trader:
                 log.exception("could not adapt the agents' weights; trying again next outcome")
 
     def _adapt_weights(self, now: datetime) -> None:
-        calls = recent_calls(
-            self.factory.kw["bind"], sorted(self.base_weights), self.learning.window
-        )
-        records = agent_records(calls, self.learning.window)
+        agents, engine = sorted(self.base_weights), self.factory.kw["bind"]
+        records = call_records(recent_calls(engine, agents, self.learning.window))
         changes = adapt_weights(
             self.base_weights,
             self.weights,
@@ -1018,6 +1026,25 @@ class Trader:
             position=held,
             recent_outcomes=outcomes,
         )
+
+    # --- between ticks ----------------------------------------------------------------
+    def _stores(self) -> list:
+        return [self.factory.kw["bind"], *getattr(self.broker, "engines", [])]
+
+    def defer_checkpoints(self) -> None:
+        """The live loop's stores copy their write-ahead log only in `between_ticks`."""
+        for engine in self._stores():
+            defer_checkpoints(engine)
+
+    def between_ticks(self) -> None:
+        """Upkeep the loop does while it waits for the next candle, so no tick carries it:
+        the write-ahead logs are copied into the stores. A failure is logged and tried
+        again after the next tick; the log only grows meanwhile."""
+        for engine in self._stores():
+            try:
+                checkpoint(engine)
+            except Exception:
+                log.exception("could not checkpoint the store's write-ahead log")
 
     def llm_status(self) -> dict | None:
         """The LLM agent's health for the dashboard, or None when it is not on the team."""

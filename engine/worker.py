@@ -47,6 +47,7 @@ class Worker:
         resume = None if settings.feed.kind == "ccxt" else as_utc(state.market_time)
         self.clock = make_clock(speed, resume)
         self.trader: Trader = build_trader(settings, factory, self.clock)
+        self.trader.defer_checkpoints()  # done between ticks, in the loop's idle time
         self.trader.entries_paused = state.entries_paused
         self.guard = LaptopGuard(settings)
         self.reconcile_due = True
@@ -104,6 +105,7 @@ class Worker:
                 log.exception("engine loop step failed")
                 self.reconcile_due = True
             self._publish_exchange_status()
+            self.trader.between_ticks()
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
                 break

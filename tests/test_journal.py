@@ -414,6 +414,20 @@ def test_an_expired_buy_takes_its_trades_real_outcome_when_it_closes(store):
         assert (entry.outcome, entry.pnl, entry.exit_reason) == ("STOPPED", -5.2, "stop_loss")
 
 
+def test_the_journal_says_whether_an_entry_is_still_followed(store):
+    """The live loop stops following once nothing is open-ended: an EXPIRED buy still is,
+    until its trade closes."""
+    args = (FIVE_MIN, DAY, 12)
+    with transaction(store[1]) as session:
+        entry, order = executed(session, "BTC/USDT", "BUY", 100.0)
+        assert journal.follow(session, START + FIVE_MIN, {}, *args) == ([], True)
+        assert journal.follow(session, START + DAY, {"BTC/USDT": 104.0}, *args) == ([entry], True)
+        assert entry.outcome == "EXPIRED"
+        close_trade(session, order, 95.0, "stop_loss", -5.2)
+        assert journal.follow(session, START + DAY + FIVE_MIN, {}, *args) == ([entry], False)
+        assert journal.follow(session, START + DAY + 2 * FIVE_MIN, {}, *args) == ([], False)
+
+
 @pytest.mark.parametrize(("pnl", "outcome"), [(-3.0, "STOPPED"), (4.0, "WIN")])
 def test_a_trailing_stop_is_stopped_at_a_loss_and_a_win_in_profit(store, pnl, outcome):
     with transaction(store[1]) as session:

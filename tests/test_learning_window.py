@@ -3,7 +3,7 @@
 import pytest
 
 from data import queries
-from data.scorecard import agent_records
+from data.scorecard import agent_records, call_records
 from tests.conftest import run_ticks
 from tests.test_journal import LEARN_FAST as LEARNING
 
@@ -19,7 +19,7 @@ def test_recent_calls_give_the_same_accuracy_as_all_history(
     engine = store[0]
     everything = agent_records(queries.resolved_votes(engine), window)
     calls = queries.recent_calls(engine, sorted(trader.base_weights), window)
-    recent = agent_records(calls, window)
+    recent = call_records(calls)
     called = {agent: r for agent, r in everything.items() if r.samples}
     assert called, "the span must resolve some calls"
     assert {a: (r.samples, r.correct) for a, r in called.items()} == {

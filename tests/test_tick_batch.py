@@ -12,9 +12,11 @@ from sqlalchemy.exc import OperationalError
 
 from data.commands import submit_command
 from data.models import Candle, Decision, JournalEntry, Order, Position, Rejection, Trade
+from data.types import Action, Consensus, Vote, VoteSource
 from engine import book, retry
 from engine.errors import TemporaryError
 from engine.feed import BLOCK, SyntheticFeed
+from engine.tick_records import DecisionPlan, insert_decisions
 from risk.stops import walk_stops
 from tests.scripted import START, STEP, scripted_trader
 
@@ -71,6 +73,25 @@ def test_a_tick_without_orders_is_one_write_transaction(market):
     last = decisions(trader)[-2:]
     assert [d.pair for d in last] == list(PAIRS)
     assert all(d.outcome == "hold" and len(d.votes) == 1 for d in last)
+
+
+def test_a_ticks_decisions_stored_in_one_statement_keep_their_own_votes(market):
+    """The returned ids are matched to pairs, not to row order (SQLite keeps no order in a
+    batch): each decision keeps its own action and votes."""
+    sell_btc = [0] * (WARM + 1) + [-1] * 5
+    trader, clock = market({"BTC/USDT": sell_btc, "ETH/USDT": [0] * 40})
+    tick_to(trader, clock, WARM + 2)
+    btc, eth = decisions(trader)[-2:]
+    assert (btc.pair, btc.action, [v.action for v in btc.votes]) == ("BTC/USDT", "SELL", ["SELL"])
+    assert (eth.pair, eth.action, [v.action for v in eth.votes]) == ("ETH/USDT", "HOLD", ["HOLD"])
+    with trader.factory() as session, pytest.raises(ValueError, match="one decision per pair"):
+        insert_decisions(session, [(plan, "") for plan in [_plan_of(btc)] * 2], clock.now())
+
+
+def _plan_of(decision: Decision) -> DecisionPlan:
+    votes = (Vote("scripted", Action.SELL, 1.0, "scripted", VoteSource.RULE, {}),)
+    consensus = Consensus(Action.SELL, -1.0, 0.55, {"scripted": 1.0}, votes)
+    return DecisionPlan(decision.pair, decision.candle_ts, decision.price, 1.0, "normal", consensus)
 
 
 def test_an_entry_is_booked_alone_after_the_pairs_that_send_nothing(market):
