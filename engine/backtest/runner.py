@@ -218,21 +218,21 @@ TRADE_COLUMNS = [*ROUND_TRIP_COLUMNS, "entry_row", "exit_row"]
 
 def _trades_frame(simulation: Simulation, market: Market, closes: pd.DatetimeIndex):
     """Times are candle closes: when live trading would have filled the order."""
-    rows = [
-        {
-            "pair": t.pair,
-            "amount": t.amount,
-            "entry_ts": closes[t.entry_row],
-            "entry_price": t.entry_price,
-            "exit_ts": closes[t.exit_row],
-            "exit_price": t.exit_price,
-            "fees": t.fees,
-            "pnl": t.pnl,
-            "pnl_pct": t.pnl_pct,
-            "exit_reason": t.exit_reason,
-            "entry_row": t.entry_row,
-            "exit_row": t.exit_row,
-        }
-        for t in sorted(simulation.trades, key=lambda t: (t.exit_row, t.pair))
-    ]
-    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    trades = sorted(simulation.trades, key=lambda t: (t.exit_row, t.pair))
+    entry_rows = np.array([t.entry_row for t in trades], dtype=int)
+    exit_rows = np.array([t.exit_row for t in trades], dtype=int)
+    columns = {
+        "pair": [t.pair for t in trades],
+        "amount": [t.amount for t in trades],
+        "entry_ts": closes[entry_rows],  # one lookup for all: a year holds thousands
+        "entry_price": [t.entry_price for t in trades],
+        "exit_ts": closes[exit_rows],
+        "exit_price": [t.exit_price for t in trades],
+        "fees": [t.fees for t in trades],
+        "pnl": [t.pnl for t in trades],
+        "pnl_pct": [t.pnl_pct for t in trades],
+        "exit_reason": [t.exit_reason for t in trades],
+        "entry_row": entry_rows,
+        "exit_row": exit_rows,
+    }
+    return pd.DataFrame(columns, columns=TRADE_COLUMNS)
