@@ -49,6 +49,8 @@ def regime_columns(
 ) -> dict[str, np.ndarray]:
     """`classify`'s columns as arrays, from a frame or a mapping of columns (with
     `LAST_ROW`, the candles' columns whole and the indicators' last row)."""
+    if window is not None and rows is not EVERY_ROW:
+        raise ValueError("a trailing window reads every row (backtests); the last row has none")
     close = np.asarray(candles["close"], dtype=float)
     atr = np.asarray(candles["atr"], dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.

@@ -99,8 +99,9 @@ def indicator_columns(
 
     macd, signal = rows.macd(close)
 
-    # `ta`'s Bollinger middle and spread are pandas' rolling mean and std (for every row,
-    # its running sums drift from a fresh numpy sum by up to 1e-7 of %B over long frames).
+    # `ta`'s Bollinger middle and spread: pandas' rolling mean and std for every row (their
+    # running sums drift from a fresh sum, most where prices barely move), a fresh sum for
+    # the last row alone; both exact over a flat window (no band position).
     middle = rows.rolling_mean(close, BB_WINDOW)
     spread = rows.rolling_std(close, BB_WINDOW, ddof=0)
     upper = middle + BB_DEVIATIONS * spread
@@ -193,11 +194,12 @@ def add_indicators_over_windows(candles: pd.DataFrame, window: int) -> pd.DataFr
     signal = np.where(rows < 33, np.nan, signal)
     out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd - signal
 
-    bands = out["close"].rolling(BB_WINDOW, min_periods=BB_WINDOW)
-    middle, spread = bands.mean(), bands.std(ddof=0)
+    middle = EVERY_ROW.rolling_mean(close, BB_WINDOW)
+    spread = EVERY_ROW.rolling_std(close, BB_WINDOW, ddof=0)
     upper, lower = middle + BB_DEVIATIONS * spread, middle - BB_DEVIATIONS * spread
     out["bb_upper"], out["bb_middle"], out["bb_lower"] = upper, middle, lower
-    out["bb_pct"] = (out["close"] - lower) / (upper - lower).where(upper != lower, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["bb_pct"] = (close - lower) / np.where(upper != lower, upper - lower, np.nan)
 
     # ATR: Wilder average of true range, seeded with the mean of the window's first 14;
     # the window's first row has no previous close, so its range is high - low.

@@ -275,12 +275,7 @@ def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd
 
 def resolved_votes(engine: Engine, since_id: int = 0) -> pd.DataFrame:
     """Every vote on a resolved journal decision: what the agents' records are made of."""
-    statement = _resolved_votes_statement().where(JournalEntry.id > since_id)
-    return _frame(engine, statement, ["decision_id", "resolved_at", "outcome", "agent"])
-
-
-def _resolved_votes_statement():
-    return (
+    statement = (
         select(
             JournalEntry.decision_id,
             JournalEntry.exit_ts.label("resolved_at"),
@@ -294,9 +289,10 @@ def _resolved_votes_statement():
             VoteRow.source,
         )
         .join(VoteRow, VoteRow.decision_id == JournalEntry.decision_id)
-        .where(JournalEntry.outcome != "PENDING")
+        .where(JournalEntry.outcome != "PENDING", JournalEntry.id > since_id)
         .order_by(JournalEntry.exit_ts, JournalEntry.id)
     )
+    return _frame(engine, statement, ["decision_id", "resolved_at", "outcome", "agent"])
 
 
 def recent_calls(engine: Engine, agents: list[str], window: int) -> dict[str, list[tuple]]:

@@ -57,11 +57,12 @@ class EveryRow:
         return out
 
     def rolling_mean(self, values, window: int) -> np.ndarray:
-        return pd.Series(values).rolling(window, min_periods=window).mean().to_numpy()
+        means = pd.Series(values).rolling(window, min_periods=window).mean().to_numpy()
+        return np.where(flat_windows(values, window), values, means)
 
     def rolling_std(self, values, window: int, min_periods=None, ddof: int = 1) -> np.ndarray:
         rolling = pd.Series(values).rolling(window, min_periods=min_periods)
-        return rolling.std(ddof=ddof).to_numpy()
+        return np.where(flat_windows(values, window), 0.0, rolling.std(ddof=ddof).to_numpy())
 
     def rolling_median(self, values, window: int) -> np.ndarray:
         return pd.Series(values).rolling(window).median().to_numpy()
@@ -91,7 +92,7 @@ class LastRow(EveryRow):
         if seen < max(min_periods, 1):
             return _NAN
         com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # as pandas does
-        return np.array([_centred_dot(_ewm_weights(seen, com), values[first:])])
+        return np.array([_centred_dot(_ewm_weights(seen, com), values[first:], 1.0)])
 
     def macd(self, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = len(close)
@@ -99,24 +100,30 @@ class LastRow(EveryRow):
             line, signal = super().macd(close)
             return line[-1:], signal[-1:]
         line_weights, signal_weights = _macd_weights(n)
-        line = np.array([_centred_dot(line_weights, close)])
+        line = np.array([_centred_dot(line_weights, close, 0.0)])
         if n < MACD_SLOW + MACD_SIGNAL - 1:
             return line, _NAN
-        return line, np.array([_centred_dot(signal_weights, close)])
+        return line, np.array([_centred_dot(signal_weights, close, 0.0)])
 
     def wilder(self, values: np.ndarray, window: int) -> np.ndarray:
         if len(values) <= window or not np.isfinite(values).all():
             return super().wilder(values, window)[-1:]
-        return np.array([float(_wilder_weights(len(values), window) @ values)])
+        return np.array([_centred_dot(_wilder_weights(len(values), window), values, 1.0)])
 
     def rolling_mean(self, values, window: int) -> np.ndarray:
         tail = _full_tail(values, window, window)
-        return _NAN if tail is None else np.array([tail.mean()])
+        if tail is None:
+            return _NAN
+        # A flat window's mean is its value, exactly, as pandas gives it (a sum would not:
+        # 20 x 3077.9 / 20 is 3077.9000000000005, and the bands would open by 1e-13).
+        return np.array([tail[0] if tail.min() == tail.max() else tail.mean()])
 
     def rolling_std(self, values, window: int, min_periods=None, ddof: int = 1) -> np.ndarray:
         tail = _full_tail(values, window, window if min_periods is None else min_periods)
         if tail is None or len(tail) <= ddof:
             return _NAN
+        if tail.min() == tail.max():
+            return np.array([0.0])  # flat: exactly 0, as pandas gives it
         spread = tail - tail.mean()  # two passes, as numpy's std, without its overhead
         return np.array([math.sqrt(float(spread @ spread) / (len(tail) - ddof))])
 
@@ -130,6 +137,23 @@ class LastRow(EveryRow):
 
 
 EVERY_ROW, LAST_ROW = EveryRow(), LastRow()
+
+
+def flat_windows(values, window: int) -> np.ndarray:
+    """Rows whose last `window` values are all present and equal. There a rolling mean is
+    the value and a spread 0, exactly: pandas' running sums can leave 1e-5 over a flat
+    window after a busy history, which would put the price mid-band instead of nowhere."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    out = np.zeros(n, dtype=bool)
+    if n >= window:
+        changes = np.zeros(n, dtype=np.int64)
+        np.cumsum(~(values[1:] == values[:-1]), out=changes[1:])  # NaN counts as a change
+        out[window - 1 :] = changes[window - 1 :] == changes[: n - window + 1]
+        out &= ~np.isnan(values)
+    return out
+
+
 _NAN = np.array([np.nan])
 _NAN.flags.writeable = False
 
@@ -142,11 +166,17 @@ def _full_tail(values, window: int, min_periods: int) -> np.ndarray | None:
     return tail if len(tail) >= max(min_periods, 1) else None
 
 
-def _centred_dot(weights: np.ndarray, values: np.ndarray) -> float:
-    """dot(weights, values) for weights that sum to 1 (or 0), taken about the last value:
-    the terms stay small, so a difference of two averages keeps its digits."""
+def _centred_dot(weights: np.ndarray, values: np.ndarray, total: float) -> float:
+    """dot(weights, values) for weights whose exact sum is `total` (1 for an average, 0 for
+    a difference of two), taken about the last value: the terms stay small, a difference
+    of two averages keeps its digits, and a flat run gives its value (or 0) exactly, as
+    pandas' loop does."""
     centre = float(values[-1])
-    return centre * float(weights.sum()) + float(weights @ (values - centre))
+    return centre * total + float(weights @ (values - centre))
+
+
+def _com(span: float) -> float:
+    return (span - 1) / 2  # as pandas derives it
 
 
 @lru_cache(maxsize=64)
@@ -165,25 +195,29 @@ def _macd_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Each close's weight in the MACD line and in its signal on the last of `n` closes.
     Both averages are linear in the closes, so the signal (an average of the line from its
     first value, row 25) is one weight per close too."""
-    lines = _ewm_matrix(n, MACD_FAST) - _ewm_matrix(n, MACD_SLOW)
+    line = _ewm_weights(n, _com(MACD_FAST)) - _ewm_weights(n, _com(MACD_SLOW))
     signal = np.zeros(n)
     start = MACD_SLOW - 1
     if n > start:
-        com = (MACD_SIGNAL - 1) / 2
-        signal = _ewm_weights(n - start, com) @ lines[start:]
-    line, signal = lines[-1].copy(), np.asarray(signal, dtype=float)
+        outer = np.zeros(n)
+        outer[start:] = _ewm_weights(n - start, _com(MACD_SIGNAL))
+        signal = _carried(outer, MACD_FAST) - _carried(outer, MACD_SLOW)
     line.flags.writeable = signal.flags.writeable = False
     return line, signal
 
 
-def _ewm_matrix(n: int, span: int) -> np.ndarray:
-    """Row j: each value's weight in the `span` average at row j (pandas, adjust=False)."""
-    weight = 1.0 / (1.0 + (span - 1) / 2)  # as pandas derives it from the span
+def _carried(outer: np.ndarray, span: int) -> np.ndarray:
+    """Each value's weight in sum_j outer[j] * ewm(values, span)[j]: the outer weights
+    carried back through the inner average, in one pass from the last row."""
+    weight = 1.0 / (1.0 + _com(span))
     keep = 1.0 - weight
-    rows, cols = np.indices((n, n))
-    matrix = np.where(cols <= rows, weight * keep ** (rows - cols).astype(float), 0.0)
-    matrix[:, 0] = keep ** np.arange(n, dtype=float)
-    return matrix
+    carried, level = np.empty(len(outer)), 0.0
+    for i in range(len(outer) - 1, -1, -1):
+        level = outer[i] + keep * level  # sum over j >= i of outer[j] * keep**(j - i)
+        carried[i] = level
+    out = weight * carried
+    out[0] = carried[0]  # the first value starts the average with its whole weight
+    return out
 
 
 @lru_cache(maxsize=16)

@@ -47,18 +47,6 @@ def open_entry(
     return entry
 
 
-def follow_outcomes(
-    session: Session,
-    now: datetime,
-    marks: Mapping[str, float],
-    candle_length: timedelta,
-    horizon: timedelta,
-    sell_horizon_candles: int,
-) -> list[JournalEntry]:
-    """Resolve what can be resolved now; returns the entries resolved."""
-    return follow(session, now, marks, candle_length, horizon, sell_horizon_candles)[0]
-
-
 def follow(
     session: Session,
     now: datetime,
@@ -67,8 +55,8 @@ def follow(
     horizon: timedelta,
     sell_horizon_candles: int,
 ) -> tuple[list[JournalEntry], bool]:
-    """`follow_outcomes`, and whether any entry is still followed afterwards (when none
-    is, the live loop stops asking until a decision opens one)."""
+    """Resolve what can be resolved now: the entries resolved, and whether any entry is
+    still followed (when none is, the live loop stops asking until a decision opens one)."""
     resolved, followed = [], session.scalars(_OPEN_ENTRIES).all()
     for entry in followed:
         if entry.outcome == EXPIRED:

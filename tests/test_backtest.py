@@ -1,7 +1,9 @@
 """Backtest input, command line, stored runs and replayed LLM replies."""
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ from config import load_config
 from data.db import make_engine, make_session_factory, transaction
 from data.models import BacktestRun, BacktestTrade, Decision, Event, VoteRow
 from engine.backtest import CandleDataError, load_csv, run_backtest, synthetic_market
+from engine.backtest.runner import TRADE_COLUMNS, _trades_frame
 from tests.conftest import run_engine
 
 HEADER = "timestamp,open,high,low,close,volume\n"
@@ -142,3 +145,9 @@ def test_walk_forward_tunes_on_one_window_and_reports_the_next():
     for fold in folds:
         assert any(fold.weights[a] > 0 for a in ("technical", "regime", "sentiment"))
         assert {"return_pct", "sharpe", "trades"} <= set(fold.test_stats)
+
+
+def test_a_backtest_without_trades_has_the_empty_trades_frame():
+    frame = _trades_frame(SimpleNamespace(trades=[]), None, pd.DatetimeIndex([], tz="UTC"))
+    assert frame.empty and list(frame.columns) == TRADE_COLUMNS
+    assert all(dtype.kind == "O" for dtype in frame.dtypes)

@@ -111,7 +111,7 @@ def close_trade(session, order, exit_price, reason, pnl):
 
 
 def follow(session, now, marks=None):
-    return journal.follow_outcomes(session, now, marks or {}, FIVE_MIN, DAY, 12)
+    return journal.follow(session, now, marks or {}, FIVE_MIN, DAY, 12)[0]
 
 
 @pytest.mark.parametrize(
@@ -456,7 +456,7 @@ def test_every_reason_the_journal_writes_fits_its_column(store):
             )
         )
         session.flush()
-        journal.follow_outcomes(session, START + DAY, {}, FIVE_MIN, DAY, 9999)
+        journal.follow(session, START + DAY, {}, FIVE_MIN, DAY, 9999)
         assert sold.outcome == "WIN"
         assert len(expired.exit_reason) <= width and len(sold.exit_reason) <= width
 

@@ -11,7 +11,7 @@ import pytest
 from agents import RegimeAgent, SentimentAgent, TechnicalAgent
 from agents.base import vote_from_frame
 from agents.rsi_rule import RsiRule
-from data.indicators import INDICATOR_COLUMNS, indicator_arrays
+from data.indicators import INDICATOR_COLUMNS, add_indicators_over_windows, indicator_arrays
 from data.rows import EVERY_ROW, LAST_ROW
 from engine.feed import SYNTHETIC_EPOCH, SyntheticFeed
 
@@ -22,7 +22,7 @@ LENGTHS = [1, 2, 12, 13, 14, 15, 19, 20, 21, 25, 26, 33, 34, 35, 48, 49, 50, 97,
 
 
 def market(seed: int, pair: str, count: int = 300) -> pd.DataFrame:
-    until = SYNTHETIC_EPOCH + timedelta(minutes=5 * 3000)
+    until = SYNTHETIC_EPOCH + timedelta(minutes=5 * 3000)  # 3000 candles exist before it
     return SyntheticFeed(seed, "5m").candles(pair, until, count)
 
 
@@ -73,7 +73,41 @@ def test_the_votes_read_from_the_last_row_are_the_same_votes():
         assert ours.data == pytest.approx(full.data, rel=1e-6, abs=1e-6)  # stored to 6 places
 
 
-def test_gaps_and_flat_prices_take_the_general_path_to_the_same_values():
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_a_flat_last_band_window_after_a_busy_market_is_flat_in_both(seed):
+    """20 equal closes at a price no binary fraction holds (3077.9): pandas' running sums
+    leave a spread of 1e-5 there, and a plain sum one of 1e-13; both must say 0, so the
+    price has no band position (the technical agent abstains) live and in a backtest."""
+    window = market(seed, "ETH/USDT").copy()
+    price = round(float(window["close"].iloc[-21]), 2)
+    window.iloc[-20:, :4] = price  # open, high, low, close
+    every, last = indicator_arrays(window), indicator_arrays(window, LAST_ROW)
+    assert_last_row({k: every[k] for k in INDICATOR_COLUMNS}, last, "flat tail")
+    assert np.isnan(last["bb_pct"][0]) and last["bb_middle"][0] == price
+    technical = TechnicalAgent()
+    assert_last_row(technical.vote_columns(every), technical.vote_columns(last, LAST_ROW), "")
+    over_windows = add_indicators_over_windows(window, 300)
+    assert np.isnan(over_windows["bb_pct"].iloc[-1])
+
+
+@pytest.mark.parametrize("length", [60, 300])
+def test_a_window_flat_throughout_gives_the_same_votes(length):
+    window = market(4, "XRP/USDT", length).copy()
+    window.iloc[:, :4] = 3.7  # no range at all: ATR 0, MACD 0, no bands
+    every, last = indicator_arrays(window), indicator_arrays(window, LAST_ROW)
+    assert_last_row({k: every[k] for k in INDICATOR_COLUMNS}, last, "flat")
+    assert last["macd"][0] == 0.0 and last["atr"][0] == 0.0
+    for agent in AGENTS:
+        assert_last_row(agent.vote_columns(every), agent.vote_columns(last, LAST_ROW), agent.name)
+
+
+def test_a_long_catch_up_window_equals_every_row():
+    window = market(6, "SOL/USDT", 2500)  # the weights are O(n): no n-by-n matrix
+    every, last = indicator_arrays(window), indicator_arrays(window, LAST_ROW)
+    assert_last_row({k: every[k] for k in INDICATOR_COLUMNS}, last, "2500 candles")
+
+
+def test_a_flat_run_and_a_gap_give_the_same_values():
     window = market(5, "BNB/USDT").copy()
     window.loc[window.index[200:230], ["open", "high", "low", "close"]] = 310.0  # flat
     every, last = indicator_arrays(window), indicator_arrays(window, LAST_ROW)
@@ -94,3 +128,9 @@ def test_every_row_is_the_default():
         columns = agent.vote_columns(indicator_arrays(window))
         assert len(np.asarray(columns["direction"])) == 60
     assert EVERY_ROW.lag(np.arange(5.0), 2).tolist()[2:] == [0.0, 1.0, 2.0]
+
+
+def test_a_trailing_window_is_refused_for_the_last_row_alone():
+    window = indicator_arrays(market(2, "BTC/USDT"), LAST_ROW)
+    with pytest.raises(ValueError, match="trailing window"):
+        RegimeAgent(window=300).vote_columns(window, LAST_ROW)

@@ -219,6 +219,8 @@ TRADE_COLUMNS = [*ROUND_TRIP_COLUMNS, "entry_row", "exit_row"]
 def _trades_frame(simulation: Simulation, market: Market, closes: pd.DatetimeIndex):
     """Times are candle closes: when live trading would have filled the order."""
     trades = sorted(simulation.trades, key=lambda t: (t.exit_row, t.pair))
+    if not trades:
+        return pd.DataFrame(columns=TRADE_COLUMNS)
     entry_rows = np.array([t.entry_row for t in trades], dtype=int)
     exit_rows = np.array([t.exit_row for t in trades], dtype=int)
     columns = {
