@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.commands import kill_in_force_id
@@ -58,7 +58,40 @@ _RUNNING_LOCKS = select(
     ProtectionLock.until,
     ProtectionLock.pair,
 ).where(ProtectionLock.lifted_ts.is_(None), ProtectionLock.until > bindparam("now"))
-_UNLIFTED_LOCKS = select(ProtectionLock).where(ProtectionLock.lifted_ts.is_(None))
+_UNLIFTED_LOCKS = select(
+    ProtectionLock.id,
+    ProtectionLock.protection,
+    ProtectionLock.pair,
+    ProtectionLock.until,
+    ProtectionLock.reason,
+    ProtectionLock.clears,
+).where(ProtectionLock.lifted_ts.is_(None))
+_LIFT_LOCK = (
+    update(ProtectionLock)
+    .where(ProtectionLock.id == bindparam("lock"))
+    .values(lifted_ts=bindparam("at"))
+)
+_REWORD_LOCK = (
+    update(ProtectionLock)
+    .where(ProtectionLock.id == bindparam("lock"))
+    .values(reason=bindparam("why"), clears=bindparam("when_clear"))
+)
+_STATE = select(
+    EngineState.halted,
+    EngineState.halt_reason,
+    EngineState.peak_equity,
+    EngineState.peak_equity_from,
+    EngineState.peak_equity_id,
+).where(EngineState.id == 1)
+_SET_PEAK = (
+    update(EngineState)
+    .where(EngineState.id == 1)
+    .values(
+        peak_equity=bindparam("peak"),
+        peak_equity_from=bindparam("since"),
+        peak_equity_id=bindparam("last_id"),
+    )
+)
 
 
 def risk_context(
@@ -78,7 +111,7 @@ def risk_context(
     trades = conn.execute(_RECENT_TRADES).all()
     entries = conn.execute(_ENTRIES_SINCE, {"since": now - timedelta(hours=1)}).scalars().all()
     rejections = conn.execute(_BROKER_REJECTIONS).scalars().all()
-    state = session.get(EngineState, 1)
+    state = conn.execute(_STATE).first()
     return RiskContext(
         now=now,
         equity=book.equity,
@@ -100,14 +133,14 @@ def risk_context(
     )
 
 
-def _peak_equity(session: Session, state: EngineState | None, now: datetime, equity: float):
+def _peak_equity(session: Session, state, now: datetime, equity: float):
     """The peak since the last drawdown pause, from the high-water mark kept on the state
     row (updated in the caller's transaction), so no decision rescans every snapshot."""
     stored = stored_peak(state)
     mark = peak_mark(session, now, stored)
     if state is not None and mark != stored and mark.last_id is not None:
-        state.peak_equity, state.peak_equity_from = mark.peak, mark.since
-        state.peak_equity_id = mark.last_id
+        params = {"peak": mark.peak, "since": mark.since, "last_id": mark.last_id}
+        core(session).execute(_SET_PEAK, params)
     return max(equity, mark.peak or 0.0)
 
 
@@ -156,16 +189,20 @@ def sync_locks(session: Session, blocks: Iterable[Block], now: datetime) -> None
     """Store the blocks that hold now; lift stored ones that no longer do or have run out.
     A running lock keeps its end time: a drawdown pause must not slide forward."""
     current = {(b.protection, b.pair): b for b in blocks}
-    for row in session.scalars(_UNLIFTED_LOCKS):
+    conn = core(session)  # every tick runs this: prebuilt statements, no ORM objects
+    for row in conn.execute(_UNLIFTED_LOCKS).all():
         block = current.get((row.protection, row.pair))
         ended = row.until is not None and as_utc(row.until) <= now
         if block is None or ended:
-            row.lifted_ts = now
+            conn.execute(_LIFT_LOCK, {"lock": row.id, "at": now})
             log.info(
                 "protection %s%s cleared", row.protection, _on(row.pair), extra={"kind": "risk"}
             )
             continue
-        row.reason, row.clears = block.reason, block.clears
+        if (row.reason, row.clears) != (block.reason, block.clears):
+            conn.execute(
+                _REWORD_LOCK, {"lock": row.id, "why": block.reason, "when_clear": block.clears}
+            )
         current.pop((row.protection, row.pair))
     for block in current.values():
         session.add(
