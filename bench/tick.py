@@ -33,13 +33,16 @@ def main() -> None:
         os.environ.pop("VOLT_DB_URL", None)
         from config import load_config
         from data.db import make_engine, make_session_factory
+        from data.state import read_state
         from engine.clock import FastForwardClock
         from engine.wiring import build_trader
 
         config = Path(home) / "bench.toml"
         config.write_text(f"[market]\npairs = {PAIRS}\n")
         clock = FastForwardClock(datetime(2026, 3, 1, tzinfo=UTC))
-        trader = build_trader(load_config(config), make_session_factory(make_engine()), clock)
+        factory = make_session_factory(make_engine())
+        read_state(factory)  # the engine_state row the worker starts with (risk reads it)
+        trader = build_trader(load_config(config), factory, clock)
         trader.defer_checkpoints()  # as the worker does: the stores' upkeep between ticks
         trader.tick()  # the first tick loads history
         gc.freeze()  # as the worker does after its first tick
