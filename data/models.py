@@ -136,7 +136,7 @@ class JournalEntry(Base):
     amount: Mapped[float] = mapped_column(Float)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     outcome: Mapped[str] = mapped_column(String(8), default="PENDING", index=True)
-    exit_ts: Mapped[datetime | None]
+    exit_ts: Mapped[datetime | None] = mapped_column(index=True)  # recent outcomes first
     exit_price: Mapped[float | None] = mapped_column(Float)
     exit_reason: Mapped[str] = mapped_column(String(24), default="")
     pnl: Mapped[float | None] = mapped_column(Float)

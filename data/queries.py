@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, case, func, or_, select
+from sqlalchemy import Engine, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from data.db import as_utc, utcnow
@@ -295,30 +295,59 @@ def resolved_votes(engine: Engine, since_id: int = 0) -> pd.DataFrame:
     return _frame(engine, statement, ["decision_id", "resolved_at", "outcome", "agent"])
 
 
-def recent_calls(engine: Engine, agents: list[str], window: int) -> dict[str, list[tuple]]:
+_RESOLVED_NEWEST = (
+    select(
+        JournalEntry.id,
+        JournalEntry.exit_ts,
+        JournalEntry.decision_id,
+        JournalEntry.action,
+        JournalEntry.outcome,
+        JournalEntry.pnl,
+    )
+    .where(JournalEntry.outcome != "PENDING")
+    .order_by(JournalEntry.exit_ts.desc(), JournalEntry.id.desc())
+    .limit(bindparam("batch"))
+)
+_RESOLVED_BEFORE = _RESOLVED_NEWEST.where(
+    or_(
+        JournalEntry.exit_ts < bindparam("ts"),
+        (JournalEntry.exit_ts == bindparam("ts")) & (JournalEntry.id < bindparam("id")),
+    )
+)
+_CALLS_ON = select(VoteRow.decision_id, VoteRow.agent, VoteRow.action).where(
+    VoteRow.decision_id.in_(bindparam("decisions", expanding=True)),
+    VoteRow.source != "abstain",
+    VoteRow.action.in_(("BUY", "SELL")),
+)
+
+
+def recent_calls(
+    engine: Engine, agents: list[str], window: int, batch: int = 200
+) -> dict[str, list[tuple]]:
     """Each agent's last `window` resolved calls (BUY or SELL, not abstaining), oldest
     first, as (vote action, decision action, outcome, P&L): all that the agents' accuracy
-    reads (`data.scorecard.call_records`), without all history or a DataFrame (a resolved
-    outcome is learnt from inside the live tick)."""
-    calls = {}
+    reads (`data.scorecard.call_records`). The live tick learns from an outcome, so this
+    reads the newest outcomes a batch at a time (by the exit time index) and their votes
+    (by decision), never a scan of every vote."""
+    calls: dict[str, list[tuple]] = {agent: [] for agent in agents}
+    wanted = set(agents)
     with engine.connect() as conn:
-        for agent in agents:
-            statement = (
-                select(VoteRow.action, JournalEntry.action, JournalEntry.outcome, JournalEntry.pnl)
-                .join(VoteRow, VoteRow.decision_id == JournalEntry.decision_id)
-                .where(
-                    JournalEntry.outcome != "PENDING",
-                    VoteRow.agent == agent,
-                    VoteRow.source != "abstain",
-                    VoteRow.action.in_(("BUY", "SELL")),
-                )
-                .order_by(JournalEntry.exit_ts.desc(), JournalEntry.id.desc())
-                .limit(window)
-            )
-            rows = [tuple(row) for row in conn.execute(statement)]
-            if rows:
-                calls[agent] = rows[::-1]
-    return calls
+        entries = conn.execute(_RESOLVED_NEWEST, {"batch": batch}).all()
+        while entries and wanted:
+            ids = [entry.decision_id for entry in entries]
+            votes: dict[int, dict[str, str]] = {}
+            for decision_id, agent, action in conn.execute(_CALLS_ON, {"decisions": ids}):
+                votes.setdefault(decision_id, {})[agent] = action
+            for entry in entries:
+                called = votes.get(entry.decision_id, {})
+                for agent in [a for a in called if a in wanted]:
+                    calls[agent].append((called[agent], entry.action, entry.outcome, entry.pnl))
+                    if len(calls[agent]) == window:
+                        wanted.discard(agent)
+            last = entries[-1]
+            params = {"batch": batch, "ts": last.exit_ts, "id": last.id}
+            entries = conn.execute(_RESOLVED_BEFORE, params).all() if wanted else []
+    return {agent: rows[::-1] for agent, rows in calls.items() if rows}
 
 
 def agent_timeline(

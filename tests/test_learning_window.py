@@ -8,9 +8,10 @@ from tests.conftest import run_ticks
 from tests.test_journal import LEARN_FAST as LEARNING
 
 
+@pytest.mark.parametrize("batch", [1, 200])  # outcomes read one at a time, or all at once
 @pytest.mark.parametrize("window", [2, 3, 50])  # the span resolves 3 to 4 calls each
 def test_recent_calls_give_the_same_accuracy_as_all_history(
-    trader_factory, store, tmp_path, window
+    trader_factory, store, tmp_path, window, batch
 ):
     config = tmp_path / "learn.toml"
     config.write_text(LEARNING)
@@ -18,7 +19,7 @@ def test_recent_calls_give_the_same_accuracy_as_all_history(
     run_ticks(trader, clock, market_hours=12)
     engine = store[0]
     everything = agent_records(queries.resolved_votes(engine), window)
-    calls = queries.recent_calls(engine, sorted(trader.base_weights), window)
+    calls = queries.recent_calls(engine, sorted(trader.base_weights), window, batch=batch)
     recent = call_records(calls)
     called = {agent: r for agent, r in everything.items() if r.samples}
     assert called, "the span must resolve some calls"
