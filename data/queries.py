@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, bindparam, case, func, or_, select
+from sqlalchemy import DateTime, Engine, String, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from data.db import as_utc, utcnow
@@ -95,8 +95,16 @@ def exchange_status(engine: Engine) -> dict | None:
 
 
 def trades(engine: Engine) -> pd.DataFrame:
-    columns = [getattr(Trade, name) for name in TRADE_COLUMNS]
+    """Every trade (the CSV export's 100k rows): times come as the database gives them and
+    pandas parses them all at once, not SQLAlchemy one value at a time."""
+    columns = [_raw_time(getattr(Trade, name)) for name in TRADE_COLUMNS]
     return _frame(engine, select(*columns).order_by(Trade.id), TRADE_COLUMNS)
+
+
+def _raw_time(column):
+    if isinstance(column.type, DateTime):
+        return type_coerce(column, String).label(column.key)
+    return column
 
 
 def trade_summary(engine: Engine) -> dict:
