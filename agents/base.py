@@ -54,6 +54,14 @@ class LiveAgent(Protocol):
     def vote(self, brief: MarketBrief) -> Vote: ...
 
 
+class ColumnAgent:
+    """A rule agent that votes on plain arrays (`vote_columns(columns, rows)`); the frame
+    a backtest reads wraps the same columns."""
+
+    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
+
+
 def agent_votes(
     agent: RuleAgent,
     columns: Mapping[str, np.ndarray],

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from agents.base import ColumnAgent
 from data.rows import EVERY_ROW, EveryRow
 from data.trailing import log_returns, trailing_ewm
 
@@ -81,7 +82,7 @@ def regime_name(code: float) -> str | None:
     return None if np.isnan(code) else REGIMES[int(code)]
 
 
-class RegimeAgent:
+class RegimeAgent(ColumnAgent):
     """Votes with the trend, sells into a crash, and stays out of directionless ranges."""
 
     name = "regime"
@@ -89,9 +90,6 @@ class RegimeAgent:
     def __init__(self, limits: RegimeLimits | None = None, window: int | None = None) -> None:
         self.limits = limits or RegimeLimits()
         self.window = window  # set for backtests: see `classify`
-
-    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

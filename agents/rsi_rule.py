@@ -9,19 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
+from agents.base import ColumnAgent
 from data.rows import EVERY_ROW, EveryRow
 
 OVERSOLD, OVERBOUGHT = 30.0, 70.0
 
 
-class RsiRule:
+class RsiRule(ColumnAgent):
     name = "rsi_rule"
-
-    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
+from agents.base import ColumnAgent
 from data.rows import EVERY_ROW, EveryRow
 from data.trailing import log_returns
 
@@ -22,11 +22,8 @@ BASELINE_WINDOW = 48  # candles for the volume and volatility baselines
 ACTION_THRESHOLD = 0.25
 
 
-class SentimentAgent:
+class SentimentAgent(ColumnAgent):
     name = "sentiment"
-
-    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

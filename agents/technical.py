@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
+from agents.base import ColumnAgent
 from data.rows import EVERY_ROW, EveryRow
 
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
@@ -15,11 +15,8 @@ RSI_WEIGHT, BAND_WEIGHT, MACD_WEIGHT = 0.4, 0.4, 0.2
 ACTION_THRESHOLD = 0.2  # below this |score| the agent says HOLD
 
 
-class TechnicalAgent:
+class TechnicalAgent(ColumnAgent):
     name = "technical"
-
-    def vote_frame(self, candles: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(self.vote_columns(candles), index=candles.index)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

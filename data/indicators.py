@@ -99,28 +99,26 @@ def indicator_columns(
 
     macd, signal = rows.macd(close)
 
-    # `ta`'s Bollinger middle and spread: pandas' rolling mean and std for every row (their
-    # running sums drift from a fresh sum, most where prices barely move), a fresh sum for
-    # the last row alone; both exact over a flat window (no band position).
-    middle = rows.rolling_mean(close, BB_WINDOW)
-    spread = rows.rolling_std(close, BB_WINDOW, ddof=0)
-    upper = middle + BB_DEVIATIONS * spread
-    lower = middle - BB_DEVIATIONS * spread
-    width = upper - lower
-    with np.errstate(divide="ignore", invalid="ignore"):
-        band_pct = (rows.now(close) - lower) / np.where(upper != lower, width, np.nan)
-
     return {
         "rsi": rsi,
         "macd": macd,
         "macd_signal": signal,
         "macd_hist": macd - signal,
-        "bb_upper": upper,
-        "bb_middle": middle,
-        "bb_lower": lower,
-        "bb_pct": band_pct,
+        **bollinger_bands(close, rows),
         "atr": _atr(close, high, low, rows),
     }
+
+
+def bollinger_bands(close: np.ndarray, rows: EveryRow = EVERY_ROW) -> dict[str, np.ndarray]:
+    """`ta`'s bands and %B. Middle and spread are pandas' rolling mean and std for every row
+    (their running sums drift from a fresh sum, most where prices barely move), a fresh sum
+    for the last row alone; both exact over a flat window, which has no band position."""
+    middle, spread = rows.mean_std(close, BB_WINDOW, ddof=0)
+    upper = middle + BB_DEVIATIONS * spread
+    lower = middle - BB_DEVIATIONS * spread
+    with np.errstate(divide="ignore", invalid="ignore"):
+        band_pct = (rows.now(close) - lower) / np.where(upper != lower, upper - lower, np.nan)
+    return {"bb_upper": upper, "bb_middle": middle, "bb_lower": lower, "bb_pct": band_pct}
 
 
 def _atr(close: np.ndarray, high: np.ndarray, low: np.ndarray, rows: EveryRow) -> np.ndarray:
@@ -194,12 +192,8 @@ def add_indicators_over_windows(candles: pd.DataFrame, window: int) -> pd.DataFr
     signal = np.where(rows < 33, np.nan, signal)
     out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd - signal
 
-    middle = EVERY_ROW.rolling_mean(close, BB_WINDOW)
-    spread = EVERY_ROW.rolling_std(close, BB_WINDOW, ddof=0)
-    upper, lower = middle + BB_DEVIATIONS * spread, middle - BB_DEVIATIONS * spread
-    out["bb_upper"], out["bb_middle"], out["bb_lower"] = upper, middle, lower
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["bb_pct"] = (close - lower) / np.where(upper != lower, upper - lower, np.nan)
+    for name, values in bollinger_bands(close).items():  # a window's own, every row alike
+        out[name] = values
 
     # ATR: Wilder average of true range, seeded with the mean of the window's first 14;
     # the window's first row has no previous close, so its range is high - low.

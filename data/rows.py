@@ -56,9 +56,12 @@ class EveryRow:
         out[window - 1 :] = levels
         return out
 
-    def rolling_mean(self, values, window: int) -> np.ndarray:
-        means = pd.Series(values).rolling(window, min_periods=window).mean().to_numpy()
-        return np.where(flat_windows(values, window), values, means)
+    def mean_std(self, values, window: int, ddof: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rolling mean and standard deviation over full windows (`ta`'s Bollinger bands)."""
+        rolling = pd.Series(values).rolling(window, min_periods=window)
+        flat = flat_windows(values, window)
+        means, spreads = rolling.mean().to_numpy(), rolling.std(ddof=ddof).to_numpy()
+        return np.where(flat, values, means), np.where(flat, 0.0, spreads)
 
     def rolling_std(self, values, window: int, min_periods=None, ddof: int = 1) -> np.ndarray:
         rolling = pd.Series(values).rolling(window, min_periods=min_periods)
@@ -91,7 +94,7 @@ class LastRow(EveryRow):
         seen = len(values) - first
         if seen < max(min_periods, 1):
             return _NAN
-        com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # as pandas does
+        com = _com(span) if span is not None else (1 - alpha) / alpha  # as pandas does
         return np.array([_centred_dot(_ewm_weights(seen, com), values[first:], 1.0)])
 
     def macd(self, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,22 +113,15 @@ class LastRow(EveryRow):
             return super().wilder(values, window)[-1:]
         return np.array([_centred_dot(_wilder_weights(len(values), window), values, 1.0)])
 
-    def rolling_mean(self, values, window: int) -> np.ndarray:
+    def mean_std(self, values, window: int, ddof: int) -> tuple[np.ndarray, np.ndarray]:
         tail = _full_tail(values, window, window)
         if tail is None:
-            return _NAN
-        # A flat window's mean is its value, exactly, as pandas gives it (a sum would not:
-        # 20 x 3077.9 / 20 is 3077.9000000000005, and the bands would open by 1e-13).
-        return np.array([tail[0] if tail.min() == tail.max() else tail.mean()])
+            return _NAN, _NAN
+        return np.array([_mean(tail)]), _std(tail, ddof)
 
     def rolling_std(self, values, window: int, min_periods=None, ddof: int = 1) -> np.ndarray:
         tail = _full_tail(values, window, window if min_periods is None else min_periods)
-        if tail is None or len(tail) <= ddof:
-            return _NAN
-        if tail.min() == tail.max():
-            return np.array([0.0])  # flat: exactly 0, as pandas gives it
-        spread = tail - tail.mean()  # two passes, as numpy's std, without its overhead
-        return np.array([math.sqrt(float(spread @ spread) / (len(tail) - ddof))])
+        return _NAN if tail is None else _std(tail, ddof)
 
     def rolling_median(self, values, window: int) -> np.ndarray:
         tail = _full_tail(values, window, window)
@@ -164,6 +160,21 @@ def _full_tail(values, window: int, min_periods: int) -> np.ndarray | None:
     if not np.isfinite(tail).all():
         tail = tail[~np.isnan(tail)]
     return tail if len(tail) >= max(min_periods, 1) else None
+
+
+def _mean(tail: np.ndarray) -> float:
+    # A flat window's mean is its value, exactly, as pandas gives it (a sum would not:
+    # 20 x 3077.9 / 20 is 3077.9000000000005, and the bands would open by 1e-13).
+    return float(tail[0]) if tail.min() == tail.max() else float(tail.mean())
+
+
+def _std(tail: np.ndarray, ddof: int) -> np.ndarray:
+    if len(tail) <= ddof:
+        return _NAN
+    if tail.min() == tail.max():
+        return np.array([0.0])  # flat: exactly 0, as pandas gives it
+    spread = tail - tail.mean()  # two passes, as numpy's std, without its overhead
+    return np.array([math.sqrt(float(spread @ spread) / (len(tail) - ddof))])
 
 
 def _centred_dot(weights: np.ndarray, values: np.ndarray, total: float) -> float:

@@ -86,9 +86,7 @@ _BALANCES = select(PaperBalance.currency, PaperBalance.total)
 _ORDER_BY_CLIENT_ID = select(PaperOrder).where(
     PaperOrder.client_order_id == bindparam("client_order_id")
 )
-_BALANCES_OF = select(PaperBalance.currency, PaperBalance.total).where(
-    PaperBalance.currency.in_(bindparam("currencies", expanding=True))
-)
+_BALANCES_OF = _BALANCES.where(PaperBalance.currency.in_(bindparam("currencies", expanding=True)))
 _SET_BALANCE = (
     update(PaperBalance)
     .where(PaperBalance.currency == bindparam("of"))
@@ -128,8 +126,7 @@ class PaperExchange:
 
     def balances(self) -> dict[str, float]:
         with self.factory() as session:
-            rows = session.connection().execute(_BALANCES)
-            return {currency: total for currency, total in rows}
+            return dict(session.connection().execute(_BALANCES).all())
 
     def cash(self) -> float:
         return self.balances().get(self.quote, 0.0)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.commands import kill_in_force_id
@@ -51,13 +51,6 @@ _BROKER_REJECTIONS = (  # by the (source, ts) index
     .order_by(Rejection.ts.desc())
     .limit(RECENT_REJECTIONS)
 )
-_RUNNING_LOCKS = select(
-    ProtectionLock.protection,
-    ProtectionLock.reason,
-    ProtectionLock.clears,
-    ProtectionLock.until,
-    ProtectionLock.pair,
-).where(ProtectionLock.lifted_ts.is_(None), ProtectionLock.until > bindparam("now"))
 _UNLIFTED_LOCKS = select(
     ProtectionLock.id,
     ProtectionLock.protection,
@@ -66,6 +59,7 @@ _UNLIFTED_LOCKS = select(
     ProtectionLock.reason,
     ProtectionLock.clears,
 ).where(ProtectionLock.lifted_ts.is_(None))
+_RUNNING_LOCKS = _UNLIFTED_LOCKS.where(ProtectionLock.until > bindparam("now"))
 _LIFT_LOCK = (
     update(ProtectionLock)
     .where(ProtectionLock.id == bindparam("lock"))
@@ -107,7 +101,7 @@ def risk_context(
     Every tick reads this, twice when it sends an order: prebuilt statements, run on the
     session's connection."""
     values = position_values(book.positions, marks)
-    conn = core(session)
+    conn = core(session)  # every read below runs on it
     trades = conn.execute(_RECENT_TRADES).all()
     entries = conn.execute(_ENTRIES_SINCE, {"since": now - timedelta(hours=1)}).scalars().all()
     rejections = conn.execute(_BROKER_REJECTIONS).scalars().all()
@@ -117,7 +111,7 @@ def risk_context(
         equity=book.equity,
         exposure=sum(values.values()),
         pair_exposure=values,
-        peak_equity=_peak_equity(session, state, now, book.equity),
+        peak_equity=_peak_equity(conn, state, now, book.equity),
         day_start_equity=_day_start_equity(session, now, book.equity, day_starts),
         recent_trades=tuple(
             ClosedTrade(t.pair, as_utc(t.exit_ts), t.pnl, t.exit_reason) for t in reversed(trades)
@@ -128,19 +122,19 @@ def risk_context(
         halt_reason=state.halt_reason if state else "",
         # Any kill not followed by a successful re-arm blocks, whatever became of it: a kill
         # whose halt could not be written must not leave entries open.
-        kill_pending=kill_in_force_id(session) is not None,
-        locks=active_locks(session, now),
+        kill_pending=kill_in_force_id(conn) is not None,
+        locks=active_locks(conn, now),
     )
 
 
-def _peak_equity(session: Session, state, now: datetime, equity: float):
+def _peak_equity(conn: Connection, state, now: datetime, equity: float):
     """The peak since the last drawdown pause, from the high-water mark kept on the state
     row (updated in the caller's transaction), so no decision rescans every snapshot."""
     stored = stored_peak(state)
-    mark = peak_mark(session, now, stored)
+    mark = peak_mark(conn, now, stored)
     if state is not None and mark != stored and mark.last_id is not None:
         params = {"peak": mark.peak, "since": mark.since, "last_id": mark.last_id}
-        core(session).execute(_SET_PEAK, params)
+        conn.execute(_SET_PEAK, params)
     return max(equity, mark.peak or 0.0)
 
 
@@ -176,10 +170,10 @@ def _stored_day_start(session: Session, midnight: datetime) -> float | None:
     )
 
 
-def active_locks(session: Session, now: datetime) -> tuple[Block, ...]:
+def active_locks(conn: Connection, now: datetime) -> tuple[Block, ...]:
     """Stored locks with time still to run. Condition locks (no end time) are not trusted
     from storage: their protection answers afresh each time."""
-    rows = core(session).execute(_RUNNING_LOCKS, {"now": now}).all()
+    rows = conn.execute(_RUNNING_LOCKS, {"now": now}).all()
     return tuple(
         Block(row.protection, row.reason, row.clears, as_utc(row.until), row.pair) for row in rows
     )
