@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from data.rows import EVERY_ROW, EveryRow
+from data.market.rows import EVERY_ROW, EveryRow
 from data.types import Action, Vote, VoteSource
 
 # Vote frame columns: `direction` is 1 (BUY), -1 (SELL) or 0 (HOLD); `confidence` is 0..1.

@@ -13,8 +13,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
-from data.rows import EVERY_ROW, EveryRow
-from data.trailing import log_returns, trailing_ewm
+from data.market.rows import EVERY_ROW, EveryRow
+from data.market.trailing import log_returns, trailing_ewm
 
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)

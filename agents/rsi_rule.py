@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
-from data.rows import EVERY_ROW, EveryRow
+from data.market.rows import EVERY_ROW, EveryRow
 
 OVERSOLD, OVERBOUGHT = 30.0, 70.0
 

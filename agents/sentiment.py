@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
-from data.rows import EVERY_ROW, EveryRow
-from data.trailing import log_returns
+from data.market.rows import EVERY_ROW, EveryRow
+from data.market.trailing import log_returns
 
 MOMENTUM_WINDOW = 12  # candles
 BASELINE_WINDOW = 48  # candles for the volume and volatility baselines

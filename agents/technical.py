@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
-from data.rows import EVERY_ROW, EveryRow
+from data.market.rows import EVERY_ROW, EveryRow
 
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
 RSI_WEIGHT, BAND_WEIGHT, MACD_WEIGHT = 0.4, 0.4, 0.2

@@ -39,7 +39,7 @@ TICK_SECONDS = 300  # one decision per 5-minute candle
 def run_config(label: str, alone: str | None, days: float, seed: int, start: datetime):
     from config import load_config
     from data import queries
-    from data.db import make_engine, make_session_factory
+    from data.store.db import make_engine, make_session_factory
     from engine.clock import FastForwardClock
     from engine.wiring import build_trader
 
@@ -83,7 +83,7 @@ def summarise(equity: pd.Series, capital: float) -> dict[str, float]:
 
 def buy_and_hold(days: float, seed: int, start: datetime) -> dict[str, float]:
     from config import load_config
-    from engine.feed import SyntheticFeed
+    from engine.venues.feed import SyntheticFeed
 
     settings = load_config()
     broker = settings.broker

@@ -38,7 +38,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 def fill(engine) -> None:
     from sqlalchemy import insert
 
-    from data.models import Candle, Decision, Fill, Order, Trade, VoteRow
+    from data.store.models import Candle, Decision, Fill, Order, Trade, VoteRow
 
     step = timedelta(minutes=5)
     with engine.begin() as conn:
@@ -107,7 +107,7 @@ def fill(engine) -> None:
 
 def add_backtests(home: str) -> None:
     from config import load_config
-    from data.db import make_engine
+    from data.store.db import make_engine
     from engine.backtest import run_backtest, synthetic_market
     from engine.backtest.store import finish_run, start_run
 
@@ -133,7 +133,7 @@ def main() -> None:
         from streamlit.testing.v1 import AppTest
 
         from data import queries
-        from data.db import make_engine
+        from data.store.db import make_engine
 
         began = time.perf_counter()
         engine = make_engine()

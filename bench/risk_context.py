@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from data.db import make_engine, make_session_factory, transaction  # noqa: E402
-from data.models import EquitySnapshot, Rejection  # noqa: E402
-from data.state import update_state  # noqa: E402
+from data.store.db import make_engine, make_session_factory, transaction  # noqa: E402
+from data.store.models import EquitySnapshot, Rejection  # noqa: E402
+from data.store.state import update_state  # noqa: E402
 from data.types import PortfolioView  # noqa: E402
-from engine.risk_records import risk_context  # noqa: E402
+from engine.trading.risk_records import risk_context  # noqa: E402
 
 BATCH = 50_000
 

@@ -32,8 +32,8 @@ def main() -> None:
         os.environ["VOLT_HOME"] = home
         os.environ.pop("VOLT_DB_URL", None)
         from config import load_config
-        from data.db import make_engine, make_session_factory
-        from data.state import read_state
+        from data.store.db import make_engine, make_session_factory
+        from data.store.state import read_state
         from engine.clock import FastForwardClock
         from engine.wiring import build_trader
 

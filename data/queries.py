@@ -9,8 +9,9 @@ import pandas as pd
 from sqlalchemy import DateTime, Engine, String, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from data.db import as_utc, utcnow
-from data.models import (
+from data.risk_levels import peak_mark, stored_peak
+from data.store.db import as_utc, utcnow
+from data.store.models import (
     AgentWeight,
     BacktestRun,
     BacktestTrade,
@@ -29,7 +30,6 @@ from data.models import (
     Trade,
     VoteRow,
 )
-from data.risk_levels import peak_mark, stored_peak
 
 TRADE_COLUMNS = [
     "id",

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 
-from data.db import as_utc, core
-from data.models import EquitySnapshot, ProtectionLock
+from data.store.db import as_utc, core
+from data.store.models import EquitySnapshot, ProtectionLock
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from agents import LiveAgent, RegimeLimits, build_team
 from agents.auditor import AuditLimits
 from config import ConfigError, Settings
 from config.keys import load_api_keys, missing_keys_message
-from engine.broker import Broker
 from engine.clock import Clock
-from engine.faults import with_faults
-from engine.feed import Feed, SyntheticFeed
-from engine.paper_exchange import PaperExchange, make_exchange_factory
-from engine.trader import Trader
+from engine.tools.faults import with_faults
+from engine.trading.trader import Trader
+from engine.venues.broker import Broker
+from engine.venues.feed import Feed, SyntheticFeed
+from engine.venues.paper import PaperExchange, make_exchange_factory
 from risk import RiskGate, RiskLimits
 from risk.protections import (
     DailyLossLimit,
@@ -56,7 +56,7 @@ def build_protections(settings: Settings) -> list[Protection]:
 
 
 if TYPE_CHECKING:  # ccxt takes a second to import: only runs that use it pay for it
-    from engine.ccxt_exchange import ExchangeClient
+    from engine.venues.ccxt.exchange import ExchangeClient
 
 
 def build_gate(settings: Settings) -> RiskGate:
@@ -132,14 +132,14 @@ def build_exchange(settings: Settings) -> ExchangeClient | None:
         keys = load_api_keys()
         if keys is None:
             raise ConfigError(missing_keys_message(settings.mode))
-    from engine.ccxt_exchange import make_exchange
+    from engine.venues.ccxt.exchange import make_exchange
 
     return make_exchange(settings, keys)
 
 
 def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
     if settings.feed.kind == "ccxt":
-        from engine.ccxt_feed import CcxtFeed
+        from engine.venues.ccxt.feed import CcxtFeed
 
         return CcxtFeed(exchange, settings.market.timeframe)
     return SyntheticFeed(settings.feed.seed, settings.market.timeframe)
@@ -148,7 +148,7 @@ def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
 def build_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker:
     broker_cfg = settings.broker
     if broker_cfg.kind == "ccxt":
-        from engine.ccxt_broker import CcxtBroker
+        from engine.venues.ccxt.broker import CcxtBroker
 
         cfg = settings.exchange
         return CcxtBroker(

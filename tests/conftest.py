@@ -5,24 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from config import load_config  # noqa: E402
-from data.db import make_engine, make_session_factory  # noqa: E402
+from data.store.db import make_engine, make_session_factory  # noqa: E402
 from engine.clock import FastForwardClock  # noqa: E402
 from engine.wiring import build_trader  # noqa: E402
+from tests.support.runs import START, run_ticks, sqlite_only, volt_env  # noqa: E402,F401
 
 # A fast setup for process tests: 3000x clock, quick metrics and restarts.
 FAST_CONFIG = """
@@ -39,8 +36,6 @@ shutdown_timeout_seconds = 10.0
 [dashboard]
 refresh_seconds = 60.0
 """
-
-START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -140,11 +135,6 @@ def store(request, volt_home, monkeypatch):
         engine.dispose()
 
 
-def sqlite_only(store) -> None:
-    if store[0].dialect.name != "sqlite":
-        pytest.skip("a SQLite-specific behaviour")
-
-
 @pytest.fixture
 def trader_factory(store) -> Callable:
     """A real Trader on a fast-forward clock, for in-process runs."""
@@ -157,46 +147,13 @@ def trader_factory(store) -> Callable:
     return build
 
 
-def run_ticks(trader, clock, market_hours: float, tick_seconds: float = 300.0) -> None:
-    for _ in range(int(market_hours * 3600 / tick_seconds)):
-        trader.tick()
-        clock.advance(tick_seconds)
-
-
-def volt_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(extra)
-    return env
-
-
-def run_engine(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        cwd=ROOT,
-        env=volt_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 @pytest.fixture
 def kill_setup(store, volt_home, monkeypatch, tmp_path):
     """Two open positions, a supervisor whose worker already died, and a broker to break."""
-    import engine.supervisor as supervisor_module
-    from data.state import update_state
-    from engine.supervisor import Supervisor
-    from tests.test_kill_switch import FlakyBroker, open_positions_now
+    import engine.runtime.supervisor as supervisor_module
+    from data.store.state import update_state
+    from engine.runtime.supervisor import Supervisor
+    from tests.support.kill import FlakyBroker, open_positions_now
 
     factory = store[1]
     config = tmp_path / "default.toml"

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.runs import ROOT
 
 
 def test_ruff_check_is_clean():

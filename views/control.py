@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from data import queries
-from data.commands import LIVE_CONFIRMATION
+from data.store.commands import LIVE_CONFIRMATION
 from views import ui
 
 st.title("Control")

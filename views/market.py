@@ -5,7 +5,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from data import queries
-from data.indicators import add_indicators
+from data.market.indicators import add_indicators
 from views import ui
 
 BARS_SHOWN = 300  # candlesticks are not WebGL; keep the chart light

@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password
 from data import queries
-from data.commands import submit_command
-from data.db import database_url, make_engine, make_session_factory, volt_home
+from data.store.commands import submit_command
+from data.store.db import database_url, make_engine, make_session_factory, volt_home
 
 READ_TTL_SECONDS = 2
 # Mode banners, one colour each, at the top of every page's sidebar.

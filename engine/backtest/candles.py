@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.feed import CANDLE_COLUMNS, SYNTHETIC_EPOCH, SyntheticFeed
+from engine.venues.feed import CANDLE_COLUMNS, SYNTHETIC_EPOCH, SyntheticFeed
 
 CSV_COLUMNS = ["timestamp", *CANDLE_COLUMNS]
 

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from config import Settings
-from data.commands import finish_command
-from data.db import make_session_factory
+from data.store.commands import finish_command
+from data.store.db import make_session_factory
 from engine.backtest.candles import (
     CandleDataError,
     Market,

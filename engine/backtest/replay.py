@@ -9,8 +9,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from config import Settings
-from data.db import as_utc
-from data.models import Decision, VoteRow
+from data.store.db import as_utc
+from data.store.models import Decision, VoteRow
 from data.types import Action, VoteSource
 from engine.backtest.signals import StoredVotes
 

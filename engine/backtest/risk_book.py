@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from engine.risk_records import RECENT_TRADES
+from engine.trading.risk_records import RECENT_TRADES
 from risk import ClosedTrade, RiskContext
 from risk.context import (
     HOUR,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from agents import RuleAgent
 from agents.regime import REGIMES, RegimeLimits, classify
-from data.indicators import add_indicators_over_windows
+from data.market.indicators import add_indicators_over_windows
 
 REGIME_CODES = {name: code for code, name in enumerate(REGIMES)}
 

@@ -21,7 +21,7 @@ from agents.regime import REGIMES
 from data.types import OpenPosition, PortfolioView
 from engine.backtest.risk_book import RiskBook
 from engine.backtest.signals import PairSignals
-from engine.paper_exchange import paper_fill
+from engine.venues.paper import paper_fill
 from risk import OrderIntent, RiskGate, RiskRejection
 from risk.stops import stop_exit, stop_reason, trail, trail_path
 

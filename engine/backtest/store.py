@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, update
 
-from data.db import make_session_factory, transaction, utcnow
-from data.models import BacktestRun, BacktestTrade, Command
+from data.store.db import make_session_factory, transaction, utcnow
+from data.store.models import BacktestRun, BacktestTrade, Command
 from engine.backtest.runner import BacktestResult
 
 CURVE_POINTS = 2000  # enough for a chart; a year of 5-minute candles would be 105,120

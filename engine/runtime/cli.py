@@ -1,0 +1,253 @@
+"""`python -m engine supervise|run`: the engine's command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from config import ConfigError, Settings, load_config
+from config.keys import dashboard_password, load_api_keys, missing_keys_message
+from data.store.commands import LIVE_CONFIRMATION
+from data.store.db import make_engine, make_session_factory
+from engine.runtime.home import AlreadyRunning, setup_logging
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    supervise = commands.add_parser("supervise", help="run the supervisor, which runs a worker")
+    supervise.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    supervise.add_argument("--speed", type=_positive, help="clock speed (overrides the config)")
+    live_help = f"confirm live trading for this start only: the word {LIVE_CONFIRMATION}"
+    supervise.add_argument("--confirm-live", metavar="WORD", help=live_help)
+
+    run = commands.add_parser("run", help="run one engine worker in the foreground")
+    run.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    run.add_argument(
+        "--speed", type=_positive, help="run the simulated clock X times faster than real time"
+    )
+    run.add_argument(
+        "--for",
+        dest="run_for",
+        type=_positive,
+        metavar="SECONDS",
+        help="stop cleanly after this many wall-clock seconds",
+    )
+    run.add_argument("--confirm-live", metavar="WORD", help=live_help)
+    run.add_argument("--supervisor-pid", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--supervised-setup", help=argparse.SUPPRESS)  # what was confirmed
+
+    check = commands.add_parser("check", help="validate the config and say what would run")
+    check.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+    check.add_argument(
+        "--dashboard-address",
+        action="store_true",
+        help="print only the address the dashboard should listen on (for start.sh)",
+    )
+
+    soak = commands.add_parser("soak", help="run the supervised engine fast with faults; audit")
+    soak.add_argument("--hours", type=_positive, default=2.0, help="market hours (default 2)")
+    soak.add_argument("--speed", type=_positive, default=90.0, help="clock speed (default 90)")
+    soak.add_argument("--faults", choices=("on", "off"), default="on")
+    soak.add_argument("--seed", type=int, default=1)
+    soak.add_argument("--home", help="runtime directory (default: a new temporary one)")
+
+    journal = commands.add_parser(
+        "journal", help="write one Markdown note per trade (Obsidian-ready) into a folder"
+    )
+    journal.add_argument("--out", required=True, metavar="DIR", help="the notes folder")
+    journal.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
+
+    backtest = commands.add_parser(
+        "backtest", help="run the live pipeline over past candles; print and store the result"
+    )
+    from engine.backtest.cli import add_arguments
+
+    add_arguments(backtest)
+
+    commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
+    stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
+    stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
+    return parser
+
+
+def _check_speed(settings: Settings, speed: float | None) -> None:
+    if speed not in (None, 1.0) and settings.feed.kind != "synthetic":
+        raise ConfigError(
+            f"--speed {speed}: only the simulated market can run faster than real time"
+        )
+
+
+def _keys_source(settings: Settings) -> str:
+    """Where the API keys come from; refuses an exchange mode without them. Never the keys."""
+    if settings.broker.kind != "ccxt":
+        return "not needed"
+    keys = load_api_keys()
+    if keys is None:
+        raise ConfigError(missing_keys_message(settings.mode))
+    return f"from {keys.source}"
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _check_dashboard_access(settings: Settings) -> None:
+    """A dashboard reachable from other machines can start, stop and kill: not without a
+    password."""
+    address = settings.dashboard.address
+    if address not in LOOPBACK and not dashboard_password():
+        raise ConfigError(
+            f"dashboard.address {address} lets other machines reach the controls: set "
+            "VOLT_DASHBOARD_PASSWORD in the environment or .env, or bind to 127.0.0.1"
+        )
+
+
+def _live_confirmed(settings: Settings, args: argparse.Namespace) -> bool:
+    """A live start needs the typed word: given once on the command line, or typed at the
+    prompt. With neither (a detached start has no terminal) it is not confirmed."""
+    if settings.mode != "live":
+        return True
+    given = getattr(args, "confirm_live", None)
+    if given is not None:
+        if given != LIVE_CONFIRMATION:
+            raise ConfigError(f"--confirm-live: type the word {LIVE_CONFIRMATION} exactly")
+        return True
+    if os.environ.get("VOLT_DETACHED") or not sys.stdin.isatty():
+        return False
+    exchange, quote = settings.exchange, settings.broker.quote_currency
+    print(
+        f"volt: LIVE mode: real orders with real money on {exchange.id}, at most "
+        f"{exchange.max_order_value:g} {quote} per buy.",
+        file=sys.stderr,
+    )
+    try:
+        typed = input(f"volt: type {LIVE_CONFIRMATION} to trade live (anything else stops): ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != LIVE_CONFIRMATION:
+        raise ConfigError("live trading not confirmed; nothing started")
+    return True
+
+
+def _status_or_stop(args: argparse.Namespace) -> int:
+    from engine.runtime.control import status_report, stop_all
+
+    factory = make_session_factory(make_engine())
+    if args.command == "status":
+        running, report = status_report(factory)
+        print(report)
+        return 0 if running else 3
+    stopped, report = stop_all(factory, args.timeout)
+    print(f"volt: {report}")
+    return 0 if stopped else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("status", "stop"):
+        return _status_or_stop(args)
+    if args.command == "soak":
+        from engine.tools.soak import run_soak
+
+        return run_soak(args.hours, args.speed, args.faults == "on", args.seed, args.home)
+    speed = getattr(args, "speed", None)
+    try:
+        settings = load_config(args.config)
+        _check_speed(settings, speed)
+        keys = "not needed" if args.command == "backtest" else _keys_source(settings)
+        if getattr(args, "supervised_setup", None):
+            from engine.runtime.setup_check import check_supervised_setup
+
+            check_supervised_setup(settings, args.supervised_setup)
+        confirmed = (
+            _live_confirmed(settings, args) if args.command in ("supervise", "run") else False
+        )
+        if args.command in ("check", "supervise"):
+            _check_dashboard_access(settings)
+    except ConfigError as exc:
+        print(f"volt: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check" and args.dashboard_address:
+        print(settings.dashboard.address)
+        return 0
+    if args.command == "check":
+        venue = (
+            f"{settings.exchange.id} "
+            if "ccxt" in (settings.feed.kind, settings.broker.kind)
+            else ""
+        )
+        print(
+            f"volt: config ok: {settings.mode} mode, {venue}{settings.feed.kind} feed, "
+            f"{settings.broker.kind} broker, {', '.join(settings.market.pairs)} on "
+            f"{settings.market.timeframe}, clock x{settings.clock.speed:g}, API keys {keys}"
+        )
+        return 0
+    if args.command == "run" and not confirmed:
+        print(
+            f"volt: a live worker needs the typed confirmation: --confirm-live "
+            f"{LIVE_CONFIRMATION}, or start it in a terminal",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command == "journal":
+        from pathlib import Path
+
+        from engine.tools.journal_export import export_journal
+
+        out = Path(args.out)
+        written, unchanged = export_journal(make_engine(), out, settings.broker.quote_currency)
+        print(f"volt: journal in {out}: {written} notes written, {unchanged} unchanged")
+        return 0
+    if args.command == "backtest":
+        from engine.backtest.cli import run_command
+
+        engine = make_engine()
+        setup_logging("backtest", make_session_factory(engine), console=False)
+        return run_command(args, settings, engine)
+    factory = make_session_factory(make_engine())
+    if args.command == "supervise":
+        from engine.runtime.supervisor import Supervisor
+
+        setup_logging("supervisor", factory)
+        supervisor = Supervisor(
+            settings,
+            factory,
+            config_path=args.config,
+            speed=args.speed,
+            live_confirmed=confirmed,
+        )
+        supervisor.install_signal_handlers()
+        try:
+            return supervisor.run()
+        except AlreadyRunning as exc:
+            print(f"volt: {exc}", file=sys.stderr)
+            return 3
+    from engine.runtime.worker import Worker
+
+    # A supervised worker's stderr file is kept for crashes (faulthandler), not the log.
+    logger = setup_logging("worker", factory, console=args.supervisor_pid is None)
+    try:
+        worker = Worker(
+            settings,
+            factory,
+            speed=args.speed,
+            run_for=args.run_for,
+            supervisor_pid=args.supervisor_pid,
+        )
+    except Exception:
+        logger.exception("worker could not start")
+        return 1
+    worker.install_signal_handlers()
+    return worker.run()

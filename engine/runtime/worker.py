@@ -1,0 +1,244 @@
+"""One engine worker: runs the trading loop until told to stop, then stops in order."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from data.store.commands import (
+    WORKER_COMMANDS,
+    claim_next_command,
+    fail_interrupted,
+    finish_command,
+)
+from data.store.db import as_utc, utcnow
+from data.store.state import read_state, save_exchange_status, update_state
+from engine.clock import make_clock
+from engine.runtime.guards import LaptopGuard
+from engine.runtime.home import stop_on_signals
+from engine.trading.reconcile import reconcile
+from engine.trading.trader import Trader
+from engine.wiring import build_trader
+
+log = logging.getLogger("volt.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        speed: float | None = None,
+        run_for: float | None = None,
+        supervisor_pid: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.run_for = run_for
+        self.supervisor_pid = supervisor_pid
+        self.stop_requested = threading.Event()
+        speed = speed if speed is not None else settings.clock.speed
+        state = read_state(factory)
+        # A restarted clock resumes where the last one stopped, never earlier; a real market's
+        # clock is the wall clock, whatever a simulated run left behind.
+        resume = None if settings.feed.kind == "ccxt" else as_utc(state.market_time)
+        self.clock = make_clock(speed, resume)
+        self.trader: Trader = build_trader(settings, factory, self.clock)
+        self.trader.defer_checkpoints()  # done between ticks, in the loop's idle time
+        self.trader.entries_paused = state.entries_paused
+        self.guard = LaptopGuard(settings)
+        self.reconcile_due = True
+        self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it
+
+    def install_signal_handlers(self) -> None:
+        stop_on_signals(self.stop_requested, log, "stopping after the current tick")
+
+    _heap_settled = False
+
+    def run(self) -> int:
+        settings = self.settings
+        started = time.monotonic()
+        tick_every = timedelta(seconds=settings.engine.tick_seconds)
+        for command_id in fail_interrupted(self.factory, "worker"):
+            log.warning(
+                "command #%d was interrupted by a worker restart",
+                command_id,
+                extra={"kind": "command_interrupted"},
+            )
+        self._reconcile()
+        if self.trader.exchange is None:  # no stale exchange panel from an earlier run
+            save_exchange_status(self.factory, exchange="", mode=settings.mode)
+        self._publish_exchange_status()
+        update_state(
+            self.factory,
+            worker_pid=os.getpid(),
+            worker_started_at=utcnow(),
+            status="paused" if self.trader.entries_paused else "running",
+            mode=settings.mode,
+            feed=self.trader.feed.name,
+            clock_speed=self.clock.speed,
+        )
+        log.info(
+            "worker started: %s on the %s feed, pairs %s, clock x%g",
+            settings.mode,
+            self.trader.feed.name,
+            ", ".join(settings.market.pairs),
+            self.clock.speed,
+        )
+        next_tick = self.clock.now()
+        while not self.stop_requested.is_set() and self._may_go_on():
+            try:
+                if self.reconcile_due:
+                    self._reconcile()
+                self._handle_commands()
+                self._tick_once()
+                if not self._heap_settled:
+                    # What the first tick loaded lives as long as the worker: moved out of
+                    # the collector's view, a full collection no longer stalls a tick.
+                    gc.freeze()
+                    self._heap_settled = True
+            except Exception:
+                # The heartbeat is not touched, so a worker that keeps failing looks hung.
+                log.exception("engine loop step failed")
+                self.reconcile_due = True
+            self._publish_exchange_status()
+            self.trader.between_ticks()
+            if self.run_for is not None and time.monotonic() - started >= self.run_for:
+                log.info("ran for %.0f s as asked; stopping", self.run_for)
+                break
+            next_tick = max(next_tick + tick_every, self.clock.now() - tick_every)
+            self.clock.wait_until(next_tick, self.stop_requested)
+        return self.shutdown()
+
+    def _reconcile(self) -> None:
+        """Bring the book in line with the broker; after any failure, before trading on."""
+        try:
+            for finding in reconcile(self.trader):
+                log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
+            self.reconcile_due = False
+            self.reconcile_error = ""
+        except Exception as exc:
+            log.exception(
+                "reconciliation with the %s account failed; trying again next tick; until "
+                "then no new entries, stops and exits keep working",
+                self.trader.broker.name,
+            )
+            self.reconcile_due = True
+            # Unknown orders or fills: trading on could double a position, so only exits.
+            self.reconcile_error = str(exc) or type(exc).__name__
+
+    def _publish_exchange_status(self) -> None:
+        """What the exchange answered lately, for the Control page (the DB is the only way)."""
+        exchange = self.trader.exchange
+        if exchange is None:
+            return
+        try:
+            monitor, balances = exchange.monitor, {}
+            try:
+                balances = self.trader.broker.balances()
+            except Exception as exc:  # already an event where it matters; keep the rest
+                log.info("balances for the Control page: %s", exc)
+            save_exchange_status(
+                self.factory,
+                exchange=exchange.label,
+                mode=self.settings.mode,
+                reachable=monitor.reachable,
+                last_ok_at=monitor.last_ok_at,
+                last_error=monitor.last_error,
+                last_error_at=monitor.last_error_at,
+                calls=list(monitor.calls),
+                balances=balances,
+                balances_from=self.trader.broker.name,
+            )
+        except Exception:
+            log.exception("could not publish the exchange status")
+
+    def _may_go_on(self) -> bool:
+        if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:
+            log.error("the supervisor is gone; stopping so no worker trades unsupervised")
+            return False
+        try:
+            state = read_state(self.factory)
+        except Exception:
+            log.exception("could not read the engine state; going on with this tick")
+            return True
+        if state.halted:
+            log.warning("engine halted (%s): this worker stops", state.halt_reason)
+            return False
+        return True
+
+    def _tick_once(self) -> None:
+        self.trader.entry_blocks = self.guard.entry_blocks()
+        if self.reconcile_error:
+            self.trader.entry_blocks.append(
+                f"reconciliation with the exchange pending: {self.reconcile_error}"
+            )
+        report = self.trader.tick()
+        if report.unexpected or report.skipped:
+            self.reconcile_due = True  # an order may have filled without being recorded
+        if not report.succeeded:
+            return  # no heartbeat: a tick that hit a bug is not a successful tick
+        blocks = self.trader.entry_blocks + [
+            f"{pair}: stale market data" for pair in sorted(self.trader.stale_pairs)
+        ]
+        update_state(
+            self.factory,
+            heartbeat_at=utcnow(),
+            market_time=self.clock.now(),
+            status="paused" if self.trader.entries_paused else "running",
+            entry_blocks="; ".join(blocks),
+            llm_status=self.trader.llm_status(),
+        )
+        if report.entries or report.exits:
+            log.info(
+                "tick: %d decisions, %d entries, %d exits",
+                report.decisions,
+                report.entries,
+                report.exits,
+            )
+
+    def _handle_commands(self) -> None:
+        while command := claim_next_command(self.factory, WORKER_COMMANDS, "worker"):
+            try:
+                ok, result = self._run_command(command.kind, command.payload or {}, command.id)
+            except Exception as exc:
+                log.exception("command %s #%d failed", command.kind, command.id)
+                ok, result = False, f"{type(exc).__name__}: {exc}"
+                self.reconcile_due = True
+            finish_command(self.factory, command.id, ok, result)
+
+    def _run_command(self, kind: str, payload: dict, command_id: int) -> tuple[bool, str]:
+        if kind == "pause":
+            self.trader.entries_paused = True
+            update_state(self.factory, entries_paused=True, status="paused")
+            return True, "new entries paused; stops and exits keep working"
+        if kind == "resume":
+            self.trader.entries_paused = False
+            update_state(self.factory, entries_paused=False, status="running")
+            return True, "entries resumed"
+        if kind == "close_position":
+            pair = payload.get("pair")
+            if pair not in self.settings.market.pairs:
+                return False, f"unknown pair {pair!r}"
+            result = self.trader.close_position(pair, "manual", f"m{command_id}")
+            return not result.endswith("no open position"), result
+        return False, f"the worker does not handle {kind!r}"
+
+    def shutdown(self) -> int:
+        """Ordered stop: no new entries, cancel open orders, then exit."""
+        self.trader.entries_paused = True
+        try:
+            log.info("shutdown: %s", self.trader.cancel_open_orders())
+        except Exception:
+            log.exception("cancelling open orders at shutdown failed")
+        update_state(self.factory, status="stopped", worker_pid=None)
+        log.info("worker stopped")
+        return 0

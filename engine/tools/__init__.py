@@ -1,0 +1,1 @@
+"""Tools production never imports: the soak, fault injection, the journal export."""

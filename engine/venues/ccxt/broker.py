@@ -1,0 +1,462 @@
+"""Orders on a real exchange (testnet or live) through ccxt.
+
+Every order carries the client order id the engine derived from its decision. Before sending,
+the broker asks the exchange for that id, so a resend after a lost answer finds the first order
+instead of placing a second one. An order is followed until it is filled or cancelled.
+
+A send with no clear answer (timeout, 5xx, -1007) may still execute later, and Binance takes a
+client order id again once the earlier order is no longer open. So nothing is resent while the
+outcome is unknown: the broker keeps looking the id up until the exchange's clock has passed
+the request's timestamp plus recvWindow, after which the exchange refuses the request; only
+then does an absent order mean it never executed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import ccxt
+
+from engine.venues.broker import OWN_PREFIX, BrokerFill
+from engine.venues.ccxt.exchange import ExchangeClient, UnknownOrder
+from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
+from risk import ApprovedOrder
+
+log = logging.getLogger("volt.broker")
+BALANCE_TTL_SECONDS = 5.0
+DONE = ("closed", "canceled", "cancelled", "expired", "rejected")
+# Exchanges without a recvWindow option: assume a request may execute for this long.
+DEFAULT_RECV_WINDOW_MS = 60_000
+TRADES_WINDOW_MS = 24 * 3_600_000  # Binance spot myTrades: at most 24 h per request
+TRADES_PAGE = 1000  # and at most 1000 trades, oldest first
+
+
+class OrderBelowMinimum(PermanentError):
+    """The exchange would refuse the order as too small; it was not sent."""
+
+
+class OrderAboveMaximum(PermanentError):
+    """The order is worth more than exchange.max_order_value; it was not sent."""
+
+
+class OrderNotFilled(PermanentError):
+    """The order ended (cancelled, expired) with nothing filled."""
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    client_order_id: str
+    exchange_order_id: str
+    pair: str
+    side: str
+    amount: float
+    filled: float
+    price: float
+
+    @property
+    def ours(self) -> bool:
+        return self.client_order_id.startswith(OWN_PREFIX)
+
+
+class CcxtBroker:
+    exclusive_account = False  # the account may hold coins VOLT never bought
+
+    def __init__(
+        self,
+        exchange: ExchangeClient,
+        *,
+        quote_currency: str,
+        pairs: list[str],
+        max_order_value: float,
+        order_wait_seconds: float,
+        poll_seconds: float,
+        reconcile_hours: float,
+        fee_rate: float,
+    ) -> None:
+        self.exchange = exchange
+        self.api = exchange.api
+        self.name = exchange.label
+        self.quote = quote_currency
+        self.pairs = pairs
+        self.max_order_value = max_order_value
+        self.order_wait_seconds = order_wait_seconds
+        self.poll_seconds = poll_seconds
+        self.reconcile_hours = reconcile_hours
+        self.fee_rate = fee_rate
+        self._pair_of: dict[str, str] = {}  # client order id -> pair, for lookups
+        # Sent with no clear answer: client order id -> (exchange ms after which the request
+        # can no longer execute, the order).
+        self._in_doubt: dict[str, tuple[int, ApprovedOrder]] = {}
+        self._client_ids: dict[tuple[str, str], str] = {}  # (pair, exchange id) -> client id
+        self._balance: tuple[float, dict] | None = None
+
+    # --- account --------------------------------------------------------------------------
+    def _fetch_balance(self) -> dict:
+        if self._balance and time.monotonic() - self._balance[0] < BALANCE_TTL_SECONDS:
+            return self._balance[1]
+        balance = self.exchange.call("balances", self.api.fetch_balance)
+        self._balance = (time.monotonic(), balance)
+        return balance
+
+    def cash(self) -> float:
+        return float(self._fetch_balance().get("free", {}).get(self.quote) or 0.0)
+
+    def balances(self) -> dict[str, float]:
+        totals = self._fetch_balance().get("total", {})
+        return {currency: float(total) for currency, total in totals.items() if total}
+
+    # --- orders ---------------------------------------------------------------------------
+    def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
+        if not order.approved:
+            raise PermissionError(f"{order.pair}: order did not pass the risk gate; refused")
+        cid = order.client_order_id
+        self._pair_of[cid] = order.pair
+        if cid in self._in_doubt:  # an earlier send of this id may still execute
+            found = self.settle_unknown(order)
+            if found is not None:
+                return found
+        existing = self.fetch_order(cid)
+        if existing is not None:
+            return existing
+        amount = self._checked_amount(order)
+        price = order.price if order.order_type == "limit" else None
+        self._balance = None
+        try:
+            placed = self.exchange.call(
+                f"place {order.side} {order.pair} {cid}",
+                self.api.create_order,
+                order.pair,
+                order.order_type,
+                order.side,
+                amount,
+                price,
+                {"clientOrderId": cid},
+                placing=True,
+            )
+        except OrderStatusUnknown:
+            # The request was stamped before now: past this, the exchange refuses it.
+            self._in_doubt[cid] = (self._exchange_ms() + self._recv_window_ms(), order)
+            raise
+        return self._as_fill(self._until_done(placed, order.pair), order.price, now, cid)
+
+    # --- an order sent with no clear answer -------------------------------------------------
+    def settle_unknown(self, order: ApprovedOrder) -> BrokerFill | None:
+        """The order as the exchange has it; None once it is known never to have executed
+        (so it may be sent again). OrderStatusUnknown when the exchange could not tell in time:
+        nothing is resent, and reconciliation settles it later."""
+        cid, pair = order.client_order_id, order.pair
+        if cid not in self._in_doubt:
+            return self.fetch_order(cid)
+        deadline = self._in_doubt[cid][0]
+        # Wait for the exchange's clock to pass the deadline, plus a lookup's time after it.
+        give_up = time.monotonic() + max(0, deadline - self._exchange_ms()) / 1000
+        give_up += self.api.timeout / 1000
+        trouble = "the exchange does not show it yet"
+        while True:
+            try:
+                # The clock is read before the lookup: an order absent after the deadline
+                # can no longer appear.
+                past = self._exchange_ms() > deadline and self._exchange_time() > deadline
+                found = self._look_up(cid, pair)
+            except TemporaryError as exc:
+                trouble = str(exc)
+            except PermanentError as exc:
+                trouble = str(exc)
+                give_up = 0.0  # asking again cannot help
+            else:
+                if found is not None or past:
+                    del self._in_doubt[cid]
+                    return self._done(found, pair) if found is not None else None
+            if time.monotonic() >= give_up:
+                raise OrderStatusUnknown(
+                    f"{pair} {order.side} {cid}: sent with no clear answer, and whether it "
+                    f"executed is still unknown ({trouble}); nothing resent: reconciliation "
+                    "will settle it"
+                )
+            time.sleep(self.poll_seconds)
+
+    def settle_in_doubt(self) -> list[str]:
+        """Before reconciling: every order sent with no clear answer, settled one way or the
+        other (raises OrderStatusUnknown while the exchange still cannot tell)."""
+        findings = []
+        for cid, (_deadline, order) in list(self._in_doubt.items()):
+            found = self.settle_unknown(order)
+            outcome = "it executed" if found is not None else "it never executed"
+            findings.append(f"order {cid} was sent with no clear answer: {outcome}")
+        return findings
+
+    def _exchange_ms(self) -> int:
+        """Now on the exchange's clock as this client signs requests."""
+        return int(self.api.milliseconds() - (self.api.options.get("timeDifference") or 0))
+
+    def _exchange_time(self) -> int:
+        return int(self.exchange.call("exchange time", self.api.fetch_time))
+
+    def _recv_window_ms(self) -> int:
+        window = self.api.options.get("recvWindow") or DEFAULT_RECV_WINDOW_MS
+        return int(window) + int(self.api.timeout)  # plus the client timeout, as a margin
+
+    def _checked_amount(self, order: ApprovedOrder) -> float:
+        """The amount at the exchange's precision, refused here if the exchange would."""
+        market = self.exchange.market(order.pair)
+        limits = market.get("limits") or {}
+        try:
+            amount = float(self.api.amount_to_precision(order.pair, order.amount))
+        except ccxt.InvalidOrder:
+            amount = 0.0
+        # A market order is valued at the market (Binance: its average price), not at the
+        # price the decision saw.
+        value = amount * (order.price if order.order_type == "limit" else self._market(order))
+        min_amount = (limits.get("amount") or {}).get("min") or 0.0
+        min_value = (limits.get("cost") or {}).get("min") or 0.0
+        what = f"{order.pair} {order.side} {order.amount:.8g} (worth {value:.2f} {self.quote})"
+        if amount <= 0 or amount < min_amount:
+            raise OrderBelowMinimum(
+                f"{what}: below {self.exchange.id}'s minimum amount {min_amount:g}; not sent"
+            )
+        if value < min_value:
+            raise OrderBelowMinimum(
+                f"{what}: below {self.exchange.id}'s minimum order value {min_value:g} "
+                f"{self.quote}; not sent"
+            )
+        if order.side == "buy" and value > self.max_order_value * (1 + 1e-9):
+            raise OrderAboveMaximum(
+                f"{what}: above exchange.max_order_value {self.max_order_value:g} {self.quote}; "
+                "not sent"
+            )
+        return amount
+
+    def _until_done(self, placed: dict, pair: str) -> dict:
+        """Poll until filled or cancelled; what is still open after the wait is cancelled."""
+        order = placed
+        deadline = time.monotonic() + self.order_wait_seconds
+        while order.get("status") not in DONE and time.monotonic() < deadline:
+            time.sleep(self.poll_seconds)
+            order = self._fetch(order["id"], pair)
+        if order.get("status") not in DONE:
+            log.info(
+                "%s: order %s still open after %.0f s; cancelling the rest",
+                pair,
+                _client_id(order),
+                self.order_wait_seconds,
+            )
+            cancelled = self._cancel(order["id"], pair)
+            if cancelled and cancelled.get("status") in DONE:
+                return cancelled  # the final state; its id is fixed by _client_id
+            order = self._fetch(order["id"], pair)
+        return order
+
+    def _market(self, order: ApprovedOrder) -> float:
+        ticker = self.exchange.call(f"{order.pair} ticker", self.api.fetch_ticker, order.pair)
+        return float(ticker.get("last") or order.price)
+
+    def _fetch(self, exchange_order_id: str, pair: str) -> dict:
+        return self.exchange.call(
+            f"order {exchange_order_id} {pair}", self.api.fetch_order, exchange_order_id, pair
+        )
+
+    def _cancel(self, exchange_order_id: str, pair: str) -> dict | None:
+        self._balance = None
+        try:
+            return self.exchange.call(
+                f"cancel {exchange_order_id} {pair}",
+                self.api.cancel_order,
+                exchange_order_id,
+                pair,
+            )
+        except PermanentError as exc:
+            # Filled or cancelled in the meantime: the final status says which.
+            log.info("%s: cancel of %s not needed: %s", pair, exchange_order_id, exc)
+            return None
+
+    def _as_fill(
+        self, order: dict, requested_price: float, now: datetime, cid: str | None = None
+    ) -> BrokerFill:
+        pair, cid = order["symbol"], cid or _client_id(order)
+        filled = float(order.get("filled") or 0.0)
+        if filled <= 0:
+            status = order.get("status")
+            raise OrderNotFilled(f"{pair} {order['side']} {cid}: {status}, nothing filled")
+        price = float(order.get("average") or (order.get("cost") or 0.0) / filled)
+        fees = order.get("fees") or []
+        if not any(fee.get("cost") for fee in fees):
+            trades = self.exchange.call(
+                f"fills of {cid}", self.api.fetch_order_trades, order["id"], pair
+            )
+            fees = [trade["fee"] for trade in trades if trade.get("fee")]
+        amount, fee = self._net_of_fees(pair, order["side"], filled, price, fees)
+        stamp = order.get("lastTradeTimestamp") or order.get("timestamp")
+        return BrokerFill(
+            client_order_id=cid,
+            pair=pair,
+            side=order["side"],
+            amount=amount,
+            price=price,
+            fee=fee,
+            ts=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else now,
+            requested_price=requested_price,
+            filled=filled,
+            sent_amount=float(order["amount"]) if order.get("amount") else None,
+        )
+
+    def _net_of_fees(
+        self, pair: str, side: str, filled: float, price: float, fees: list[dict]
+    ) -> tuple[float, float]:
+        """Amount received and the fee in quote. A fee taken in the coin bought shrinks the
+        amount held, so the position is what the account really has."""
+        base, quote = pair.split("/")
+        amount, fee_quote, third_currency = filled, 0.0, False
+        for fee in fees:  # one per trade: an order may fill in several
+            cost = float(fee.get("cost") or 0.0)
+            if fee.get("currency") == quote:
+                fee_quote += cost
+            elif fee.get("currency") == base:
+                fee_quote += cost * price
+                if side == "buy":
+                    amount -= cost
+            elif cost:
+                third_currency = True
+        if third_currency:  # e.g. BNB: estimated at the rate, once for the whole order
+            fee_quote += filled * price * self.fee_rate
+        return amount, fee_quote
+
+    def fetch_order(self, client_order_id: str) -> BrokerFill | None:
+        """The order with this client order id, once done; None if the exchange has none
+        (or it ended with nothing filled, so the id may be sent again)."""
+        pairs = [self._pair_of[client_order_id]] if client_order_id in self._pair_of else self.pairs
+        for pair in pairs:
+            found = self._look_up(client_order_id, pair)
+            if found is not None:
+                return self._done(found, pair)
+        return None
+
+    def _look_up(self, client_order_id: str, pair: str) -> dict | None:
+        try:
+            return self.exchange.call(
+                f"look up {client_order_id}",
+                self.api.fetch_order,
+                None,
+                pair,
+                {"clientOrderId": client_order_id},
+                lookup=True,
+            )
+        except UnknownOrder:
+            return None
+
+    def _done(self, found: dict, pair: str) -> BrokerFill | None:
+        """A found order followed to its end, as a duplicate fill; None if nothing filled."""
+        cid = _client_id(found)
+        found = self._until_done(found, pair)
+        if float(found.get("filled") or 0.0) <= 0:
+            return None
+        requested = float(found.get("price") or found.get("average") or 0.0)
+        return replace(self._as_fill(found, requested, _now(), cid), duplicate=True)
+
+    def orders(self) -> list[BrokerFill]:
+        """Orders filled (wholly or partly) in the last `exchange.reconcile_hours`."""
+        since = int((_now() - timedelta(hours=self.reconcile_hours)).timestamp() * 1000)
+        fills = []
+        for pair in self.pairs:
+            by_order: dict[str, list[dict]] = {}
+            for trade in self._trades_since(pair, since):
+                by_order.setdefault(str(trade["order"]), []).append(trade)
+            for order_id, order_trades in by_order.items():
+                fills.append(self._fill_from_trades(pair, order_id, order_trades))
+        return fills
+
+    def _trades_since(self, pair: str, since: int) -> list[dict]:
+        """Every fill of the account on `pair` since `since`. Binance answers at most 24 h
+        and 1000 trades per request, oldest first: read window by window, and past a full
+        page go on by trade id (fromId), which no crowd of same-millisecond trades defeats."""
+        trades: list[dict] = []
+        start, now = since, self._exchange_ms()
+        while start <= now:
+            end = min(start + TRADES_WINDOW_MS - 1, now)
+            page = self._trades_page(pair, start, {"endTime": end})
+            trades += page
+            while len(page) == TRADES_PAGE:
+                page = self._trades_page(pair, None, {"fromId": int(page[-1]["id"]) + 1})
+                trades += page
+                end = now  # fromId has read on to the present
+            start = end + 1
+        return trades
+
+    def _trades_page(self, pair: str, since: int | None, params: dict) -> list[dict]:
+        return self.exchange.call(
+            f"{pair} recent fills", self.api.fetch_my_trades, pair, since, TRADES_PAGE, params
+        )
+
+    def _fill_from_trades(self, pair: str, order_id: str, trades: list[dict]) -> BrokerFill:
+        cid = self._client_ids.get((pair, order_id))
+        if cid is None:  # myTrades does not carry the client order id; the order does
+            cid = _client_id(self._fetch(order_id, pair)) or f"exchange-{order_id}"
+            self._client_ids[(pair, order_id)] = cid
+        filled = sum(float(t["amount"]) for t in trades)
+        price = sum(float(t["amount"]) * float(t["price"]) for t in trades) / filled
+        side = trades[0]["side"]
+        amount, fee = self._net_of_fees(
+            pair, side, filled, price, [t["fee"] for t in trades if t.get("fee")]
+        )
+        return BrokerFill(
+            client_order_id=cid,
+            pair=pair,
+            side=side,
+            amount=amount,
+            price=price,
+            fee=fee,
+            ts=datetime.fromtimestamp(max(t["timestamp"] for t in trades) / 1000, UTC),
+            requested_price=price,
+        )
+
+    def open_orders(self) -> list[OpenOrder]:
+        found = []
+        for pair in self.pairs:
+            for order in self.exchange.call(
+                f"{pair} open orders", self.api.fetch_open_orders, pair
+            ):
+                found.append(
+                    OpenOrder(
+                        client_order_id=_client_id(order),
+                        exchange_order_id=str(order["id"]),
+                        pair=pair,
+                        side=order["side"],
+                        amount=float(order.get("amount") or 0.0),
+                        filled=float(order.get("filled") or 0.0),
+                        price=float(order.get("price") or 0.0),
+                    )
+                )
+        return found
+
+    def cancel_order(self, order: OpenOrder) -> None:
+        self._cancel(order.exchange_order_id, order.pair)
+
+    def cancel_open_orders(self, now: datetime) -> int:
+        """Cancel VOLT's own open orders; anyone else's are left alone."""
+        own = [order for order in self.open_orders() if order.ours]
+        for order in own:
+            self.cancel_order(order)
+        return len(own)
+
+    def dust(self, pair: str, price: float | None = None) -> float:
+        """Less than this cannot be sold: below the minimum amount, or (at `price`) below the
+        minimum order value. Leftovers below it are not a mismatch."""
+        limits = self.exchange.market(pair).get("limits") or {}
+        least = float((limits.get("amount") or {}).get("min") or 0.0)
+        min_value = float((limits.get("cost") or {}).get("min") or 0.0)
+        if price and min_value:
+            least = max(least, min_value / price)
+        return least
+
+
+def _client_id(order: dict) -> str:
+    """The order's own client id. Binance's answer to a cancel carries the cancel request's
+    id as clientOrderId and the order's as origClientOrderId."""
+    info = order.get("info") or {}
+    return info.get("origClientOrderId") or order.get("clientOrderId") or ""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

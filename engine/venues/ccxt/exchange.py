@@ -1,0 +1,249 @@
+"""One ccxt client per process: how it is built, what its errors mean to VOLT, and a record of
+how the exchange answered lately (latency, reachability, last error) for the Control page."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import ccxt
+
+from config import ConfigError, Settings
+from config.keys import ApiKeys
+from data.store.db import utcnow
+from engine.venues.broker import InsufficientFunds
+from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
+
+log = logging.getLogger("volt.exchange")
+T = TypeVar("T")
+RECENT_CALLS = 20
+# What a broker and a feed need; an exchange id is usable when ccxt offers all of these.
+BROKER_CALLS = (
+    "createOrder",
+    "fetchOrder",
+    "cancelOrder",
+    "fetchOpenOrders",
+    "fetchMyTrades",
+    "fetchBalance",
+)
+FEED_CALLS = ("fetchOHLCV", "fetchTicker")
+_SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=]+")
+_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+# Binance codes that mean the key itself is refused. ccxt turns -2015 after an earlier success
+# into DDoSProtection (it can be a short ban), but a key revoked mid-run answers the same way.
+KEY_REFUSED_CODES = {"-2015", "-2014", "-1022"}
+IP_BAN_STATUS = 418
+DEFAULT_BAN_SECONDS = 120.0  # when a 418 comes without Retry-After
+
+
+class UnknownOrder(PermanentError):
+    """The exchange has no order with that id."""
+
+
+class IpBanned(TemporaryError):
+    """The exchange banned this IP for a while (HTTP 418): no calls until the ban ends."""
+
+
+class ExchangeMonitor:
+    """The last calls to the exchange, kept in memory; the worker publishes it between ticks."""
+
+    def __init__(self) -> None:
+        self.calls: deque[dict] = deque(maxlen=RECENT_CALLS)
+        self.reachable: bool | None = None
+        self.last_ok_at: datetime | None = None
+        self.last_error = ""
+        self.last_error_at: datetime | None = None
+
+    def record(self, what: str, seconds: float, error: str | None, reached: bool) -> None:
+        now = utcnow()
+        ms = round(seconds * 1000, 1)
+        self.calls.append({"call": what, "ms": ms, "ok": error is None, "at": now.isoformat()})
+        # An exchange that answers with an error (bad key, low balance) is still reachable.
+        self.reachable = reached
+        if error is None:
+            self.last_ok_at = now
+        else:
+            self.last_error, self.last_error_at = error, now
+
+
+class ExchangeClient:
+    """A ccxt exchange with VOLT's error mapping; feed and broker share it (one rate limiter)."""
+
+    def __init__(self, api: ccxt.Exchange, mode: str, keys: ApiKeys | None = None) -> None:
+        self.api = api
+        self.mode = mode
+        self.keys = keys
+        self.id = api.id
+        self.monitor = ExchangeMonitor()
+        self._markets_loaded = False
+        self.banned_until = 0.0  # monotonic time an IP ban (HTTP 418) ends
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} {self.mode}" if self.mode != "paper" else self.id
+
+    def call(
+        self,
+        what: str,
+        method: Callable[..., T],
+        *args: Any,
+        placing: bool = False,
+        lookup: bool = False,
+    ) -> T:
+        """Run one ccxt call; ccxt errors come out as TemporaryError or PermanentError.
+        `lookup`: "no such order" is an answer, not an exchange error."""
+        wait = self.banned_until - time.monotonic()
+        if wait > 0:  # calling during a ban only makes it longer
+            raise IpBanned(f"{what}: not sent: {self.id} has banned this IP for {wait:.0f} s more")
+        started = time.perf_counter()
+        try:
+            result = method(*args)
+        except ccxt.BaseError as exc:
+            error = self.translate(exc, what, placing)
+            # It answered a refusal (key, balance, rate limit, clock) or it did not answer.
+            reached = not isinstance(exc, ccxt.OperationFailed) or isinstance(
+                exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded | ccxt.InvalidNonce
+            )
+            answered = lookup and isinstance(error, UnknownOrder)
+            shown = None if answered else str(error)
+            self.monitor.record(what, time.perf_counter() - started, shown, reached)
+            # The ccxt error is not chained: its text may carry a signed URL.
+            raise error from None
+        self.monitor.record(what, time.perf_counter() - started, None, True)
+        return result
+
+    def hide(self, text: str) -> str:
+        text = _SIGNATURE.sub(r"\1***", text)
+        return self.keys.hide(text) if self.keys else text
+
+    def translate(self, exc: ccxt.BaseError, what: str, placing: bool = False) -> Exception:
+        """A ccxt error as the VOLT error that says what to do about it."""
+        name = type(exc).__name__
+        detail = self.hide(str(exc))[:500]
+        if isinstance(exc, ccxt.InvalidNonce):
+            return TemporaryError(f"{what}: {self._resync_clock()} ({detail})")
+        code = _CODE.search(str(exc))
+        if code and code.group(1) in KEY_REFUSED_CODES:
+            return self._key_refused(what, detail)
+        if isinstance(exc, ccxt.DDoSProtection) and f" {IP_BAN_STATUS} " in str(exc)[:40]:
+            return self._banned(what)
+        if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+            return TemporaryError(f"{what}: rate limited by {self.id} (HTTP 429); backing off")
+        if isinstance(exc, ccxt.OperationFailed):  # network errors, timeouts, 5xx, garbled replies
+            if placing:
+                return OrderStatusUnknown(
+                    f"{what}: no clear answer from {self.id} ({name}); the order may have been "
+                    "placed, so it is looked up by its client order id before any resend"
+                )
+            return TemporaryError(f"{what}: {self.id} unreachable or busy ({name}: {detail})")
+        if isinstance(exc, ccxt.InsufficientFunds):
+            return InsufficientFunds(
+                f"{what}: the {self.label} account has too little balance for this order; "
+                f"deposit more or lower risk.max_position_fraction ({detail})"
+            )
+        if isinstance(exc, ccxt.PermissionDenied):
+            return PermanentError(
+                f"{what}: the API key may not do this; enable spot trading for the key on "
+                f"{self.id} ({detail})"
+            )
+        if isinstance(exc, ccxt.AuthenticationError):
+            return self._key_refused(what, detail)
+        if isinstance(exc, ccxt.OrderNotFound):
+            return UnknownOrder(f"{what}: {self.id} has no such order")
+        if isinstance(exc, ccxt.InvalidOrder):
+            return PermanentError(f"{what}: {self.id} refused the order: {detail}")
+        return PermanentError(f"{what}: {self.id} error {name}: {detail}")
+
+    def _key_refused(self, what: str, detail: str) -> PermanentError:
+        return PermanentError(
+            f"{what}: {self.id} refused the API key: check VOLT_API_KEY and VOLT_API_SECRET, "
+            f"that the key belongs to the {self.mode} exchange, is not expired or deleted and "
+            f"allows this IP ({detail})"
+        )
+
+    def _banned(self, what: str) -> IpBanned:
+        """HTTP 418: honour Retry-After; every call waits until then instead of retrying."""
+        headers = self.api.last_response_headers or {}
+        try:
+            seconds = float(headers.get("Retry-After") or DEFAULT_BAN_SECONDS)
+        except ValueError:
+            seconds = DEFAULT_BAN_SECONDS
+        self.banned_until = time.monotonic() + seconds
+        log.error(
+            "%s banned this IP (HTTP 418) for %.0f s after too many requests; no calls to it "
+            "until then. Lower the number of pairs or raise engine.tick_seconds",
+            self.id,
+            seconds,
+            extra={"kind": "exchange_ban"},
+        )
+        return IpBanned(f"{what}: {self.id} banned this IP (HTTP 418) for {seconds:.0f} s")
+
+    def _resync_clock(self) -> str:
+        # The exchange refuses requests stamped outside recvWindow: follow its clock from now on.
+        try:
+            offset_ms = self.api.load_time_difference()
+        except ccxt.BaseError as exc:
+            return f"this computer's clock is off and {self.id}'s time could not be read: {exc}"
+        log.warning(
+            "this computer's clock is %.1f s off %s's; signing with the exchange's time now. "
+            "Keep the clock synced (timedatectl set-ntp true)",
+            (offset_ms or 0) / 1000,
+            self.id,
+            extra={"kind": "clock_skew"},
+        )
+        return (
+            f"timestamp outside the exchange's recvWindow: this computer's clock is "
+            f"{(offset_ms or 0) / 1000:.1f} s off; re-synced"
+        )
+
+    def load_markets(self) -> dict:
+        if not self._markets_loaded:
+            self.call("load markets", self.api.load_markets)
+            self._markets_loaded = True
+        return self.api.markets
+
+    def market(self, pair: str) -> dict:
+        markets = self.load_markets()
+        if pair not in markets:
+            raise PermanentError(f"{pair}: {self.id} has no such spot market; check market.pairs")
+        return markets[pair]
+
+
+def make_exchange(settings: Settings, keys: ApiKeys | None) -> ExchangeClient:
+    """The ccxt client for the configured exchange: rate limiter on, sandbox for testnet."""
+    cfg = settings.exchange
+    exchange_class = getattr(ccxt, cfg.id)
+    options: dict[str, Any] = {"defaultType": "spot"}
+    if cfg.id.startswith("binance"):
+        # Only /api/v3/exchangeInfo at load: no futures markets, no signed currency list.
+        options |= {
+            "fetchMarkets": {"types": ["spot"]},
+            "fetchCurrencies": False,
+            "recvWindow": cfg.recv_window_ms,
+        }
+    config: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": int(cfg.timeout_seconds * 1000),
+        "options": options,
+    }
+    if keys is not None:
+        config |= {"apiKey": keys.key, "secret": keys.secret}
+    api = exchange_class(config)
+    if settings.sandbox:
+        try:
+            api.set_sandbox_mode(True)
+        except ccxt.NotSupported:
+            raise ConfigError(
+                f"exchange.id: {cfg.id} has no testnet in ccxt; use mode = 'paper' with "
+                "feed.kind = 'ccxt' to try it on real prices"
+            ) from None
+    needed = FEED_CALLS + (BROKER_CALLS if settings.broker.kind == "ccxt" else ())
+    missing = [call for call in needed if not api.has.get(call)]
+    if missing:
+        raise ConfigError(f"exchange.id: ccxt's {cfg.id} lacks {', '.join(missing)}")
+    return ExchangeClient(api, settings.mode, keys)

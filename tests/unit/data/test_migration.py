@@ -1,0 +1,36 @@
+"""A database from an earlier version gains new columns instead of breaking."""
+
+import sqlite3
+
+from data.store.db import make_engine
+from data.store.state import read_state, update_state
+
+
+def test_missing_nullable_columns_are_added_to_an_existing_table(volt_home):
+    path = volt_home / "volt.db"
+    make_engine().dispose()
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE engine_state DROP COLUMN sleep_inhibit")
+    old.execute("ALTER TABLE engine_state DROP COLUMN entry_blocks")
+    old.commit()
+    old.close()
+
+    from data.store.db import make_session_factory
+
+    factory = make_session_factory(make_engine())
+    update_state(factory, sleep_inhibit="sleep allowed", entry_blocks="")
+    assert read_state(factory).sleep_inhibit == "sleep allowed"
+
+
+def test_an_added_column_with_a_default_fills_existing_rows(volt_home):
+    from data.store.db import make_session_factory
+
+    path = volt_home / "volt.db"
+    factory = make_session_factory(make_engine())
+    update_state(factory, status="running")
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE engine_state DROP COLUMN restarts")
+    old.commit()
+    old.close()
+    factory = make_session_factory(make_engine())
+    assert read_state(factory).restarts == 0  # not None: `restarts + 1` must keep working
