@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.scorecard import CallRecord
+from data.stats.scorecard import CallRecord
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,2 @@
-"""The store: SQLAlchemy models, the session factory, and the read/write helpers both sides use."""
+"""What the engine and the dashboard share: plain types (`types`), market maths (`market`),
+statistics (`stats`), the database (`store`) and the dashboard's reads of it (`queries`)."""

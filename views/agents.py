@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from data.scorecard import agent_records
+from data.stats.scorecard import agent_records
 from views import ui
 
 OUTCOMES = ["PENDING", "WIN", "LOSS", "STOPPED", "EXPIRED", "not executed"]

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from data.backtest_labels import STAT_LABELS
+from data.stats.backtest_labels import STAT_LABELS
 from views import ui
 
 STAT_ROWS = {k: label for k, label in STAT_LABELS.items() if k != "final_equity"}

@@ -193,7 +193,7 @@ class EngineState(Base):
     sleep_inhibit: Mapped[str | None] = mapped_column(Text)
     llm_status: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]
-    # The high-water mark of equity since the last drawdown pause (data.risk_levels), so
+    # The high-water mark of equity since the last drawdown pause (data.store.equity_peak), so
     # no decision scans every snapshot: the peak, its start, the last snapshot folded in.
     peak_equity: Mapped[float | None] = mapped_column(Float)
     peak_equity_from: Mapped[datetime | None]
@@ -318,3 +318,22 @@ class BacktestTrade(Base):
     pnl: Mapped[float] = mapped_column(Float)
     pnl_pct: Mapped[float] = mapped_column(Float)
     exit_reason: Mapped[str] = mapped_column(String(24))
+
+
+# A trade's columns in the order the pages and the CSV export show them.
+TRADE_COLUMNS = [
+    "id",
+    "pair",
+    "side",
+    "amount",
+    "entry_ts",
+    "entry_price",
+    "exit_ts",
+    "exit_price",
+    "fees",
+    "pnl",
+    "pnl_pct",
+    "exit_reason",
+]
+# A round trip as a backtest stores it too: no row id, long only.
+ROUND_TRIP_COLUMNS = [c for c in TRADE_COLUMNS if c not in ("id", "side")]

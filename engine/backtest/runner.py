@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from agents import RULE_AGENTS, build_team
 from config import Settings
-from data.queries import ROUND_TRIP_COLUMNS
+from data.store.models import ROUND_TRIP_COLUMNS
 from engine.backtest.candles import Market
 from engine.backtest.replay import live_agent_names, stored_votes
 from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from data.backtest_labels import STAT_LABELS
+from data.stats.backtest_labels import STAT_LABELS
 
 SECONDS_PER_YEAR = 365 * 86_400
 

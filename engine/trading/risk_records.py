@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.risk_levels import peak_mark, stored_peak
 from data.store.commands import kill_in_force_id
 from data.store.db import as_utc, core, transaction
+from data.store.equity_peak import peak_mark, stored_peak
 from data.store.models import (
     EngineState,
     EquitySnapshot,

@@ -25,8 +25,8 @@ from config import timeframe_seconds
 from config.settings import Learning
 from data.market.indicators import candle_arrays, indicator_arrays
 from data.market.rows import LAST_ROW
-from data.queries import recent_calls
-from data.scorecard import call_records
+from data.stats.scorecard import call_records
+from data.store.agent_calls import recent_calls
 from data.store.db import as_utc, checkpoint, defer_checkpoints, transaction
 from data.store.models import (
     AgentWeight,

@@ -3,7 +3,8 @@
 import pytest
 
 from data import queries
-from data.scorecard import agent_records, call_records
+from data.stats.scorecard import agent_records, call_records
+from data.store.agent_calls import recent_calls
 from tests.support.configs import LEARN_FAST as LEARNING
 from tests.support.runs import run_ticks
 
@@ -19,7 +20,7 @@ def test_recent_calls_give_the_same_accuracy_as_all_history(
     run_ticks(trader, clock, market_hours=12)
     engine = store[0]
     everything = agent_records(queries.resolved_votes(engine), window)
-    calls = queries.recent_calls(engine, sorted(trader.base_weights), window, batch=batch)
+    calls = recent_calls(engine, sorted(trader.base_weights), window, batch=batch)
     recent = call_records(calls)
     called = {agent: r for agent, r in everything.items() if r.samples}
     assert called, "the span must resolve some calls"

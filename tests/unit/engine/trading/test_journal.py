@@ -13,7 +13,7 @@ from sqlalchemy import select
 from agents.auditor import AuditLimits, audit_fill
 from agents.learning import adapt_weights
 from data import queries
-from data.scorecard import AgentRecord, agent_records
+from data.stats.scorecard import AgentRecord, agent_records
 from data.store.db import transaction
 from data.store.events import EventsHandler
 from data.store.models import (

@@ -43,7 +43,7 @@ class AgentRecord(CallRecord):
 
 def call_records(calls: Mapping[str, Sequence[tuple]]) -> dict[str, CallRecord]:
     """Accuracy from each agent's recent calls, as (vote action, decision action, outcome,
-    P&L) rows (`data.queries.recent_calls`): `agent_records`' count, in plain Python."""
+    P&L) rows (`data.store.agent_calls.recent_calls`): `agent_records`' count, in plain Python."""
     records = {}
     for agent, rows in calls.items():
         correct = sum(

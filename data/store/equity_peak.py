@@ -1,5 +1,5 @@
-"""Levels the risk rules and the Risk panel both read, computed one way for both: the peak
-equity that drawdown is measured from."""
+"""The peak equity that drawdown is measured from, read from the store one way for the risk
+rules and the Risk panel."""
 
 from __future__ import annotations
 

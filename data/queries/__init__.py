@@ -1,0 +1,60 @@
+"""Read-only queries the dashboard renders, one module per concern. Each returns plain data;
+pages never touch SQL. Pages call them as `queries.<name>` (`views.ui.read` caches by that
+name), so every page read is re-exported here. The engine reads nothing from this package."""
+
+from data.queries.backtests import backtest_curve, backtest_runs, backtest_trades
+from data.queries.chart import candles, trade_markers
+from data.queries.closed_trades import (
+    latest_trades,
+    realised_pnl,
+    trade_summary,
+    trades,
+    trades_csv,
+)
+from data.queries.decisions import (
+    agent_timeline,
+    journal,
+    llm_votes,
+    resolved_votes,
+    weight_history,
+)
+from data.queries.portfolio import equity_change_since, equity_curve, open_positions
+from data.queries.risk import equity_and_peak, protection_locks, rejections
+from data.queries.system import (
+    commands,
+    engine_state,
+    events,
+    exchange_status,
+    latest_metrics,
+    metrics_history,
+)
+
+__all__ = [
+    "agent_timeline",
+    "backtest_curve",
+    "backtest_runs",
+    "backtest_trades",
+    "candles",
+    "commands",
+    "engine_state",
+    "equity_and_peak",
+    "equity_change_since",
+    "equity_curve",
+    "events",
+    "exchange_status",
+    "journal",
+    "latest_metrics",
+    "latest_trades",
+    "llm_votes",
+    "metrics_history",
+    "open_positions",
+    "protection_locks",
+    "realised_pnl",
+    "rejections",
+    "resolved_votes",
+    "trade_markers",
+    "trade_summary",
+    "trades",
+    "trades_csv",
+    "weight_history",
+]

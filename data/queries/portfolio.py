@@ -1,0 +1,68 @@
+"""The book now and over time: open positions at the last price, and the equity curve."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from data.queries.frames import read_frame
+from data.store.models import Candle, EquitySnapshot, Position
+
+
+def open_positions(engine: Engine) -> pd.DataFrame:
+    latest = select(Candle.pair, func.max(Candle.ts).label("ts")).group_by(Candle.pair).subquery()
+    statement = (
+        select(
+            Position.pair,
+            Position.amount,
+            Position.entry_price,
+            Position.entry_ts,
+            Position.stop_loss,
+            Position.take_profit,
+            Position.entry_fee,
+            Candle.close.label("last_price"),
+        )
+        .outerjoin(latest, latest.c.pair == Position.pair)
+        .outerjoin(Candle, (Candle.pair == latest.c.pair) & (Candle.ts == latest.c.ts))
+        .order_by(Position.pair)
+    )
+    frame = read_frame(engine, statement, ["pair", "amount", "entry_price", "last_price"])
+    if not frame.empty:
+        frame["last_price"] = frame["last_price"].fillna(frame["entry_price"])
+        frame["value"] = frame["amount"] * frame["last_price"]
+        cost = frame["amount"] * frame["entry_price"] + frame["entry_fee"]
+        frame["unrealised_pnl"] = frame["value"] - cost
+    return frame
+
+
+def equity_curve(engine: Engine, limit: int = 5000) -> pd.DataFrame:
+    statement = (
+        select(EquitySnapshot.ts, EquitySnapshot.equity, EquitySnapshot.cash)
+        .order_by(EquitySnapshot.id.desc())
+        .limit(limit)
+    )
+    return read_frame(engine, statement, ["ts", "equity", "cash"]).iloc[::-1]
+
+
+def equity_change_since(engine: Engine, since: datetime) -> float | None:
+    """Equity now less equity at `since` (the last snapshot before it, else the first after);
+    None before any snapshot."""
+    with engine.connect() as conn:
+        latest = conn.execute(
+            select(EquitySnapshot.equity).order_by(EquitySnapshot.id.desc()).limit(1)
+        ).scalar()
+        if latest is None:
+            return None
+        before = conn.execute(
+            select(EquitySnapshot.equity)
+            .where(EquitySnapshot.ts <= since)
+            .order_by(EquitySnapshot.ts.desc())
+            .limit(1)
+        ).scalar()
+        if before is None:
+            before = conn.execute(
+                select(EquitySnapshot.equity).order_by(EquitySnapshot.ts).limit(1)
+            ).scalar()
+    return float(latest - before)

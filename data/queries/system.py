@@ -1,0 +1,82 @@
+"""The engine's state, the exchange's health, machine metrics, events and commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from data.queries.frames import read_frame
+from data.store.db import as_utc, utcnow
+from data.store.models import Command, EngineState, Event, ExchangeStatus, SystemMetric
+
+
+def _default_state() -> dict:
+    """What an engine that never ran looks like: the column defaults, before any insert."""
+    return {
+        column.name: column.default.arg if column.default is not None else None
+        for column in EngineState.__table__.columns
+    }
+
+
+def engine_state(engine: Engine) -> dict:
+    with Session(engine) as session:
+        state = session.get(EngineState, 1)
+        values = state.to_dict() if state else _default_state()
+    for key in ("heartbeat_at", "market_time", "worker_started_at", "supervisor_started_at"):
+        values[key] = as_utc(values.get(key))
+    values["heartbeat_age_s"] = (
+        (utcnow() - values["heartbeat_at"]).total_seconds() if values["heartbeat_at"] else None
+    )
+    return values
+
+
+def exchange_status(engine: Engine) -> dict | None:
+    """What the worker last saw of the exchange; None when no exchange is in use."""
+    with Session(engine) as session:
+        status = session.get(ExchangeStatus, 1)
+        values = status.to_dict() if status else None
+    if values:
+        for key in ("last_ok_at", "last_error_at", "updated_at"):
+            values[key] = as_utc(values.get(key))
+    return values
+
+
+def latest_metrics(engine: Engine) -> dict | None:
+    with Session(engine) as session:
+        metric = session.scalar(select(SystemMetric).order_by(SystemMetric.id.desc()).limit(1))
+        return metric.to_dict() if metric else None
+
+
+def metrics_history(engine: Engine, hours: float = 6) -> pd.DataFrame:
+    statement = (
+        select(
+            SystemMetric.ts,
+            SystemMetric.cpu_percent,
+            SystemMetric.cpu_temp_c,
+            SystemMetric.memory_percent,
+            SystemMetric.engine_rss_mb,
+        )
+        .where(SystemMetric.ts >= utcnow() - timedelta(hours=hours))
+        .order_by(SystemMetric.ts)
+    )
+    return read_frame(engine, statement, ["ts", "cpu_percent", "cpu_temp_c"])
+
+
+def events(engine: Engine, limit: int = 100, min_level: str | None = None) -> pd.DataFrame:
+    statement = select(Event).order_by(Event.id.desc()).limit(limit)
+    if min_level == "WARNING":
+        statement = statement.where(Event.level.in_(("WARNING", "ERROR", "CRITICAL")))
+    columns = ["id", "ts", "level", "source", "kind", "message", "traceback"]
+    statement = statement.with_only_columns(*[getattr(Event, c) for c in columns])
+    return read_frame(engine, statement, columns)
+
+
+def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd.DataFrame:
+    columns = ["id", "ts", "kind", "payload", "status", "result", "done_ts"]
+    statement = select(*[getattr(Command, c) for c in columns]).order_by(Command.id.desc())
+    if kinds:
+        statement = statement.where(Command.kind.in_(kinds))
+    return read_frame(engine, statement.limit(limit), columns)

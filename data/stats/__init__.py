@@ -1,0 +1,1 @@
+"""Statistics over plain records, named one way for engine and dashboard (no store, no I/O)."""
