@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -13,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from data.store.models import EquitySnapshot, Fill, Order, Position, Trade
 from data.types import OpenPosition, PortfolioView
-from engine.venues.broker import OWN_PREFIX, Broker
+from engine.venues.binance.client_ids import rest_order_id
+from engine.venues.broker import Broker
 from risk import OrderIntent
 
 log = logging.getLogger("volt.book")
-MAX_CLIENT_ORDER_ID = 36  # Binance's limit
 ROUNDING = 1e-9  # a rest this small, relative to the position, is float noise
 
 
@@ -157,11 +156,7 @@ def exit_intent(session: Session, intent: OrderIntent) -> OrderIntent:
     )
     if not sales:
         return intent
-    cid = f"{intent.client_order_id}-r{sales}"
-    if len(cid) > MAX_CLIENT_ORDER_ID:
-        digest = hashlib.sha256(cid.encode()).hexdigest()
-        cid = OWN_PREFIX + digest[: MAX_CLIENT_ORDER_ID - len(OWN_PREFIX)]
-    return dataclasses.replace(intent, client_order_id=cid)
+    return dataclasses.replace(intent, client_order_id=rest_order_id(intent.client_order_id, sales))
 
 
 def snapshot_equity(
