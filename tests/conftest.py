@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -145,33 +143,3 @@ def trader_factory(store) -> Callable:
         return build_trader(settings, store[1], clock), clock
 
     return build
-
-
-@pytest.fixture
-def kill_setup(store, volt_home, monkeypatch, tmp_path):
-    """Two open positions, a supervisor whose worker already died, and a broker to break."""
-    import engine.runtime.supervisor as supervisor_module
-    from data.store.state import update_state
-    from engine.runtime.supervisor import Supervisor
-    from tests.support.kill import FlakyBroker, open_positions_now
-
-    factory = store[1]
-    config = tmp_path / "default.toml"
-    config.write_text("")
-    update_state(factory, market_time=START + timedelta(days=2))
-    open_positions_now(factory, config, ["BTC/USDT", "ETH/USDT"])
-    flaky = {}
-
-    def build_with_flaky_broker(settings, factory, clock):
-        trader = build_trader(settings, factory, clock)
-        options = {k: v for k, v in flaky.items() if k != "broker"}
-        trader.broker = flaky["broker"] = FlakyBroker(trader.broker, **options)
-        return trader
-
-    monkeypatch.setattr(supervisor_module, "build_trader", build_with_flaky_broker)
-    monkeypatch.setattr(supervisor_module, "KILL_RETRY_SECONDS", 0.01)
-    supervisor = Supervisor(load_config(), factory)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    supervisor.worker = dead
-    return supervisor, factory, flaky

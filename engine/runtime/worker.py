@@ -12,15 +12,11 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from data.store.commands import (
-    WORKER_COMMANDS,
-    claim_next_command,
-    fail_interrupted,
-    finish_command,
-)
+from data.store.commands import fail_interrupted
 from data.store.db import as_utc, utcnow
 from data.store.state import read_state, save_exchange_status, update_state
 from engine.clock import make_clock
+from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.guards import LaptopGuard
 from engine.runtime.home import stop_on_signals
 from engine.trading.reconcile import reconcile
@@ -57,6 +53,11 @@ class Worker:
         self.guard = LaptopGuard(settings)
         self.reconcile_due = True
         self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it
+        self.commands: dict[str, Handler] = {
+            "pause": self.pause_entries,
+            "resume": self.resume_entries,
+            "close_position": self.close_position,
+        }
 
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop_requested, log, "stopping after the current tick")
@@ -98,7 +99,7 @@ class Worker:
             try:
                 if self.reconcile_due:
                     self._reconcile()
-                self._handle_commands()
+                self.handle_commands()
                 self._tick_once()
                 if not self._heap_settled:
                     # What the first tick loaded lives as long as the worker: moved out of
@@ -176,11 +177,7 @@ class Worker:
         return True
 
     def _tick_once(self) -> None:
-        self.trader.entry_blocks = self.guard.entry_blocks()
-        if self.reconcile_error:
-            self.trader.entry_blocks.append(
-                f"reconciliation with the exchange pending: {self.reconcile_error}"
-            )
+        self.trader.entry_blocks = self._entry_blocks()
         report = self.trader.tick()
         if report.unexpected or report.skipped:
             self.reconcile_due = True  # an order may have filled without being recorded
@@ -205,32 +202,39 @@ class Worker:
                 report.exits,
             )
 
-    def _handle_commands(self) -> None:
-        while command := claim_next_command(self.factory, WORKER_COMMANDS, "worker"):
-            try:
-                ok, result = self._run_command(command.kind, command.payload or {}, command.id)
-            except Exception as exc:
-                log.exception("command %s #%d failed", command.kind, command.id)
-                ok, result = False, f"{type(exc).__name__}: {exc}"
-                self.reconcile_due = True
-            finish_command(self.factory, command.id, ok, result)
+    def _entry_blocks(self) -> list[str]:
+        """Why new entries wait this tick: the laptop's guards, a reconciliation pending."""
+        blocks = self.guard.entry_blocks()
+        if self.reconcile_error:
+            blocks.append(f"reconciliation with the exchange pending: {self.reconcile_error}")
+        return blocks
 
-    def _run_command(self, kind: str, payload: dict, command_id: int) -> tuple[bool, str]:
-        if kind == "pause":
-            self.trader.entries_paused = True
-            update_state(self.factory, entries_paused=True, status="paused")
-            return True, "new entries paused; stops and exits keep working"
-        if kind == "resume":
-            self.trader.entries_paused = False
-            update_state(self.factory, entries_paused=False, status="running")
-            return True, "entries resumed"
-        if kind == "close_position":
-            pair = payload.get("pair")
-            if pair not in self.settings.market.pairs:
-                return False, f"unknown pair {pair!r}"
-            result = self.trader.close_position(pair, "manual", f"m{command_id}")
-            return not result.endswith("no open position"), result
-        return False, f"the worker does not handle {kind!r}"
+    def handle_commands(self) -> None:
+        """Answer the pending commands the worker takes (pause, resume, a manual close)."""
+        answer_commands(self.factory, "worker", self.commands, on_failure=self._reconcile_next)
+
+    def _reconcile_next(self) -> None:
+        self.reconcile_due = True  # a command that failed half-way may have sent an order
+
+    def pause_entries(self, _command_id: int = 0, _payload: dict | None = None) -> Outcome:
+        """The `pause` command: stops and exits keep working."""
+        self.trader.entries_paused = True
+        update_state(self.factory, entries_paused=True, status="paused")
+        return True, "new entries paused; stops and exits keep working"
+
+    def resume_entries(self, _command_id: int = 0, _payload: dict | None = None) -> Outcome:
+        """The `resume` command."""
+        self.trader.entries_paused = False
+        update_state(self.factory, entries_paused=False, status="running")
+        return True, "entries resumed"
+
+    def close_position(self, command_id: int, payload: dict) -> Outcome:
+        """The `close_position` command, through the risk gate like any exit."""
+        pair = payload.get("pair")
+        if pair not in self.settings.market.pairs:
+            return False, f"unknown pair {pair!r}"
+        result = self.trader.close_position(pair, "manual", f"m{command_id}")
+        return not result.endswith("no open position"), result
 
     def shutdown(self) -> int:
         """Ordered stop: no new entries, cancel open orders, then exit."""

@@ -67,5 +67,5 @@ def press_kill(supervisor, factory):
     from data.store.commands import get_command, submit_command
 
     command_id = submit_command(factory, "kill")
-    supervisor._handle_commands()
+    supervisor.handle_commands()
     return get_command(factory, command_id)

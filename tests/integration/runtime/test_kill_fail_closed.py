@@ -76,18 +76,18 @@ def test_rearm_is_refused_while_a_failed_kill_is_in_force_even_if_not_halted(sto
     factory = store[1]
     kill = submit_command(factory, "kill")
     finish_command(factory, kill, False, "OperationalError: database is locked")
-    ok, message = Supervisor(load_config(), factory)._command_rearm(kill + 1)
+    ok, message = Supervisor(load_config(), factory).rearm(kill + 1)
     assert not ok and "did not close everything" in message
 
 
 def test_a_kill_whose_halt_write_fails_stops_the_worker_and_retries_until_halted(
     kill_setup, monkeypatch, caplog
 ):
-    import engine.runtime.supervisor as sup
+    import engine.runtime.kill_switch as kill_switch
 
     supervisor, factory, _ = kill_setup
-    monkeypatch.setattr(sup, "HALT_RETRY_SECONDS", 0.01)
-    real_update = sup.update_state
+    monkeypatch.setattr(kill_switch, "HALT_RETRY_SECONDS", 0.01)
+    real_update = kill_switch.update_state
     attempts = []
 
     def update_state_locked_twice(factory, **values):
@@ -97,7 +97,7 @@ def test_a_kill_whose_halt_write_fails_stops_the_worker_and_retries_until_halted
                 raise OperationalError("UPDATE engine_state", {}, Exception("database is locked"))
         return real_update(factory, **values)
 
-    monkeypatch.setattr(sup, "update_state", update_state_locked_twice)
+    monkeypatch.setattr(kill_switch, "update_state", update_state_locked_twice)
     with caplog.at_level(logging.ERROR, logger="volt.supervisor"):
         killed = press_kill(supervisor, factory)
     assert killed.status == "done", killed.result
@@ -122,20 +122,20 @@ def test_a_kill_a_dead_supervisor_left_unfinished_halts_and_runs_again(kill_setu
     assert not read_state(factory).halted
 
     restarted = Supervisor(load_config(), factory)
-    restarted._resume_kill()
+    restarted.kill_switch.resume()
     assert read_state(factory).halted
     assert get_command(factory, kill).status == "pending"
-    restarted._handle_commands()
+    restarted.handle_commands()
     done = get_command(factory, kill)
     assert done.status == "done", done.result
     assert open_positions_count(factory) == 0 and read_state(factory).halted
 
 
 def test_a_failing_reconcile_does_not_stop_the_kill_from_closing(kill_setup, monkeypatch, caplog):
-    import engine.runtime.supervisor as sup
+    import engine.runtime.supervisor_account as account_module
 
     supervisor, factory, _ = kill_setup
-    real_build = sup.build_trader
+    real_build = account_module.build_trader
 
     def build(settings, factory, clock):
         trader = real_build(settings, factory, clock)
@@ -146,7 +146,7 @@ def test_a_failing_reconcile_does_not_stop_the_kill_from_closing(kill_setup, mon
         trader.broker.open_orders = open_orders
         return trader
 
-    monkeypatch.setattr(sup, "build_trader", build)
+    monkeypatch.setattr(account_module, "build_trader", build)
     with caplog.at_level(logging.ERROR, logger="volt.supervisor"):
         killed = press_kill(supervisor, factory)
     assert killed.status == "done", killed.result
@@ -157,10 +157,10 @@ def test_a_failing_reconcile_does_not_stop_the_kill_from_closing(kill_setup, mon
 
 
 def test_a_failed_flatten_names_every_pair_still_open(kill_setup, monkeypatch):
-    import engine.runtime.supervisor as sup
+    import engine.runtime.supervisor_account as account_module
 
     supervisor, factory, _ = kill_setup
-    real_build = sup.build_trader
+    real_build = account_module.build_trader
 
     def build(settings, factory, clock):
         trader = real_build(settings, factory, clock)
@@ -171,7 +171,7 @@ def test_a_failed_flatten_names_every_pair_still_open(kill_setup, monkeypatch):
         trader.flatten = flatten
         return trader
 
-    monkeypatch.setattr(sup, "build_trader", build)
+    monkeypatch.setattr(account_module, "build_trader", build)
     killed = press_kill(supervisor, factory)
     assert killed.status == "failed"
     assert "BTC/USDT: still open" in killed.result and "ETH/USDT: still open" in killed.result
@@ -182,15 +182,15 @@ def test_a_halted_engine_keeps_retrying_the_flatten_with_backoff(kill_setup):
     flaky["pair"] = "BTC/USDT"  # refused for longer than the kill's own attempts
     first = press_kill(supervisor, factory)
     assert first.status == "failed" and open_positions_count(factory) == 1
-    retry = supervisor._flatten_retry
+    retry = supervisor.kill_switch.retry
     assert retry is not None and retry.delay == 5.0
 
     kill_broker = flaky["broker"]
-    supervisor._step()  # not due yet: nothing sent
+    supervisor.step()  # not due yet: nothing sent
     assert flaky["broker"] is kill_broker and kill_broker.refused == ["BTC/USDT"] * 3
     for expected_delay in (10.0, 20.0):
         retry.at = 0.0  # due now
-        supervisor._step()
+        supervisor.step()
         assert retry.delay == expected_delay
         assert flaky["broker"] is not kill_broker and flaky["broker"].refused == ["BTC/USDT"]
     with factory() as session:
@@ -201,12 +201,12 @@ def test_a_halted_engine_keeps_retrying_the_flatten_with_backoff(kill_setup):
 
     flaky["pair"] = None  # the exchange takes orders again
     retry.at = 0.0
-    supervisor._step()
+    supervisor.step()
     assert open_positions_count(factory) == 0
     completed = get_command(factory, first.id)
     assert completed.status == "done" and "retry closed: closed BTC/USDT" in completed.result
-    assert supervisor._flatten_retry is None and read_state(factory).halted
-    ok, message = supervisor._command_rearm(0)
+    assert supervisor.kill_switch.retry is None and read_state(factory).halted
+    ok, message = supervisor.rearm(0)
     assert ok, message
 
 
@@ -217,7 +217,7 @@ def test_a_manual_close_runs_in_the_supervisor_when_no_worker_does(kill_setup, m
     flaky["pair"] = "BTC/USDT"
     first = press_kill(supervisor, factory)
     assert first.status == "failed" and open_positions_count(factory) == 1
-    supervisor._flatten_retry = None  # only the manual close acts in this test
+    supervisor.kill_switch.retry = None  # only the manual close acts in this test
     flaky["pair"] = None
     approved = []
     real_approve = RiskGate.approve
@@ -228,7 +228,7 @@ def test_a_manual_close_runs_in_the_supervisor_when_no_worker_does(kill_setup, m
 
     monkeypatch.setattr(RiskGate, "approve", approve)
     close = submit_command(factory, "close_position", {"pair": "BTC/USDT"})
-    supervisor._step()
+    supervisor.step()
     assert supervisor.worker is None
     done = get_command(factory, close)
     assert done.status == "done", done.result
@@ -237,7 +237,7 @@ def test_a_manual_close_runs_in_the_supervisor_when_no_worker_does(kill_setup, m
     with factory() as session:
         assert session.scalars(select(Trade.exit_reason).order_by(Trade.id)).all()[-1] == "manual"
     unknown = submit_command(factory, "close_position", {"pair": "DOGE/USDT"})
-    supervisor._step()
+    supervisor.step()
     assert get_command(factory, unknown).status == "failed"
 
 

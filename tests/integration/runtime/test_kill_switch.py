@@ -98,14 +98,14 @@ def test_rearm_is_refused_while_the_last_flatten_failed(store):
     update_state(factory, halted=True, halt_reason="kill switch (command #1)")
     kill = submit_command(factory, "kill")
     finish_command(factory, kill, False, "NOT CLOSED: BTC/USDT: exchange unavailable")
-    ok, message = supervisor._command_rearm(kill + 1)
+    ok, message = supervisor.rearm(kill + 1)
     assert not ok
     assert "did not close everything" in message and "BTC/USDT" in message
     assert read_state_halted(factory)
 
     again = submit_command(factory, "kill")
     finish_command(factory, again, True, "closed BTC/USDT; engine halted until re-armed")
-    ok, message = supervisor._command_rearm(again + 1)
+    ok, message = supervisor.rearm(again + 1)
     assert ok and message == "re-armed: trading resumes"
     assert not read_state_halted(factory)
 
@@ -119,7 +119,7 @@ def test_rearm_is_refused_while_a_kill_is_unfinished(store):
     update_state(factory, halted=True, halt_reason="kill switch (command #1)")
     kill = submit_command(factory, "kill")
     claim_next_command(factory, frozenset({"kill"}), "supervisor")  # and then it died
-    ok, message = Supervisor(load_config(), factory)._command_rearm(kill + 1)
+    ok, message = Supervisor(load_config(), factory).rearm(kill + 1)
     assert not ok and "still running" in message
     assert read_state_halted(factory)
 
@@ -162,7 +162,7 @@ def test_a_kill_that_cannot_close_reports_it_stays_halted_and_a_second_press_ret
     with factory() as session:
         errors = session.scalars(select(Event).where(Event.level == "ERROR")).all()
     assert any("NOT CLOSED" in e.message and "BTC/USDT" in e.message for e in errors)
-    ok, refused = supervisor._command_rearm(0)
+    ok, refused = supervisor.rearm(0)
     assert not ok and "did not close everything" in refused
 
     flaky["pair"] = None  # the exchange is back

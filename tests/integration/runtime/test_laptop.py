@@ -3,7 +3,6 @@
 import logging
 import os
 import stat
-import time
 
 from sqlalchemy import select
 
@@ -14,7 +13,7 @@ from engine.runtime.control import pid_alive
 from engine.runtime.guards import LaptopGuard, PowerSource
 from engine.runtime.sleep_inhibitor import SleepInhibitor
 from engine.runtime.supervisor import Supervisor
-from tests.support.runs import run_ticks
+from tests.support.runs import run_ticks, wait_for
 
 ON_AC = PowerSource(True, 100.0)
 
@@ -93,8 +92,9 @@ def test_sleep_is_inhibited_through_a_pipe_that_dies_with_its_owner(tmp_path, mo
     text = inhibitor.hold()
     assert text == "sleep inhibited by systemd-inhibit"
     pid = inhibitor.process.pid
-    time.sleep(0.2)
-    assert "--what=sleep:idle" in (tmp_path / "args").read_text()
+    args = tmp_path / "args"
+    wait_for(lambda: args.exists() and args.read_text(), 10, "the inhibitor to start")
+    assert "--what=sleep:idle" in args.read_text()
     assert inhibitor.hold() == text  # still held: not started twice
     inhibitor.release()
     assert inhibitor.process is None
@@ -106,13 +106,13 @@ def test_without_systemd_inhibit_the_state_says_sleep_is_not_inhibited(
 ):
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find
     supervisor = Supervisor(load_config(), store[1])
-    supervisor._keep_awake(trading=True)
+    supervisor.keep_awake(trading=True)
     from data.store.state import read_state
 
     assert read_state(store[1]).sleep_inhibit == (
         "sleep NOT inhibited: systemd-inhibit not found on this machine"
     )
-    supervisor._keep_awake(trading=False)
+    supervisor.keep_awake(trading=False)
     assert read_state(store[1]).sleep_inhibit == "sleep allowed: the engine is not trading"
 
 

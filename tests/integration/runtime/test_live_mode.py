@@ -112,16 +112,16 @@ def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboar
     tmp_path, store, caplog
 ):
     supervisor = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
-    assert not supervisor._may_trade_live()
+    assert not supervisor.live.may_trade()
     assert read_state(store[1]).status == "confirm_live"
-    ok, message = supervisor._command_start(1)
+    ok, message = supervisor.start_trading(1)
     assert not ok and "type LIVE on the Control page first" in message
     wrong = submit_command(store[1], "confirm_live", {"typed": "live"})
-    ok, message = supervisor._command_confirm_live(wrong, {"typed": "live"})
-    assert not ok and supervisor._may_trade_live() is False
+    ok, message = supervisor.live.confirm(wrong, {"typed": "live"})
+    assert not ok and supervisor.live.may_trade() is False
     right = submit_command(store[1], "confirm_live", {"typed": "LIVE"})
-    ok, message = supervisor._command_confirm_live(right, {"typed": "LIVE"})
-    assert ok and supervisor._may_trade_live()
+    ok, message = supervisor.live.confirm(right, {"typed": "LIVE"})
+    assert ok and supervisor.live.may_trade()
     said = [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == "live_confirmation"]
     assert "no worker starts until someone types LIVE" in said[0]
     assert "LIVE trading confirmed on the dashboard" in said[1]
@@ -130,8 +130,8 @@ def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboar
 def test_a_confirmation_typed_before_the_supervisor_started_does_not_count(tmp_path, store):
     old = submit_command(store[1], "confirm_live", {"typed": "LIVE"})  # the engine was down
     supervisor = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
-    supervisor._handle_commands()
-    assert not supervisor.live_confirmed and not supervisor._may_trade_live()
+    supervisor.handle_commands()
+    assert not supervisor.live.confirmed and not supervisor.live.may_trade()
     stale = get_command(store[1], old)
     assert stale.status == "failed" and "typed before this supervisor started" in stale.result
 
@@ -141,11 +141,11 @@ def test_a_confirmation_typed_before_the_supervisor_started_does_not_count(tmp_p
     later.run()
     stale = get_command(store[1], another)
     assert stale.status == "failed" and "type LIVE again" in stale.result
-    assert not later.live_confirmed
+    assert not later.live.confirmed
 
 
 def test_paper_and_testnet_supervisors_need_no_confirmation(tmp_path, store):
-    assert Supervisor(load_config(), store[1])._may_trade_live()
+    assert Supervisor(load_config(), store[1]).live.may_trade()
 
 
 @pytest.mark.parametrize(

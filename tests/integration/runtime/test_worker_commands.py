@@ -1,7 +1,6 @@
 """The worker pauses and resumes entries and closes a position on request, through risk."""
 
 import threading
-import time
 
 from sqlalchemy import select
 
@@ -23,14 +22,14 @@ def make_worker(store) -> Worker:
 def test_pause_stops_entries_and_resume_restarts_them(store):
     worker = make_worker(store)
     pause = submit_command(store[1], "pause")
-    worker._handle_commands()
+    worker.handle_commands()
     assert get_command(store[1], pause).status == "done"
     assert worker.trader.entries_paused
     run_ticks(worker.trader, worker.clock, market_hours=12)
     with store[1]() as session:
         assert session.scalars(select(Position)).all() == []
     resume = submit_command(store[1], "resume")
-    worker._handle_commands()
+    worker.handle_commands()
     assert get_command(store[1], resume).result == "entries resumed"
     assert not worker.trader.entries_paused
 
@@ -45,7 +44,7 @@ def test_close_position_command_closes_through_risk_with_manual_reason(store):
             break
     assert position is not None
     command = submit_command(store[1], "close_position", {"pair": position.pair})
-    worker._handle_commands()
+    worker.handle_commands()
     done = get_command(store[1], command)
     assert done.status == "done", done.result
     assert done.result.startswith(f"closed {position.pair}")
@@ -58,7 +57,7 @@ def test_close_position_command_closes_through_risk_with_manual_reason(store):
 def test_closing_a_pair_with_no_position_fails_with_a_reason(store):
     worker = make_worker(store)
     command = submit_command(store[1], "close_position", {"pair": "ETH/USDT"})
-    worker._handle_commands()
+    worker.handle_commands()
     done = get_command(store[1], command)
     assert done.status == "failed" and "no open position" in done.result
 
@@ -83,13 +82,13 @@ def test_a_failing_tick_is_an_event_with_traceback_and_no_heartbeat(store, monke
     worker = make_worker(store)
 
     def feed_down(*_args, **_kwargs):
+        worker.stop_requested.set()  # one failing tick is enough
         raise ConnectionError("feed unreachable (test)")
 
     monkeypatch.setattr(worker.trader.feed, "candles", feed_down)
     handler = EventsHandler(store[1], "worker")
     logging.getLogger().addHandler(handler)
     try:
-        threading.Timer(0.3, worker.stop_requested.set).start()
         assert worker.run() == 0
         handler.flush()
     finally:
@@ -106,10 +105,13 @@ def test_a_worker_stops_by_itself_when_the_engine_is_halted(store):
 
     worker = make_worker(store)
     update_state(store[1], halted=True, halt_reason="kill switch (command #9)")
-    threading.Timer(5, worker.stop_requested.set).start()  # a safety net only
-    began = time.monotonic()
-    assert worker.run() == 0
-    assert time.monotonic() - began < 4
+    safety_net = threading.Timer(60, worker.stop_requested.set)  # never its way out
+    safety_net.start()
+    try:
+        assert worker.run() == 0
+    finally:
+        safety_net.cancel()
+    assert not worker.stop_requested.is_set(), "the worker stopped only when told to"
 
 
 def test_a_command_left_claimed_by_a_dead_worker_is_marked_interrupted(store):

@@ -15,7 +15,8 @@ from engine.trading.execution import place_order
 from engine.trading.reconcile import reconcile
 from engine.trading.tick_records import DecisionPlan
 from engine.trading.trader import TickReport
-from engine.venues.ccxt.broker import OrderBelowMinimum, _client_id
+from engine.venues.ccxt.broker import OrderBelowMinimum
+from engine.venues.ccxt.fills import net_of_fees, order_client_id
 from tests.support.binance import approve_buy
 
 
@@ -119,7 +120,7 @@ def test_a_cancelled_order_keeps_the_client_order_id_volt_gave_it(trader, fake):
     rest = api.create_order("ETH/USDT", "limit", "buy", 0.01, 2_000, {"clientOrderId": "volt-x"})
     answer = api.cancel_order(rest["id"], "ETH/USDT")
     assert answer["clientOrderId"] != "volt-x"
-    assert _client_id(answer) == "volt-x"
+    assert order_client_id(answer) == "volt-x"
 
 
 def test_a_market_order_is_checked_against_the_market_price_not_the_decisions(trader, fake):
@@ -134,6 +135,6 @@ def test_a_market_order_is_checked_against_the_market_price_not_the_decisions(tr
 
 def test_a_fee_in_a_third_currency_is_estimated_once_per_order(trader):
     fees = [{"currency": "BNB", "cost": 0.0001}] * 4  # one order, four trades
-    amount, fee = trader.broker._net_of_fees("BTC/USDT", "buy", 0.01, 60_000.0, fees)
+    amount, fee = net_of_fees("BTC/USDT", "buy", 0.01, 60_000.0, fees, trader.broker.fee_rate)
     assert amount == 0.01
     assert fee == pytest.approx(0.01 * 60_000.0 * 0.001)

@@ -8,7 +8,7 @@ import numpy as np
 
 from data.market.indicators import add_indicators
 from engine.clock import FastForwardClock, SimulatedClock
-from engine.venues.feed import SyntheticFeed
+from engine.venues.synthetic import SyntheticFeed
 from tests.support.runs import START
 
 
