@@ -83,7 +83,7 @@ def summarise(equity: pd.Series, capital: float) -> dict[str, float]:
 
 def buy_and_hold(days: float, seed: int, start: datetime) -> dict[str, float]:
     from config import load_config
-    from engine.venues.feed import SyntheticFeed
+    from engine.venues.synthetic import SyntheticFeed
 
     settings = load_config()
     broker = settings.broker

@@ -33,7 +33,7 @@ from engine.backtest.sizing import FixedAmount  # noqa: E402
 # A fixed 0.1 BTC a trade and a deep account: the rule bleeds fees, and sizing by equity would
 # reach fractions of a cent that backtesting.py's whole units cannot trade.
 UNITS, CASH, FRACTION = 0.1, 1e9, 1e-8
-from engine.venues.feed import SYNTHETIC_EPOCH, SyntheticFeed  # noqa: E402
+from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed  # noqa: E402
 
 
 def timed(work, repeat: int) -> tuple[float, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -13,11 +14,11 @@ from agents.auditor import AuditLimits
 from config import ConfigError, Settings
 from config.keys import load_api_keys, missing_keys_message
 from engine.clock import Clock
-from engine.tools.faults import with_faults
 from engine.trading.trader import Trader
 from engine.venues.broker import Broker
-from engine.venues.feed import Feed, SyntheticFeed
+from engine.venues.feed import Feed
 from engine.venues.paper import PaperExchange, make_exchange_factory
+from engine.venues.synthetic import SyntheticFeed
 from risk import RiskGate, RiskLimits
 from risk.protections import (
     DailyLossLimit,
@@ -57,6 +58,13 @@ def build_protections(settings: Settings) -> list[Protection]:
 
 if TYPE_CHECKING:  # ccxt takes a second to import: only runs that use it pay for it
     from engine.venues.ccxt.exchange import ExchangeClient
+    from engine.venues.ccxt.rules import VenueRules
+
+# A hook for entry points: every feed and broker built here is passed through these, in
+# order. Production adds none; `python -m engine run|supervise` adds the soak's fault
+# injection when VOLT_FAULTS_FILE names a plan (engine.tools.faults.install_faults).
+feed_wrappers: list[Callable[[Feed], Feed]] = []
+broker_wrappers: list[Callable[[Broker], Broker]] = []
 
 
 def build_gate(settings: Settings) -> RiskGate:
@@ -134,18 +142,41 @@ def build_exchange(settings: Settings) -> ExchangeClient | None:
             raise ConfigError(missing_keys_message(settings.mode))
     from engine.venues.ccxt.exchange import make_exchange
 
-    return make_exchange(settings, keys)
+    return make_exchange(settings, keys, venue_rules(settings))
+
+
+def venue_rules(settings: Settings) -> VenueRules:
+    """The configured exchange's own rules (Binance's), or none beyond ccxt's."""
+    from engine.venues.ccxt.rules import VenueRules
+
+    if settings.exchange.id.startswith("binance"):
+        from engine.venues.binance.rules import binance_rules
+
+        return binance_rules(settings.exchange.recv_window_ms)
+    return VenueRules()
 
 
 def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
+    feed: Feed
     if settings.feed.kind == "ccxt":
         from engine.venues.ccxt.feed import CcxtFeed
 
-        return CcxtFeed(exchange, settings.market.timeframe)
-    return SyntheticFeed(settings.feed.seed, settings.market.timeframe)
+        feed = CcxtFeed(exchange, settings.market.timeframe)
+    else:
+        feed = SyntheticFeed(settings.feed.seed, settings.market.timeframe)
+    for wrap in feed_wrappers:
+        feed = wrap(feed)
+    return feed
 
 
 def build_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker:
+    broker = _venue_broker(settings, exchange)
+    for wrap in broker_wrappers:
+        broker = wrap(broker)
+    return broker
+
+
+def _venue_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker:
     broker_cfg = settings.broker
     if broker_cfg.kind == "ccxt":
         from engine.venues.ccxt.broker import CcxtBroker
@@ -178,7 +209,7 @@ def build_trader(
 ) -> Trader:
     """`exchange` is built from settings unless given (tests point one at a loopback server)."""
     exchange = exchange or build_exchange(settings)
-    feed, broker = with_faults(build_feed(settings, exchange), build_broker(settings, exchange))
+    feed, broker = build_feed(settings, exchange), build_broker(settings, exchange)
     trader = Trader(
         factory=factory,
         clock=clock,

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.venues.feed import CANDLE_COLUMNS, SYNTHETIC_EPOCH, SyntheticFeed
+from engine.venues.feed import CANDLE_COLUMNS
+from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 
 CSV_COLUMNS = ["timestamp", *CANDLE_COLUMNS]
 

@@ -217,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("backtest", make_session_factory(engine), console=False)
         return run_command(args, settings, engine)
     factory = make_session_factory(make_engine())
+    if os.environ.get("VOLT_FAULTS_FILE"):  # the soak's fault plan, for worker and supervisor
+        from engine.tools.faults import install_faults
+
+        install_faults()
     if args.command == "supervise":
         from engine.runtime.supervisor import Supervisor
 

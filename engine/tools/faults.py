@@ -1,4 +1,5 @@
-"""Fault injection for soak tests. Never active unless VOLT_FAULTS_FILE names a plan.
+"""Fault injection for soak tests. Never active unless VOLT_FAULTS_FILE names a plan and an
+entry point (`python -m engine run|supervise`) installs it; production never imports this.
 
 The plan is a JSON file the soak rewrites while the engine runs, e.g.
 {"seed": 7, "feed_error_rate": 0.02, "feed_down_until": 1763700000.0,
@@ -105,12 +106,22 @@ class FaultyBroker:
         return getattr(self.inner, name)
 
 
-def with_faults(feed: Feed, broker: Broker) -> tuple[Feed, Broker]:
+def install_faults() -> bool:
+    """Wrap every feed and broker engine.wiring builds from now on in the plan VOLT_FAULTS_FILE
+    names; False (nothing installed) when it names none."""
     path = os.environ.get(FAULTS_ENV)
     if not path:
-        return feed, broker
-    log.warning(
-        "FAULT INJECTION ACTIVE from %s: for soak tests only", path, extra={"kind": "faults"}
-    )
+        return False
+    from engine import wiring
+
     plan = FaultPlan(Path(path))
-    return FaultyFeed(feed, plan), FaultyBroker(broker, plan)
+
+    def faulty_broker(broker: Broker) -> Broker:
+        log.warning(
+            "FAULT INJECTION ACTIVE from %s: for soak tests only", path, extra={"kind": "faults"}
+        )
+        return FaultyBroker(broker, plan)
+
+    wiring.feed_wrappers.append(lambda feed: FaultyFeed(feed, plan))
+    wiring.broker_wrappers.append(faulty_broker)
+    return True

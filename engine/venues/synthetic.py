@@ -1,29 +1,17 @@
-"""Feeds of closed candles. The synthetic one is seeded, offline and regime-switching."""
+"""The synthetic market: a feed of closed candles, seeded, offline and regime-switching."""
 
 from __future__ import annotations
 
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from config import timeframe_seconds
+from engine.venues.feed import CANDLE_COLUMNS
 
-CANDLE_COLUMNS = ["open", "high", "low", "close", "volume"]
 _LABELS = pd.Index(CANDLE_COLUMNS, dtype=object)
-
-
-class Feed(Protocol):
-    name: str
-    simulated: bool
-
-    def candles(self, pair: str, until: datetime, limit: int) -> pd.DataFrame:
-        """The last `limit` candles closed at `until`, indexed by open time (UTC)."""
-        ...
-
-
 SYNTHETIC_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BLOCK = 2048  # candles generated per seeded block
 MEAN_REVERSION = 0.0005  # per candle, per unit of log distance from the start price

@@ -7,6 +7,7 @@ from data.types import OpenPosition, PortfolioView
 from engine.trading.book import portfolio_view
 from engine.venues.binance.client_ids import client_order_id
 from engine.venues.ccxt.exchange import make_exchange
+from engine.wiring import venue_rules
 from risk import OrderIntent
 from tests.support.fake_binance import point_ccxt_at
 
@@ -32,7 +33,7 @@ max_order_value = 1000.0
 
 def connect(settings, fake):
     """A fresh client, as a restarted worker would build, pointed at the loopback exchange."""
-    client = make_exchange(settings, load_api_keys())
+    client = make_exchange(settings, load_api_keys(), venue_rules(settings))
     point_ccxt_at(client.api, fake.url)
     client.api.rateLimit = 1  # the limiter stays on, with tests' pace
     return client

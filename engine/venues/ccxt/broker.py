@@ -22,6 +22,7 @@ import ccxt
 
 from engine.venues.broker import OWN_PREFIX, BrokerFill
 from engine.venues.ccxt.exchange import ExchangeClient, UnknownOrder
+from engine.venues.ccxt.fills import order_client_id, order_fill, trades_fill
 from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
 from risk import ApprovedOrder
 
@@ -30,8 +31,6 @@ BALANCE_TTL_SECONDS = 5.0
 DONE = ("closed", "canceled", "cancelled", "expired", "rejected")
 # Exchanges without a recvWindow option: assume a request may execute for this long.
 DEFAULT_RECV_WINDOW_MS = 60_000
-TRADES_WINDOW_MS = 24 * 3_600_000  # Binance spot myTrades: at most 24 h per request
-TRADES_PAGE = 1000  # and at most 1000 trades, oldest first
 
 
 class OrderBelowMinimum(PermanentError):
@@ -40,10 +39,6 @@ class OrderBelowMinimum(PermanentError):
 
 class OrderAboveMaximum(PermanentError):
     """The order is worth more than exchange.max_order_value; it was not sent."""
-
-
-class OrderNotFilled(PermanentError):
-    """The order ended (cancelled, expired) with nothing filled."""
 
 
 @dataclass(frozen=True)
@@ -240,12 +235,12 @@ class CcxtBroker:
             log.info(
                 "%s: order %s still open after %.0f s; cancelling the rest",
                 pair,
-                _client_id(order),
+                order_client_id(order),
                 self.order_wait_seconds,
             )
             cancelled = self._cancel(order["id"], pair)
             if cancelled and cancelled.get("status") in DONE:
-                return cancelled  # the final state; its id is fixed by _client_id
+                return cancelled  # the final state; its id is fixed by order_client_id
             order = self._fetch(order["id"], pair)
         return order
 
@@ -275,53 +270,14 @@ class CcxtBroker:
     def _as_fill(
         self, order: dict, requested_price: float, now: datetime, cid: str | None = None
     ) -> BrokerFill:
-        pair, cid = order["symbol"], cid or _client_id(order)
-        filled = float(order.get("filled") or 0.0)
-        if filled <= 0:
-            status = order.get("status")
-            raise OrderNotFilled(f"{pair} {order['side']} {cid}: {status}, nothing filled")
-        price = float(order.get("average") or (order.get("cost") or 0.0) / filled)
+        cid = cid or order_client_id(order)
         fees = order.get("fees") or []
-        if not any(fee.get("cost") for fee in fees):
+        if float(order.get("filled") or 0.0) > 0 and not any(fee.get("cost") for fee in fees):
             trades = self.exchange.call(
-                f"fills of {cid}", self.api.fetch_order_trades, order["id"], pair
+                f"fills of {cid}", self.api.fetch_order_trades, order["id"], order["symbol"]
             )
             fees = [trade["fee"] for trade in trades if trade.get("fee")]
-        amount, fee = self._net_of_fees(pair, order["side"], filled, price, fees)
-        stamp = order.get("lastTradeTimestamp") or order.get("timestamp")
-        return BrokerFill(
-            client_order_id=cid,
-            pair=pair,
-            side=order["side"],
-            amount=amount,
-            price=price,
-            fee=fee,
-            ts=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else now,
-            requested_price=requested_price,
-            filled=filled,
-            sent_amount=float(order["amount"]) if order.get("amount") else None,
-        )
-
-    def _net_of_fees(
-        self, pair: str, side: str, filled: float, price: float, fees: list[dict]
-    ) -> tuple[float, float]:
-        """Amount received and the fee in quote. A fee taken in the coin bought shrinks the
-        amount held, so the position is what the account really has."""
-        base, quote = pair.split("/")
-        amount, fee_quote, third_currency = filled, 0.0, False
-        for fee in fees:  # one per trade: an order may fill in several
-            cost = float(fee.get("cost") or 0.0)
-            if fee.get("currency") == quote:
-                fee_quote += cost
-            elif fee.get("currency") == base:
-                fee_quote += cost * price
-                if side == "buy":
-                    amount -= cost
-            elif cost:
-                third_currency = True
-        if third_currency:  # e.g. BNB: estimated at the rate, once for the whole order
-            fee_quote += filled * price * self.fee_rate
-        return amount, fee_quote
+        return order_fill(order, cid, requested_price, now, fees, self.fee_rate)
 
     def fetch_order(self, client_order_id: str) -> BrokerFill | None:
         """The order with this client order id, once done; None if the exchange has none
@@ -348,7 +304,7 @@ class CcxtBroker:
 
     def _done(self, found: dict, pair: str) -> BrokerFill | None:
         """A found order followed to its end, as a duplicate fill; None if nothing filled."""
-        cid = _client_id(found)
+        cid = order_client_id(found)
         found = self._until_done(found, pair)
         if float(found.get("filled") or 0.0) <= 0:
             return None
@@ -368,48 +324,21 @@ class CcxtBroker:
         return fills
 
     def _trades_since(self, pair: str, since: int) -> list[dict]:
-        """Every fill of the account on `pair` since `since`. Binance answers at most 24 h
-        and 1000 trades per request, oldest first: read window by window, and past a full
-        page go on by trade id (fromId), which no crowd of same-millisecond trades defeats."""
-        trades: list[dict] = []
-        start, now = since, self._exchange_ms()
-        while start <= now:
-            end = min(start + TRADES_WINDOW_MS - 1, now)
-            page = self._trades_page(pair, start, {"endTime": end})
-            trades += page
-            while len(page) == TRADES_PAGE:
-                page = self._trades_page(pair, None, {"fromId": int(page[-1]["id"]) + 1})
-                trades += page
-                end = now  # fromId has read on to the present
-            start = end + 1
-        return trades
+        """Every fill of the account on `pair` since `since`, paged as the exchange needs."""
 
-    def _trades_page(self, pair: str, since: int | None, params: dict) -> list[dict]:
-        return self.exchange.call(
-            f"{pair} recent fills", self.api.fetch_my_trades, pair, since, TRADES_PAGE, params
-        )
+        def page(start: int | None, limit: int | None, params: dict) -> list[dict]:
+            return self.exchange.call(
+                f"{pair} recent fills", self.api.fetch_my_trades, pair, start, limit, params
+            )
+
+        return self.exchange.rules.trades_since(page, since, self._exchange_ms())
 
     def _fill_from_trades(self, pair: str, order_id: str, trades: list[dict]) -> BrokerFill:
         cid = self._client_ids.get((pair, order_id))
         if cid is None:  # myTrades does not carry the client order id; the order does
-            cid = _client_id(self._fetch(order_id, pair)) or f"exchange-{order_id}"
+            cid = order_client_id(self._fetch(order_id, pair)) or f"exchange-{order_id}"
             self._client_ids[(pair, order_id)] = cid
-        filled = sum(float(t["amount"]) for t in trades)
-        price = sum(float(t["amount"]) * float(t["price"]) for t in trades) / filled
-        side = trades[0]["side"]
-        amount, fee = self._net_of_fees(
-            pair, side, filled, price, [t["fee"] for t in trades if t.get("fee")]
-        )
-        return BrokerFill(
-            client_order_id=cid,
-            pair=pair,
-            side=side,
-            amount=amount,
-            price=price,
-            fee=fee,
-            ts=datetime.fromtimestamp(max(t["timestamp"] for t in trades) / 1000, UTC),
-            requested_price=price,
-        )
+        return trades_fill(pair, cid, trades, self.fee_rate)
 
     def open_orders(self) -> list[OpenOrder]:
         found = []
@@ -419,7 +348,7 @@ class CcxtBroker:
             ):
                 found.append(
                     OpenOrder(
-                        client_order_id=_client_id(order),
+                        client_order_id=order_client_id(order),
                         exchange_order_id=str(order["id"]),
                         pair=pair,
                         side=order["side"],
@@ -449,13 +378,6 @@ class CcxtBroker:
         if price and min_value:
             least = max(least, min_value / price)
         return least
-
-
-def _client_id(order: dict) -> str:
-    """The order's own client id. Binance's answer to a cancel carries the cancel request's
-    id as clientOrderId and the order's as origClientOrderId."""
-    info = order.get("info") or {}
-    return info.get("origClientOrderId") or order.get("clientOrderId") or ""
 
 
 def _now() -> datetime:

@@ -17,6 +17,7 @@ from config import ConfigError, Settings
 from config.keys import ApiKeys
 from data.store.db import utcnow
 from engine.venues.broker import InsufficientFunds
+from engine.venues.ccxt.rules import VenueRules
 from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
 
 log = logging.getLogger("volt.exchange")
@@ -34,11 +35,7 @@ BROKER_CALLS = (
 FEED_CALLS = ("fetchOHLCV", "fetchTicker")
 _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=]+")
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
-# Binance codes that mean the key itself is refused. ccxt turns -2015 after an earlier success
-# into DDoSProtection (it can be a short ban), but a key revoked mid-run answers the same way.
-KEY_REFUSED_CODES = {"-2015", "-2014", "-1022"}
-IP_BAN_STATUS = 418
-DEFAULT_BAN_SECONDS = 120.0  # when a 418 comes without Retry-After
+DEFAULT_BAN_SECONDS = 120.0  # when an IP ban comes without Retry-After
 
 
 class UnknownOrder(PermanentError):
@@ -46,7 +43,7 @@ class UnknownOrder(PermanentError):
 
 
 class IpBanned(TemporaryError):
-    """The exchange banned this IP for a while (HTTP 418): no calls until the ban ends."""
+    """The exchange banned this IP for a while (Binance: HTTP 418): no calls until it ends."""
 
 
 class ExchangeMonitor:
@@ -74,14 +71,21 @@ class ExchangeMonitor:
 class ExchangeClient:
     """A ccxt exchange with VOLT's error mapping; feed and broker share it (one rate limiter)."""
 
-    def __init__(self, api: ccxt.Exchange, mode: str, keys: ApiKeys | None = None) -> None:
+    def __init__(
+        self,
+        api: ccxt.Exchange,
+        mode: str,
+        keys: ApiKeys | None = None,
+        rules: VenueRules | None = None,
+    ) -> None:
         self.api = api
         self.mode = mode
         self.keys = keys
+        self.rules = rules or VenueRules()
         self.id = api.id
         self.monitor = ExchangeMonitor()
         self._markets_loaded = False
-        self.banned_until = 0.0  # monotonic time an IP ban (HTTP 418) ends
+        self.banned_until = 0.0  # monotonic time an IP ban ends
 
     @property
     def label(self) -> str:
@@ -128,9 +132,10 @@ class ExchangeClient:
         if isinstance(exc, ccxt.InvalidNonce):
             return TemporaryError(f"{what}: {self._resync_clock()} ({detail})")
         code = _CODE.search(str(exc))
-        if code and code.group(1) in KEY_REFUSED_CODES:
+        if code and code.group(1) in self.rules.key_refused_codes:
             return self._key_refused(what, detail)
-        if isinstance(exc, ccxt.DDoSProtection) and f" {IP_BAN_STATUS} " in str(exc)[:40]:
+        ban = self.rules.ip_ban_status
+        if ban and isinstance(exc, ccxt.DDoSProtection) and f" {ban} " in str(exc)[:40]:
             return self._banned(what)
         if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
             return TemporaryError(f"{what}: rate limited by {self.id} (HTTP 429); backing off")
@@ -167,21 +172,24 @@ class ExchangeClient:
         )
 
     def _banned(self, what: str) -> IpBanned:
-        """HTTP 418: honour Retry-After; every call waits until then instead of retrying."""
+        """An IP ban (Binance: HTTP 418): honour Retry-After; every call waits until then
+        instead of retrying."""
         headers = self.api.last_response_headers or {}
         try:
             seconds = float(headers.get("Retry-After") or DEFAULT_BAN_SECONDS)
         except ValueError:
             seconds = DEFAULT_BAN_SECONDS
         self.banned_until = time.monotonic() + seconds
+        status = self.rules.ip_ban_status
         log.error(
-            "%s banned this IP (HTTP 418) for %.0f s after too many requests; no calls to it "
+            "%s banned this IP (HTTP %s) for %.0f s after too many requests; no calls to it "
             "until then. Lower the number of pairs or raise engine.tick_seconds",
             self.id,
+            status,
             seconds,
             extra={"kind": "exchange_ban"},
         )
-        return IpBanned(f"{what}: {self.id} banned this IP (HTTP 418) for {seconds:.0f} s")
+        return IpBanned(f"{what}: {self.id} banned this IP (HTTP {status}) for {seconds:.0f} s")
 
     def _resync_clock(self) -> str:
         # The exchange refuses requests stamped outside recvWindow: follow its clock from now on.
@@ -214,18 +222,12 @@ class ExchangeClient:
         return markets[pair]
 
 
-def make_exchange(settings: Settings, keys: ApiKeys | None) -> ExchangeClient:
-    """The ccxt client for the configured exchange: rate limiter on, sandbox for testnet."""
+def make_exchange(settings: Settings, keys: ApiKeys | None, rules: VenueRules) -> ExchangeClient:
+    """The ccxt client for the configured exchange: rate limiter on, sandbox for testnet, and
+    the exchange's own `rules` (engine.wiring.venue_rules picks them)."""
     cfg = settings.exchange
     exchange_class = getattr(ccxt, cfg.id)
-    options: dict[str, Any] = {"defaultType": "spot"}
-    if cfg.id.startswith("binance"):
-        # Only /api/v3/exchangeInfo at load: no futures markets, no signed currency list.
-        options |= {
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "recvWindow": cfg.recv_window_ms,
-        }
+    options: dict[str, Any] = {"defaultType": "spot", **rules.options}
     config: dict[str, Any] = {
         "enableRateLimit": True,
         "timeout": int(cfg.timeout_seconds * 1000),
@@ -246,4 +248,4 @@ def make_exchange(settings: Settings, keys: ApiKeys | None) -> ExchangeClient:
     missing = [call for call in needed if not api.has.get(call)]
     if missing:
         raise ConfigError(f"exchange.id: ccxt's {cfg.id} lacks {', '.join(missing)}")
-    return ExchangeClient(api, settings.mode, keys)
+    return ExchangeClient(api, settings.mode, keys, rules)

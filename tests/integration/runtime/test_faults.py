@@ -11,7 +11,7 @@ from data.store.db import transaction
 from data.store.events import EventsHandler
 from data.store.models import Event, Order, Position, Trade
 from engine.clock import make_clock
-from engine.tools.faults import FAULTS_ENV
+from engine.tools.faults import FAULTS_ENV, install_faults
 from engine.trading.book import portfolio_view
 from engine.trading.reconcile import reconcile
 from risk import OrderIntent
@@ -23,6 +23,9 @@ def faults(tmp_path, monkeypatch):
     monkeypatch.setattr("engine.venues.retry.FIRST_WAIT_SECONDS", 0.001)  # backoff is wall time
     path = tmp_path / "faults.json"
     monkeypatch.setenv(FAULTS_ENV, str(path))
+    monkeypatch.setattr("engine.wiring.feed_wrappers", [])  # installed for this test only
+    monkeypatch.setattr("engine.wiring.broker_wrappers", [])
+    install_faults()  # as `python -m engine run` does when the variable is set
 
     def plan(**values):
         path.write_text(json.dumps({"seed": 3, **values}))

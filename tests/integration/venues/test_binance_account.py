@@ -39,7 +39,7 @@ def filled_while_away(trader, fake, pair, price, amount, hours_ago, parts=1):
 def test_reconciliation_reads_every_fill_of_the_window_24_hours_and_a_page_at_a_time(
     trader, fake, store, monkeypatch
 ):
-    monkeypatch.setattr("engine.venues.ccxt.broker.TRADES_PAGE", 2)  # Binance's 1000, made small
+    monkeypatch.setattr("engine.venues.binance.rules.TRADES_PAGE", 2)  # Binance's 1000, made small
     old = filled_while_away(trader, fake, "BTC/USDT", 59_000, 0.0002, hours_ago=30)
     recent = filled_while_away(trader, fake, "ETH/USDT", 2_000, 0.003, hours_ago=1, parts=3)
     findings = reconcile(trader)

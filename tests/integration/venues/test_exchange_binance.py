@@ -17,13 +17,13 @@ from engine.venues.ccxt.broker import OrderAboveMaximum, OrderBelowMinimum
 from engine.venues.ccxt.exchange import make_exchange
 from engine.venues.errors import PermanentError, TemporaryError
 from engine.venues.retry import with_retries
-from engine.wiring import build_gate, build_trader
+from engine.wiring import build_gate, build_trader, venue_rules
 from risk import OrderIntent
 from tests.support.binance import approve_buy, approve_sell, connect
 
 
 def test_the_client_uses_the_sandbox_and_keeps_the_rate_limiter_on(settings):
-    client = make_exchange(settings, load_api_keys())
+    client = make_exchange(settings, load_api_keys(), venue_rules(settings))
     assert client.api.enableRateLimit
     assert client.api.urls["api"]["private"].startswith("https://testnet.binance.vision")
 

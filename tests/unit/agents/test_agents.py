@@ -7,7 +7,7 @@ import pytest
 from agents import TechnicalAgent, latest_vote, weigh_votes
 from data.market.indicators import add_indicators
 from data.types import Action, Vote, VoteSource
-from engine.venues.feed import SyntheticFeed
+from engine.venues.synthetic import SyntheticFeed
 from tests.support.runs import START
 
 

@@ -13,7 +13,7 @@ from agents.base import vote_from_frame
 from agents.rsi_rule import RsiRule
 from data.market.indicators import INDICATOR_COLUMNS, add_indicators_over_windows, indicator_arrays
 from data.market.rows import EVERY_ROW, LAST_ROW
-from engine.venues.feed import SYNTHETIC_EPOCH, SyntheticFeed
+from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 
 AGENTS = [RegimeAgent(), SentimentAgent(), TechnicalAgent(), RsiRule()]
 # Every warm-up edge: RSI and ATR 14, Bollinger 20, MACD 26 and 34, sentiment 48 and 49,

@@ -9,7 +9,7 @@ import pytest
 
 from data.market.indicators import INDICATOR_COLUMNS, add_indicators, add_indicators_with_ta
 from data.market.trailing import ewm_mean
-from engine.venues.feed import SYNTHETIC_EPOCH, SyntheticFeed
+from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 
 
 def candles(seed: int, pair: str, count: int) -> pd.DataFrame:

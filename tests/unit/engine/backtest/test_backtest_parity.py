@@ -23,7 +23,7 @@ from engine.backtest.runner import Prepared, evaluate
 from engine.backtest.signals import team_votes
 from engine.backtest.sizing import CashShareSizing
 from engine.trading import book
-from engine.venues.feed import SYNTHETIC_EPOCH, SyntheticFeed
+from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 from tests.support.runs import START, run_ticks
 
 # Two pairs, a 120-candle window, learning frozen (a backtest keeps the weights as

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from config import load_config
 from data.store.db import as_utc, make_engine, make_session_factory
 from data.store.models import Decision, EquitySnapshot, Fill, Order, Position, Trade, VoteRow
-from engine.venues.feed import SyntheticFeed
 from engine.venues.paper import PaperBalance, PaperOrder, make_exchange_factory
+from engine.venues.synthetic import SyntheticFeed
 from tests.support.runs import run_engine
 
 

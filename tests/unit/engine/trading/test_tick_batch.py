@@ -17,7 +17,7 @@ from engine.trading import book
 from engine.trading.tick_records import DecisionPlan, insert_decisions
 from engine.venues import retry
 from engine.venues.errors import TemporaryError
-from engine.venues.feed import BLOCK, SyntheticFeed
+from engine.venues.synthetic import BLOCK, SyntheticFeed
 from risk.stops import walk_stops
 from tests.support.scripted import START, STEP, scripted_trader
 
