@@ -1,6 +1,8 @@
 """Transient faults are retried, outages pause entries, and no order is ever lost or doubled."""
 
+import itertools
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -27,9 +29,12 @@ def faults(tmp_path, monkeypatch):
     monkeypatch.setattr("engine.wiring.broker_wrappers", [])
     install_faults()  # as `python -m engine run` does when the variable is set
 
+    versions = itertools.count(1)
+
     def plan(**values):
         path.write_text(json.dumps({"seed": 3, **values}))
-        time.sleep(0.01)  # a new mtime, so the plan is read again
+        version = next(versions)
+        os.utime(path, (version, version))  # a new mtime, so the plan is read again
 
     plan()
     return plan
