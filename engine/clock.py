@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -31,15 +32,18 @@ class RealClock:
 class SimulatedClock:
     """Market time runs `speed` times faster than the wall, from `start`."""
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    def __init__(
+        self, start: datetime, speed: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"clock speed must be above 0, got {speed}")
         self.speed = speed
         self._start = start
-        self._wall_start = time.monotonic()
+        self._monotonic = monotonic  # the wall it runs against; tests pass their own
+        self._wall_start = monotonic()
 
     def now(self) -> datetime:
-        elapsed = (time.monotonic() - self._wall_start) * self.speed
+        elapsed = (self._monotonic() - self._wall_start) * self.speed
         return self._start + timedelta(seconds=elapsed)
 
     def wait_until(self, target: datetime, stop: threading.Event) -> bool:

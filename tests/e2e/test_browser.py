@@ -11,7 +11,6 @@ import io
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -233,6 +232,4 @@ def test_5_re_arming_resumes_trading(volt, page):
     open_page(page, base, "control")
     wait_text(page, "RUNNING", timeout=90)
     before = count(factory, Decision)
-    started = time.monotonic()
     wait_for(lambda: count(factory, Decision) > before, 60, "decisions after re-arming")
-    assert time.monotonic() - started < 60

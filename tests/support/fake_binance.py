@@ -61,6 +61,9 @@ class FakeBinance:
         self.clock_offset_ms = 0  # the exchange's clock minus the real one
         self.fill_ratio = Decimal(1)  # share of a taker order that finds liquidity
         self.late_rejected = 0  # orders the matching engine refused as older than recvWindow
+        # What happened, in order: each request as "METHOD /path", and "late rejected" or
+        # "late executed" when a late order reaches the matching engine.
+        self.history: list[str] = []
         self._ids = iter(range(1000, 10**9))
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -116,6 +119,7 @@ class FakeBinance:
         params = dict(parse_qsl(query)) | dict(parse_qsl(body))
         with self.lock:
             self.requests.append((method, path, params))
+            self.history.append(f"{method} {path}")
             fault = next(
                 (f for f in self.faults if f["method"] == method and f["path"] == path), None
             )
@@ -157,11 +161,14 @@ class FakeBinance:
             if int(params["timestamp"]) < self.now() - int(params.get("recvWindow", 5000)):
                 with self.lock:
                     self.late_rejected += 1
+                    self.history.append("late rejected")
                 raise ApiError(
                     400, -1021, "Timestamp for this request is outside of the recvWindow."
                 )
         with self.lock:
             answer = private[(method, path)]()
+            if fault and "late" in fault:
+                self.history.append("late executed")
         if fault and "hang" in fault:
             time.sleep(fault["hang"])  # accepted, but the answer comes too late
         return answer

@@ -96,6 +96,7 @@ class FakeOllama:
         self._closing = threading.Event()  # cuts slow and trickling replies short on stop
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._chat_replies_sent = 0
 
     @property
     def host(self) -> str:
@@ -108,6 +109,11 @@ class FakeOllama:
     def chat_requests(self) -> list[dict]:
         with self._lock:
             return [r.body or {} for r in self.requests if r.path == "/api/chat"]
+
+    def chat_replies_sent(self) -> int:
+        """Chat replies written to the end: a client that gave up earlier never saw one."""
+        with self._lock:
+            return self._chat_replies_sent
 
     def tags_requests(self) -> int:
         with self._lock:
@@ -154,6 +160,10 @@ class FakeOllama:
         """Sleep; False when the server is stopping."""
         return not self._closing.wait(seconds)
 
+    def _sent_chat_reply(self) -> None:
+        with self._lock:
+            self._chat_replies_sent += 1
+
     def _has_model(self, model: str) -> bool:
         return _full_name(model) in {_full_name(name) for name in self.models}
 
@@ -195,9 +205,11 @@ def _handler_for(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
             if script.status != 200:
                 self._send_json(script.status, {"error": script.error})
                 return
-            self._send_json(200, _chat_response(model, script), trickle=script.trickle_seconds)
+            if self._send_json(200, _chat_response(model, script), script.trickle_seconds):
+                fake._sent_chat_reply()
 
-        def _send_json(self, status: int, body: dict, trickle: float = 0.0) -> None:
+        def _send_json(self, status: int, body: dict, trickle: float = 0.0) -> bool:
+            """Whether the whole body was written."""
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -206,15 +218,16 @@ def _handler_for(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
             try:
                 if not trickle:
                     self.wfile.write(payload)
-                    return
+                    return True
                 pause = trickle / len(payload)
                 for i in range(len(payload)):
                     self.wfile.write(payload[i : i + 1])
                     self.wfile.flush()
                     if not fake._pause(pause):
-                        return
+                        return False
+                return True
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up, as it should
+                return False  # the client gave up, as it should
 
         def _send_text(self, status: int, text: str) -> None:
             payload = text.encode()

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -25,7 +24,6 @@ from tests.support.fake_ollama import (
 )
 
 TIMEOUT = 0.5
-MARGIN = 0.3  # scheduling slack on a busy 2-core machine
 RETRY = 30.0
 MODEL = "llama3.2"
 
@@ -67,12 +65,6 @@ def make_agent(host: str, clock: FakeMonotonic, model: str = MODEL, timeout=TIME
         host=host, model=model, timeout_seconds=timeout, num_ctx=2048, retry_offline_seconds=RETRY
     )
     return LlmAgent(settings, monotonic=clock)
-
-
-def timed_vote(agent: LlmAgent):
-    started = time.perf_counter()
-    vote = agent.vote(BRIEF)
-    return vote, time.perf_counter() - started
 
 
 def test_a_valid_reply_becomes_an_llm_vote_with_the_raw_reply_and_latency(ollama, clock):
@@ -133,27 +125,27 @@ def test_a_garbled_response_body_abstains(ollama, clock):
 
 def test_a_slow_reply_abstains_within_the_time_budget(ollama, clock):
     ollama.script(slow(3.0))
-    vote, elapsed = timed_vote(make_agent(ollama.host, clock))
+    vote = make_agent(ollama.host, clock).vote(BRIEF)
     assert vote.source == VoteSource.ABSTAIN
     assert vote.rationale == f"LLM abstained: no reply within {TIMEOUT:g}s"
-    assert elapsed < TIMEOUT + MARGIN
+    assert ollama.chat_replies_sent() == 0, "the vote came before the server's late reply"
 
 
 def test_a_trickling_reply_abstains_within_the_time_budget(ollama, clock):
     # Each byte arrives well within httpx's read timeout; only the total budget stops it.
     ollama.script(trickle(3.0))
-    vote, elapsed = timed_vote(make_agent(ollama.host, clock))
+    vote = make_agent(ollama.host, clock).vote(BRIEF)
     assert vote.rationale == f"LLM abstained: no reply within {TIMEOUT:g}s"
-    assert elapsed < TIMEOUT + MARGIN
+    assert ollama.chat_replies_sent() == 0, "the vote came before the trickle ended"
 
 
 def test_no_request_starts_while_a_late_one_is_still_running(ollama, clock):
     ollama.script(trickle(1.0))
     agent = make_agent(ollama.host, clock)
     agent.vote(BRIEF)
-    vote, elapsed = timed_vote(agent)
+    vote = agent.vote(BRIEF)
     assert vote.rationale == "LLM abstained: previous request still running"
-    assert elapsed < 0.1
+    assert ollama.chat_replies_sent() == 0, "the second vote did not wait for the first reply"
     assert len(ollama.chat_requests()) == 1
     assert wait_until(lambda: not agent.request_running, timeout=5)
     assert agent.vote(BRIEF).source == VoteSource.LLM
@@ -203,9 +195,9 @@ def test_a_down_server_is_offline_at_once_and_back_online_after_the_retry_interv
     fake.stop()  # the port is known and nothing listens on it
     agent = make_agent(fake.host, clock)
     for _ in range(3):
-        vote, elapsed = timed_vote(agent)
+        vote = agent.vote(BRIEF)
         assert vote.rationale == f"LLM offline: Ollama not reachable at {fake.host}"
-        assert elapsed < 0.2
+        assert not agent.request_running
     assert agent.status().reachable is False
 
     with fake:  # up again, on the same port
