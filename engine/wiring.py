@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # ccxt takes a second to import: only runs that use it pay fo
 
 # A hook for entry points: every feed and broker built here is passed through these, in
 # order. Production adds none; `python -m engine run|supervise` adds the soak's fault
-# injection when VOLT_FAULTS_FILE names a plan (engine.tools.faults.install_faults).
+# injection when VOLT_FAULTS_FILE names a plan (install_faults in the tools' faults.py).
 feed_wrappers: list[Callable[[Feed], Feed]] = []
 broker_wrappers: list[Callable[[Broker], Broker]] = []
 

@@ -23,6 +23,7 @@ import ccxt
 from engine.venues.broker import OWN_PREFIX, BrokerFill
 from engine.venues.ccxt.exchange import ExchangeClient, UnknownOrder
 from engine.venues.ccxt.fills import order_client_id, order_fill, trades_fill
+from engine.venues.ccxt.limits import check_order_limits, least_sellable
 from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
 from risk import ApprovedOrder
 
@@ -31,14 +32,6 @@ BALANCE_TTL_SECONDS = 5.0
 DONE = ("closed", "canceled", "cancelled", "expired", "rejected")
 # Exchanges without a recvWindow option: assume a request may execute for this long.
 DEFAULT_RECV_WINDOW_MS = 60_000
-
-
-class OrderBelowMinimum(PermanentError):
-    """The exchange would refuse the order as too small; it was not sent."""
-
-
-class OrderAboveMaximum(PermanentError):
-    """The order is worth more than exchange.max_order_value; it was not sent."""
 
 
 @dataclass(frozen=True)
@@ -205,23 +198,15 @@ class CcxtBroker:
         # A market order is valued at the market (Binance: its average price), not at the
         # price the decision saw.
         value = amount * (order.price if order.order_type == "limit" else self._market(order))
-        min_amount = (limits.get("amount") or {}).get("min") or 0.0
-        min_value = (limits.get("cost") or {}).get("min") or 0.0
-        what = f"{order.pair} {order.side} {order.amount:.8g} (worth {value:.2f} {self.quote})"
-        if amount <= 0 or amount < min_amount:
-            raise OrderBelowMinimum(
-                f"{what}: below {self.exchange.id}'s minimum amount {min_amount:g}; not sent"
-            )
-        if value < min_value:
-            raise OrderBelowMinimum(
-                f"{what}: below {self.exchange.id}'s minimum order value {min_value:g} "
-                f"{self.quote}; not sent"
-            )
-        if order.side == "buy" and value > self.max_order_value * (1 + 1e-9):
-            raise OrderAboveMaximum(
-                f"{what}: above exchange.max_order_value {self.max_order_value:g} {self.quote}; "
-                "not sent"
-            )
+        check_order_limits(
+            order,
+            amount,
+            value,
+            limits,
+            exchange_id=self.exchange.id,
+            quote=self.quote,
+            max_order_value=self.max_order_value,
+        )
         return amount
 
     def _until_done(self, placed: dict, pair: str) -> dict:
@@ -370,14 +355,8 @@ class CcxtBroker:
         return len(own)
 
     def dust(self, pair: str, price: float | None = None) -> float:
-        """Less than this cannot be sold: below the minimum amount, or (at `price`) below the
-        minimum order value. Leftovers below it are not a mismatch."""
-        limits = self.exchange.market(pair).get("limits") or {}
-        least = float((limits.get("amount") or {}).get("min") or 0.0)
-        min_value = float((limits.get("cost") or {}).get("min") or 0.0)
-        if price and min_value:
-            least = max(least, min_value / price)
-        return least
+        """Less than this cannot be sold; leftovers below it are not a mismatch."""
+        return least_sellable(self.exchange.market(pair).get("limits") or {}, price)
 
 
 def _now() -> datetime:

@@ -15,8 +15,8 @@ from engine.trading.execution import place_order
 from engine.trading.reconcile import reconcile
 from engine.trading.tick_records import DecisionPlan
 from engine.trading.trader import TickReport
-from engine.venues.ccxt.broker import OrderBelowMinimum
 from engine.venues.ccxt.fills import net_of_fees, order_client_id
+from engine.venues.ccxt.limits import OrderBelowMinimum
 from tests.support.binance import approve_buy
 from tests.support.runs import wait_for
 

@@ -13,8 +13,8 @@ from data.store.models import Position
 from engine.clock import FastForwardClock
 from engine.trading.execution import place_order
 from engine.venues.binance.client_ids import client_order_id
-from engine.venues.ccxt.broker import OrderAboveMaximum, OrderBelowMinimum
 from engine.venues.ccxt.exchange import make_exchange
+from engine.venues.ccxt.limits import OrderAboveMaximum, OrderBelowMinimum
 from engine.venues.errors import PermanentError, TemporaryError
 from engine.venues.retry import with_retries
 from engine.wiring import build_gate, build_trader, venue_rules
