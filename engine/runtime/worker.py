@@ -20,7 +20,6 @@ from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.guards import LaptopGuard
 from engine.runtime.home import stop_on_signals
 from engine.trading.reconcile import reconcile
-from engine.trading.trader import Trader
 from engine.wiring import build_trader
 
 log = logging.getLogger("volt.worker")
@@ -47,7 +46,7 @@ class Worker:
         # clock is the wall clock, whatever a simulated run left behind.
         resume = None if settings.feed.kind == "ccxt" else as_utc(state.market_time)
         self.clock = make_clock(speed, resume)
-        self.trader: Trader = build_trader(settings, factory, self.clock)
+        self.trader = build_trader(settings, factory, self.clock)
         self.trader.defer_checkpoints()  # done between ticks, in the loop's idle time
         self.trader.entries_paused = state.entries_paused
         self.guard = LaptopGuard(settings)
