@@ -14,7 +14,8 @@ from agents.auditor import AuditLimits
 from config import ConfigError, Settings
 from config.keys import load_api_keys, missing_keys_message
 from engine.clock import Clock
-from engine.trading.trader import Trader
+from engine.trading.account import Account
+from engine.trading.loop import Trader
 from engine.venues.broker import Broker
 from engine.venues.feed import Feed
 from engine.venues.paper import PaperExchange, make_exchange_factory
@@ -201,6 +202,26 @@ def _venue_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker
     )
 
 
+def build_account(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    exchange: ExchangeClient | None = None,
+) -> Account:
+    """What closing positions needs, no agents: the kill switch's, with the worker dead.
+    `exchange` is built from settings unless given (tests point one at a loopback server)."""
+    exchange = exchange or build_exchange(settings)
+    auditor = settings.agents.auditor
+    return Account(
+        factory=factory,
+        clock=clock,
+        feed=build_feed(settings, exchange),
+        broker=build_broker(settings, exchange),
+        gate=build_gate(settings),
+        audit_limits=AuditLimits(auditor.max_slippage, auditor.size_tolerance),
+    )
+
+
 def build_trader(
     settings: Settings,
     factory: sessionmaker[Session],
@@ -209,13 +230,14 @@ def build_trader(
 ) -> Trader:
     """`exchange` is built from settings unless given (tests point one at a loopback server)."""
     exchange = exchange or build_exchange(settings)
-    feed, broker = build_feed(settings, exchange), build_broker(settings, exchange)
+    account = build_account(settings, factory, clock, exchange)
+    risk = settings.risk
     trader = Trader(
         factory=factory,
         clock=clock,
-        feed=feed,
-        broker=broker,
-        gate=build_gate(settings),
+        feed=account.feed,
+        broker=account.broker,
+        gate=account.gate,
         agents=build_team(
             settings.agents.weights,
             regime_limits(settings),
@@ -224,11 +246,9 @@ def build_trader(
         live_agents=build_live_agents(settings),
         weights=dict(settings.agents.weights),
         learning=settings.agents.learning,
-        breakeven_accuracy=settings.risk.stop_atr_multiple
-        / (settings.risk.stop_atr_multiple + settings.risk.take_profit_atr_multiple),
-        audit_limits=AuditLimits(
-            settings.agents.auditor.max_slippage, settings.agents.auditor.size_tolerance
-        ),
+        breakeven_accuracy=risk.stop_atr_multiple
+        / (risk.stop_atr_multiple + risk.take_profit_atr_multiple),
+        audit_limits=account.audit_limits,
         thresholds=dict(settings.consensus.thresholds),
         regime_limits=regime_limits(settings),
         pairs=list(settings.market.pairs),

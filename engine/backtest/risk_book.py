@@ -2,7 +2,7 @@
 
 Live, `risk_records.risk_context` reads peak equity (since the last drawdown pause),
 the day's starting equity, recent trades, the last hour's entries and the stored locks;
-`Trader._review_protections` stores a lock at the end of every tick, and a stored lock
+`Approval.review_protections` stores a lock at the end of every tick, and a stored lock
 keeps blocking until its end even once its rule would clear. This book keeps the same
 facts per candle, over plain arrays: an equity snapshot per candle close, and reviews at
 the candles where a lock can start. Those are the candles with a fill, and, while a
@@ -84,7 +84,7 @@ class RiskBook:
         self.filled = b
 
     def review(self, row: int, values: dict[str, float]) -> None:
-        """`Trader._review_protections` at the end of the tick of `row`."""
+        """`Approval.review_protections` at the end of the tick of `row`."""
         context = self.context(row, float(self.equity[row]), values, seen=row + 1)
         blocks = [b for pair in self.pairs for b in self.gate.blocks(replace(context, pair=pair))]
         before = self.locks

@@ -182,7 +182,7 @@ def simulate(
             risk.exited(pair, row, trade.pnl, reason)
 
     def check_stops(pair: str, row: int) -> None:
-        """`Trader._check_stops` on one candle, with the same functions."""
+        """`Stops.check` (engine.trading.stops) on one candle, with the same functions."""
         s, position = arrays[pair], held[pair]
         hit = stop_exit(
             s.open[row], s.high[row], s.low[row], position.stop_loss, position.take_profit

@@ -5,6 +5,8 @@ not place is reported, never adopted. Each difference is one finding, logged as 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -12,57 +14,86 @@ from data.market.indicators import add_indicators
 from data.store.db import transaction
 from data.store.models import Order, Position
 from engine.trading import book
+from engine.trading.account import Account
 from engine.trading.execution import record_fill
-from engine.trading.trader import Trader
 from engine.venues.broker import OWN_PREFIX, BrokerFill
 from engine.venues.retry import with_retries
+
+if TYPE_CHECKING:
+    from engine.trading.loop import Trader
 
 log = logging.getLogger("volt.reconcile")
 
 
-def reconcile(trader: Trader) -> list[str]:
+def reconcile(
+    source: Account | Trader,
+    pairs: Sequence[str] | None = None,
+    history_candles: int | None = None,
+) -> list[str]:
+    """Every difference between the broker and the database, settled or reported. With an
+    `Account`, `pairs` (whose coins are checked) and `history_candles` (the ATR behind a
+    recovered position's stop) are needed; a Trader brings its own."""
+    account, pairs, history_candles = _parts(source, pairs, history_candles)
+    if history_candles is None:
+        raise TypeError("an Account's reconciliation needs its history length")
+    broker = account.broker
     # Orders sent with no clear answer first: until the exchange can tell whether they
     # executed, reconciliation fails (and entries wait). Then open orders: a cancelled
     # leftover's partial fill is recorded like any other.
-    findings = trader.broker.settle_in_doubt()
-    findings += [_settle_open(trader, order) for order in trader.broker.open_orders()]
-    findings += [_adopt(trader, fill) for fill in _unrecorded(trader)]
-    return findings + holdings_mismatches(trader)
+    findings = broker.settle_in_doubt()
+    findings += [_settle_open(broker, order) for order in broker.open_orders()]
+    findings += [_adopt(account, fill, history_candles) for fill in _unrecorded(account)]
+    return findings + holdings_mismatches(account, pairs=pairs)
 
 
-def _settle_open(trader: Trader, order) -> str:
+def _parts(
+    source: Account | Trader, pairs: Sequence[str] | None, history_candles: int | None
+) -> tuple[Account, Sequence[str], int | None]:
+    """The account, the pairs and the history length: a Trader's own unless given."""
+    if isinstance(source, Account):
+        if pairs is None:
+            raise TypeError("an Account's reconciliation needs the pairs it trades")
+        return source, pairs, history_candles
+    return (
+        source.account,
+        source.pairs if pairs is None else pairs,
+        source.history_candles if history_candles is None else history_candles,
+    )
+
+
+def _settle_open(broker, order) -> str:
     what = (
         f"open {order.side} order {order.client_order_id or order.exchange_order_id} "
         f"({order.amount:.8g} {order.pair} at {order.price:.6g}, {order.filled:.8g} filled)"
     )
     if not order.client_order_id.startswith(OWN_PREFIX):
         return f"{what} was not placed by VOLT; left alone, check the account"
-    trader.broker.cancel_order(order)
+    broker.cancel_order(order)
     return f"{what} was left by an earlier run; cancelled, any part filled is recorded"
 
 
-def _unrecorded(trader: Trader) -> list[BrokerFill]:
-    with trader.factory() as session:
+def _unrecorded(account: Account) -> list[BrokerFill]:
+    with account.factory() as session:
         known = set(session.scalars(select(Order.client_order_id)))
-    return [fill for fill in trader.broker.orders() if fill.client_order_id not in known]
+    return [fill for fill in account.broker.orders() if fill.client_order_id not in known]
 
 
-def _adopt(trader: Trader, fill: BrokerFill) -> str:
+def _adopt(account: Account, fill: BrokerFill, history_candles: int) -> str:
     what = f"{fill.client_order_id} ({fill.side} {fill.amount:.8g} {fill.pair} at {fill.price:.6g})"
     if not fill.client_order_id.startswith(OWN_PREFIX):
         return f"order {what} was not placed by VOLT; left alone, check the account"
-    with transaction(trader.factory) as session:
+    with transaction(account.factory) as session:
         position = session.get(Position, fill.pair)
         order, row = record_fill(session, fill, "recovered", None)
         if fill.side == "buy" and position is None:
-            stop, target = _protective_levels(trader, fill)
+            stop, target = _protective_levels(account, fill, history_candles)
             book.record_entry(session, order, row, stop, target)
             return (
                 f"recorded {what}, filled while the engine was not looking; "
                 f"stop {stop:.6g}, take profit {target:.6g}"
             )
         if fill.side == "sell" and position is not None:
-            dust = trader.broker.dust(fill.pair, fill.price)
+            dust = account.broker.dust(fill.pair, fill.price)
             trade = book.record_exit(session, order, row, "recovered", dust)
             if session.get(Position, fill.pair) is not None:
                 return (
@@ -75,26 +106,32 @@ def _adopt(trader: Trader, fill: BrokerFill) -> str:
     return f"ERROR: recorded {what}, a sell with no position to close; check the account"
 
 
-def _protective_levels(trader: Trader, fill: BrokerFill) -> tuple[float, float]:
+def _protective_levels(
+    account: Account, fill: BrokerFill, history_candles: int
+) -> tuple[float, float]:
     candles = with_retries(
-        lambda: trader.feed.candles(fill.pair, trader.clock.now(), trader.history_candles),
+        lambda: account.feed.candles(fill.pair, account.clock.now(), history_candles),
         f"{fill.pair} candles for a recovered position's stop",
     )
     atr = float(add_indicators(candles)["atr"].iloc[-1]) if len(candles) > 20 else float("nan")
     if not atr > 0:
         atr = fill.price * 0.01  # no history: a 1% ATR keeps the position protected
-    return trader.gate.protective_levels(fill.price, atr)
+    return account.gate.protective_levels(fill.price, atr)
 
 
-def holdings_mismatches(trader: Trader, surplus: bool = True) -> list[str]:
-    """Coins the account holds against VOLT's positions. `surplus` False: only shortfalls,
-    for an exchange account that may also hold coins of its owner's."""
-    broker = trader.broker
+def holdings_mismatches(
+    source: Account | Trader, surplus: bool = True, pairs: Sequence[str] | None = None
+) -> list[str]:
+    """Coins the account holds against VOLT's positions in `pairs` (a Trader's own when
+    not given). `surplus` False: only shortfalls, for an exchange account that may also
+    hold coins of its owner's."""
+    account, pairs, _ = _parts(source, pairs, None)
+    broker = account.broker
     balances = broker.balances()
-    with trader.factory() as session:
+    with account.factory() as session:
         positions = book.open_positions(session)
     findings = []
-    for pair in trader.pairs:
+    for pair in pairs:
         base = pair.split("/")[0]
         held = balances.get(base, 0.0)
         expected = positions[pair].amount if pair in positions else 0.0

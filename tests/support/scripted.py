@@ -14,7 +14,8 @@ from agents import RegimeLimits
 from config import Settings, load_config
 from data.store.db import make_engine, make_session_factory
 from engine.clock import FastForwardClock
-from engine.trading.trader import Trader
+from engine.trading.decide import Team
+from engine.trading.loop import Trader
 from engine.venues.paper import PaperExchange, make_exchange_factory
 from engine.wiring import build_gate
 
@@ -70,13 +71,29 @@ class ScriptedAgent:
         return "scripted"
 
 
-class ScriptedTrader(Trader):
+class ScriptedTeam(Team):
     """Tells the scripted agent which pair it votes on."""
 
-    def _plan(self, item, position):
+    def plan(self, pair, candles, position):
         for agent in self.agents:
-            agent.pair = item.pair
-        return super()._plan(item, position)
+            agent.pair = pair
+        return super().plan(pair, candles, position)
+
+
+class ScriptedTrader(Trader):
+    """A Trader whose team is a `ScriptedTeam`."""
+
+    def __init__(self, **parts) -> None:
+        super().__init__(**parts)
+        team = self.team
+        self.team = ScriptedTeam(
+            team.factory,
+            team.agents,
+            team.live_agents,
+            team.weights,
+            team.thresholds,
+            team.regime_limits,
+        )
 
 
 def scripted_settings(**risk) -> Settings:

@@ -11,9 +11,9 @@ from data.store.state import read_state
 from data.types import Action, Consensus
 from engine.trading import book
 from engine.trading.execution import place_order, record_fill
+from engine.trading.loop import TickReport
 from engine.trading.reconcile import reconcile
 from engine.trading.tick_records import DecisionPlan
-from engine.trading.trader import TickReport
 from engine.venues.binance.client_ids import client_order_id
 from engine.venues.ccxt.exchange import IpBanned
 from engine.venues.errors import PermanentError
@@ -115,4 +115,4 @@ def decide(trader, store, pair):
     consensus = Consensus(Action.BUY, 1.0, 0.5, {}, ())
     candle = now.replace(year=now.year + 1)  # a candle no tick has decided on
     plan = DecisionPlan(pair, candle, 3_000.0, 30.0, "normal", consensus)
-    return trader._record_and_act(plan, now, TickReport())
+    return trader.batch.book_decision(plan, now, TickReport())

@@ -4,12 +4,13 @@ rounding are not violations; a fill the book ran dry on is."""
 import logging
 from datetime import UTC, datetime
 
+from engine.trading.execution import send
 from tests.support.binance import approve_buy
 
 
 def audited(trader, caplog):  # noqa: F811
     with caplog.at_level(logging.WARNING, logger="volt.trader"):
-        fill, audit = trader._send(approve_buy(trader), datetime.now(UTC))
+        fill, audit = send(trader.account, approve_buy(trader), datetime.now(UTC))
     findings = [r.getMessage() for r in caplog.records if "auditor" in r.getMessage()]
     assert bool(audit) == bool(findings)  # what is logged is what goes on the decision
     return fill, findings

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from data.store.models import Decision, Order, Position
 from data.types import Action, Consensus
 from engine.trading.execution import place_order
+from engine.trading.loop import TickReport
 from engine.trading.reconcile import reconcile
 from engine.trading.tick_records import DecisionPlan
-from engine.trading.trader import TickReport
 from engine.venues.ccxt.fills import net_of_fees, order_client_id
 from engine.venues.ccxt.limits import OrderBelowMinimum
 from tests.support.binance import approve_buy
@@ -88,7 +88,7 @@ def decide_to_buy(trader, store):
     now = datetime.now(UTC)
     consensus = Consensus(Action.BUY, 1.0, 0.5, {}, ())
     report = TickReport()
-    trader._record_and_act(
+    trader.batch.book_decision(
         DecisionPlan("BTC/USDT", now, 60_000.0, 600.0, "normal", consensus), now, report
     )
     with store[1]() as session:
@@ -97,7 +97,7 @@ def decide_to_buy(trader, store):
 
 def decision_cid(decision):
     from data.store.db import as_utc
-    from engine.trading.trader import client_order_id
+    from engine.venues.binance.client_ids import client_order_id
 
     return client_order_id(decision.pair, as_utc(decision.candle_ts), "b")
 

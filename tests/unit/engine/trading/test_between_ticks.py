@@ -62,7 +62,7 @@ def test_commits_leave_the_log_to_the_checkpoint_between_ticks(tmp_path, deferre
 def test_the_worker_checkpoints_after_each_tick(store, monkeypatch):
     sqlite_only(store)
     worker = Worker(load_config(), store[1], speed=1000.0, run_for=1.5)
-    stores = worker.trader._stores()
+    stores = worker.trader.account.stores()
     assert len(stores) == 2  # the engine's store and the paper exchange's
     for engine in stores:
         with engine.connect() as conn:

@@ -38,7 +38,7 @@ def test_a_failed_decision_leaves_no_partial_rows(trader_factory, store, monkeyp
         record_fill(session, fill, reason, decision_id)
         raise RuntimeError("disk full (test)")
 
-    monkeypatch.setattr("engine.trading.trader.record_fill", record_then_fail)
+    monkeypatch.setattr("engine.trading.execution.record_fill", record_then_fail)
     for _ in range(400):
         before = counts(store[1])
         report = trader.tick()

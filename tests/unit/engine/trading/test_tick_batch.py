@@ -131,16 +131,16 @@ def test_an_entry_the_gate_refuses_is_booked_with_the_others_with_its_reason(mar
 
 def test_when_the_shared_transaction_fails_each_pair_is_booked_alone(market, monkeypatch, caplog):
     trader, clock = market({pair: [0] * 40 for pair in PAIRS})
-    from engine.trading import trader as trading
+    from engine.trading import batch
 
-    real_insert = trading.insert_decisions
+    real_insert = batch.insert_decisions
 
     def eth_breaks(session, decided, now):
         if any(plan.pair == "ETH/USDT" for plan, _ in decided):
             raise RuntimeError("a bug in ETH's decision (test)")
         return real_insert(session, decided, now)
 
-    monkeypatch.setattr(trading, "insert_decisions", eth_breaks)
+    monkeypatch.setattr(batch, "insert_decisions", eth_breaks)
     before = len(decisions(trader))
     clock.advance(STEP.total_seconds())
     with caplog.at_level(logging.ERROR):
@@ -152,7 +152,7 @@ def test_when_the_shared_transaction_fails_each_pair_is_booked_alone(market, mon
     with trader.factory() as session:  # ETH's candles are kept all the same
         assert session.scalar(select(Candle.ts).where(Candle.pair == "ETH/USDT").limit(1))
 
-    monkeypatch.setattr(trading, "insert_decisions", real_insert)
+    monkeypatch.setattr(batch, "insert_decisions", real_insert)
     clock.advance(STEP.total_seconds())
     assert trader.tick().succeeded
     assert {d.pair for d in decisions(trader)[before + 1 :]} == set(PAIRS)
@@ -265,7 +265,7 @@ def test_a_stop_exit_that_failed_is_sent_again_under_the_same_id(tmp_path, monke
 
 
 def test_the_journal_is_followed_after_a_shared_transaction_rolled_back(tmp_path, monkeypatch):
-    from engine.trading import trader as trading
+    from engine.trading import approve
 
     script = [0] * (WARM + 2) + [1] + [0] * 40
     trader, clock = scripted_trader(tmp_path, {"BTC/USDT": [100.0] * 60}, {"BTC/USDT": script})
@@ -273,7 +273,7 @@ def test_the_journal_is_followed_after_a_shared_transaction_rolled_back(tmp_path
     trader.tick()
     tick_to(trader, clock, WARM + 3)
     assert trader.close_position("BTC/USDT", "manual", "m1").startswith("closed")
-    real_sync, calls = trading.sync_locks, []
+    real_sync, calls = approve.sync_locks, []
 
     def locked_once(*args, **kwargs):
         calls.append(1)
@@ -281,7 +281,7 @@ def test_the_journal_is_followed_after_a_shared_transaction_rolled_back(tmp_path
             raise OperationalError("sync_locks", {}, Exception("database is locked (test)"))
         return real_sync(*args, **kwargs)
 
-    monkeypatch.setattr(trading, "sync_locks", locked_once)
+    monkeypatch.setattr(approve, "sync_locks", locked_once)
     for _ in range(3):
         clock.advance(STEP.total_seconds())
         assert trader.tick().succeeded
@@ -310,7 +310,7 @@ def test_a_balance_failure_on_a_tick_without_a_new_candle_is_logged_not_raised(
 def test_a_decision_left_with_its_order_in_flight_is_taken_back_and_decided_again(
     tmp_path, monkeypatch
 ):
-    from engine.trading import trader as trading
+    from engine.trading import execution
 
     script = [0] * (WARM + 2) + [1] * 3 + [0] * 30
     trader, clock = scripted_trader(tmp_path, {"BTC/USDT": [100.0] * 60}, {"BTC/USDT": script})
@@ -327,12 +327,12 @@ def test_a_decision_left_with_its_order_in_flight_is_taken_back_and_decided_agai
 
     monkeypatch.setattr(trader.broker, "submit", not_placed)
     monkeypatch.setattr(trader.broker, "fetch_order", lambda cid: None, raising=False)
-    monkeypatch.setattr(trading, "delete", cannot_delete)
+    monkeypatch.setattr(execution, "delete", cannot_delete)
     clock.advance(STEP.total_seconds())
     assert trader.tick().skipped  # the buy was never placed, and could not be taken back
     with trader.factory() as session:
         left = session.scalars(select(Decision).order_by(Decision.id.desc())).first()
-    assert left.outcome == trading.ORDER_SENT
+    assert left.outcome == execution.ORDER_SENT
     monkeypatch.undo()
     monkeypatch.setattr(trader.broker, "submit", real_submit)
     clock.advance(5)  # the same candle, still the latest

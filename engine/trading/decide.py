@@ -1,0 +1,128 @@
+"""The team's decision on a pair's latest candle: indicators (the last row only), every
+agent's vote, the market regime and the weighted consensus. Nothing is written here."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
+from agents.base import agent_votes, vote_from_frame
+from agents.regime import RegimeAgent, regime_columns, regime_name
+from data.market.indicators import indicator_arrays
+from data.market.rows import LAST_ROW
+from data.store.models import JournalEntry, Position
+from engine.trading import journal
+from engine.trading.tick_records import DecisionPlan
+
+INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb_upper", "atr")
+
+
+class Team:
+    """The agents, their weights (adapted by learning: the same dict) and the thresholds."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        agents: list[RuleAgent],
+        live_agents: list[LiveAgent],
+        weights: dict[str, float],
+        thresholds: dict[str, float],
+        regime_limits: RegimeLimits,
+    ) -> None:
+        self.factory = factory
+        self.agents, self.live_agents = agents, live_agents
+        self.weights, self.thresholds, self.regime_limits = weights, thresholds, regime_limits
+
+    def plan(self, pair: str, candles: pd.DataFrame, position: Position | None) -> DecisionPlan:
+        """The team's decision on the latest of `candles`; `position` goes into the live
+        agents' brief only."""
+        candle_ts = candles.index[-1].to_pydatetime()
+        # Only the last row of each column is read: LAST_ROW computes no other.
+        columns = indicator_arrays(candles, LAST_ROW)
+        frame = cache(lambda: pd.DataFrame(indicator_arrays(candles), index=candles.index))
+        vote_columns = [agent_votes(agent, columns, frame, LAST_ROW) for agent in self.agents]
+        votes = [
+            vote_from_frame(agent, rows, len(candles))
+            for agent, rows in zip(self.agents, vote_columns, strict=True)
+        ]
+        # The regime sets how sure the team must be, whatever weight the regime agent has.
+        regime = regime_name(self._regime_code(columns, vote_columns)) or "normal"
+        if self.live_agents:
+            brief = self.market_brief(pair, columns, candle_ts, regime, position)
+            votes += [agent.vote(brief) for agent in self.live_agents]
+        return DecisionPlan(
+            pair,
+            candle_ts,
+            float(columns["close"][-1]),
+            float(columns["atr"][-1]),
+            regime,
+            weigh_votes(votes, self.weights, self.thresholds[regime]),
+        )
+
+    def _regime_code(self, columns: dict[str, np.ndarray], vote_columns: list) -> float:
+        """The regime agent's reading when it reads as the trader does (not classified twice)."""
+        for agent, rows in zip(self.agents, vote_columns, strict=True):
+            if (
+                isinstance(agent, RegimeAgent)
+                and agent.window is None
+                and agent.limits == self.regime_limits
+            ):
+                return float(np.asarray(rows["regime_code"])[-1])
+        codes = regime_columns(columns, self.regime_limits, rows=LAST_ROW)["regime_code"]
+        return float(codes[-1])
+
+    def market_brief(
+        self,
+        pair: str,
+        columns: dict[str, np.ndarray],
+        candle_ts: datetime,
+        regime: str,
+        position: Position | None,
+    ) -> MarketBrief:
+        """What the live agents are told: the last indicators, the position, the outcomes."""
+        last = {name: float(columns[name][-1]) for name in INDICATOR_SNAPSHOT if name in columns}
+        indicators = {name: value for name, value in last.items() if not math.isnan(value)}
+        price = float(columns["close"][-1])
+        held = None
+        if position is not None:
+            held = {
+                "entry_price": position.entry_price,
+                "amount": position.amount,
+                "stop_loss": position.stop_loss,
+                "take_profit": position.take_profit,
+                "unrealised_pct": (price / position.entry_price - 1) * 100,
+            }
+        with self.factory() as session:
+            recent = session.scalars(
+                select(JournalEntry)
+                .where(JournalEntry.outcome != journal.PENDING)
+                .order_by(JournalEntry.id.desc())
+                .limit(5)
+            ).all()
+            outcomes = [
+                f"{e.pair} {e.action} -> {e.outcome} {e.pnl_pct or 0.0:+.1%}" for e in recent
+            ]
+        return MarketBrief(
+            pair=pair,
+            price=price,
+            candle_time=candle_ts,
+            indicators=indicators,
+            regime=regime,
+            position=held,
+            recent_outcomes=outcomes,
+        )
+
+    def llm_status(self) -> dict | None:
+        """The LLM agent's health for the dashboard, or None when it is not on the team."""
+        for agent in self.live_agents:
+            if agent.name == "llm":
+                return dataclasses.asdict(agent.status())
+        return None

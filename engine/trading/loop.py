@@ -1,0 +1,215 @@
+"""The trading loop: each tick fetches every pair's new candles, decides on each, has
+risk approve the orders, executes them, books the tick and learns from what resolved.
+The steps live in their own modules; the Trader only composes them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents import LiveAgent, RegimeLimits, RuleAgent
+from agents.auditor import AuditLimits
+from config import timeframe_seconds
+from config.settings import Learning
+from data.store.db import as_utc, checkpoint, defer_checkpoints
+from data.store.models import Decision
+from engine.clock import Clock
+from engine.trading import book, manual
+from engine.trading.account import Account, default_audit_limits
+from engine.trading.approve import Approval, EntryRules
+from engine.trading.batch import PairTick, TickBatch
+from engine.trading.decide import Team
+from engine.trading.execution import Execution
+from engine.trading.faults import PairErrors, TickFaults
+from engine.trading.fetch import Fetcher
+from engine.trading.learn import Learner
+from engine.trading.risk_records import ExitRetries
+from engine.trading.stops import Stops
+from engine.venues.broker import Broker
+from engine.venues.feed import Feed
+from risk import RiskGate
+
+log = logging.getLogger("volt.trader")
+
+
+@dataclass
+class TickReport:
+    decisions: int = 0
+    entries: int = 0
+    exits: int = 0
+    new_candles: bool = False
+    skipped: dict[str, str] = field(default_factory=dict)  # pair -> why (expected faults)
+    unexpected: list[str] = field(default_factory=list)  # pairs that hit a bug
+
+    @property
+    def succeeded(self) -> bool:
+        """A tick that hit an unexpected error is not a success: the watchdog must see it."""
+        return not self.unexpected
+
+
+class Part:
+    """A Trader attribute kept by one of its parts: setting it (a test's spy, the kill
+    switch's flaky broker) changes what every step uses."""
+
+    def __init__(self, part: str, name: str | None = None) -> None:
+        self.part, self.name = part, name
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = self.name or name
+
+    def __get__(self, trader: object, owner: type | None = None):
+        return self if trader is None else getattr(getattr(trader, self.part), self.name)
+
+    def __set__(self, trader: object, value) -> None:
+        setattr(getattr(trader, self.part), self.name, value)
+
+
+class Trader:
+    factory, clock, feed = Part("account"), Part("account"), Part("account")
+    broker, gate, marks = Part("account"), Part("account"), Part("account")
+    entries_paused = Part("rules", "paused")
+    entry_blocks = Part("rules", "blocks")  # laptop guards and the like, refreshed each tick
+    stale_pairs = Part("rules", "stale")
+    weights, base_weights = Part("learner"), Part("learner")
+
+    def __init__(
+        self,
+        *,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        feed: Feed,
+        broker: Broker,
+        gate: RiskGate,
+        agents: list[RuleAgent],
+        weights: dict[str, float],
+        thresholds: dict[str, float],
+        regime_limits: RegimeLimits,
+        pairs: list[str],
+        timeframe: str,
+        history_candles: int,
+        live_agents: list[LiveAgent] | None = None,
+        learning: Learning | None = None,
+        audit_limits: AuditLimits | None = None,
+        breakeven_accuracy: float = 0.5,
+    ) -> None:
+        audit_limits = audit_limits or default_audit_limits()
+        self.account = Account(factory, clock, feed, broker, gate, audit_limits=audit_limits)
+        self.pairs, self.timeframe, self.history_candles = pairs, timeframe, history_candles
+        self.exchange = None  # the ccxt client behind feed and broker, if any
+        candle = timedelta(seconds=timeframe_seconds(timeframe))
+        self.rules = EntryRules()
+        self.errors = PairErrors(factory)
+        self.exit_retries = ExitRetries(factory, candle)
+        self.fetcher = Fetcher(self.account, candle, history_candles, self.rules.stale)
+        self.learner = Learner(factory, weights, learning or Learning(), breakeven_accuracy, candle)
+        self.team = Team(
+            factory, agents, live_agents or [], self.learner.weights, thresholds, regime_limits
+        )
+        self.approval = Approval(self.account, self.rules, pairs)
+        self.execution = Execution(self.account, self.learner, decided=set())
+        self.stops = Stops(self.account, candle)
+        self.batch = TickBatch(
+            self.account,
+            timeframe,
+            self.approval,
+            self.stops,
+            self.execution,
+            self.learner,
+            self.exit_retries,
+        )
+        with factory() as session:
+            for pair in pairs:
+                last = session.scalar(
+                    select(func.max(Decision.candle_ts)).where(Decision.pair == pair)
+                )
+                if last is not None:
+                    self.account.last_candle[pair] = as_utc(last)
+
+    # --- the loop body -------------------------------------------------------------------
+    def tick(self) -> TickReport:
+        """Fetch every pair, decide each from its candles, then book the tick: in one
+        transaction every pair that sends no order, then each order sent and booked, then
+        (see `TickBatch`) any pair that must be booked alone. One pair's fault never costs
+        another's."""
+        report, now = TickReport(), self.clock.now()
+        faults = self.errors.tick(now, report)
+        ticks = self._fetch(now, report, faults)
+        self._decide([t for t in ticks if t.waiting is None], faults)
+        ticks = [t for t in ticks if faults.went_through(t.pair)]
+        batch = self.batch
+        booked = batch.book_together(ticks, now, report) if ticks else None  # approve, book
+        for order in booked.staged if booked is not None else ():  # execute, book
+            with faults.isolate(order.item.pair):
+                batch.send_staged(order, now, report)
+        for item in batch.to_book_alone(ticks, booked):  # approve, execute, book: alone
+            with faults.isolate(item.pair):
+                batch.book_alone(item, now, report, stored=booked is not None)
+        self.learner.learn_from(batch.close_tick(booked, now, report.new_candles), now)
+        faults.settle(self.pairs)
+        for pair in self.pairs:
+            self.fetcher.watch_staleness(pair, now)
+        return report
+
+    def _fetch(self, now: datetime, report: TickReport, faults: TickFaults) -> list[PairTick]:
+        self.fetcher.feed_down = False
+        ticks = []
+        for pair in self.pairs:
+            with faults.isolate(pair):
+                new = self.fetcher.new_candles(pair, now, report)
+                if new is not None:
+                    # A refused exit waits for its retry; its candles stay unseen, so its
+                    # stop is met again.
+                    ticks.append(PairTick(new, waiting=self.exit_retries.deferred(pair, now)))
+        return ticks
+
+    def _decide(self, ticks: list[PairTick], faults: TickFaults) -> None:
+        """Each pair's decision, computed before any write (the LLM included)."""
+        if not ticks:
+            return
+        positions = {}
+        if self.team.live_agents:  # the position only goes into the live agents' brief
+            with self.factory() as session:
+                positions = book.open_positions(session)
+        for item in ticks:
+            with faults.isolate(item.pair):
+                position = positions.get(item.pair)
+                if position is not None and self.stops.walk(position, item.fresh).hit:
+                    position = None  # the stop closes it before this decision is acted on
+                if not self.execution.decided_before(item.pair, item.new.latest):
+                    item.plan = self.team.plan(item.pair, item.new.window, position)
+
+    # --- between ticks ----------------------------------------------------------------
+    def defer_checkpoints(self) -> None:
+        """The live loop's stores copy their write-ahead log only in `between_ticks`."""
+        for engine in self.account.stores():
+            defer_checkpoints(engine)
+
+    def between_ticks(self) -> None:
+        """Upkeep the loop does while it waits for the next candle, so no tick carries it:
+        the write-ahead logs are copied into the stores. A failure is logged and tried
+        again after the next tick; the log only grows meanwhile."""
+        for engine in self.account.stores():
+            try:
+                checkpoint(engine)
+            except Exception:
+                log.exception("could not checkpoint the store's write-ahead log")
+
+    def llm_status(self) -> dict | None:
+        return self.team.llm_status()
+
+    # --- orders asked for from outside the loop (see `manual`) ---------------------------
+    def close_position(self, pair: str, reason: str, tag: str) -> str:
+        return manual.close_position(self.account, pair, reason, tag)
+
+    def flatten(self, reason: str, tag: str) -> tuple[list[str], list[str]]:
+        return manual.flatten(self.account, reason, tag)
+
+    def cancel_open_orders(self) -> str:
+        return manual.cancel_open_orders(self.account)
+
+    def current_price(self, pair: str, now: datetime) -> float:
+        return manual.current_price(self.account, pair, now)
