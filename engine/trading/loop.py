@@ -69,6 +69,8 @@ class Part:
 
 
 class Trader:
+    """The steps, composed; its attributes below are its parts' (see `Part`)."""
+
     factory, clock, feed = Part("account"), Part("account"), Part("account")
     broker, gate, marks = Part("account"), Part("account"), Part("account")
     entries_paused = Part("rules", "paused")
@@ -137,8 +139,8 @@ class Trader:
         another's."""
         report, now = TickReport(), self.clock.now()
         faults = self.errors.tick(now, report)
-        ticks = self._fetch(now, report, faults)
-        self._decide([t for t in ticks if t.waiting is None], faults)
+        ticks = self._fetch(now, report, faults)  # fetch
+        self._decide([t for t in ticks if t.waiting is None], faults)  # decide
         ticks = [t for t in ticks if faults.went_through(t.pair)]
         batch = self.batch
         booked = batch.book_together(ticks, now, report) if ticks else None  # approve, book
@@ -148,7 +150,8 @@ class Trader:
         for item in batch.to_book_alone(ticks, booked):  # approve, execute, book: alone
             with faults.isolate(item.pair):
                 batch.book_alone(item, now, report, stored=booked is not None)
-        self.learner.learn_from(batch.close_tick(booked, now, report.new_candles), now)
+        resolved = batch.close_tick(booked, now, report.new_candles)  # snapshot, journal, locks
+        self.learner.learn_from(resolved, now)  # learn
         faults.settle(self.pairs)
         for pair in self.pairs:
             self.fetcher.watch_staleness(pair, now)
