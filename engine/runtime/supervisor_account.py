@@ -15,8 +15,10 @@ from data.store.models import Position
 from data.store.state import read_state
 from engine.clock import make_clock
 from engine.runtime.commands import Outcome
+from engine.trading import manual
+from engine.trading.account import Account
 from engine.trading.reconcile import holdings_mismatches, reconcile
-from engine.wiring import build_trader
+from engine.wiring import build_account
 
 log = logging.getLogger("volt.supervisor")
 KILL_CLOSE_ATTEMPTS = 3
@@ -29,12 +31,13 @@ class SupervisorAccount:
         self.factory = factory
         self.speed = speed
 
-    def connect(self):
-        """A fresh connection for each use: a broker left broken by the last one is not
-        reused. The clock resumes at the engine's market time, as a worker's would."""
+    def connect(self) -> Account:
+        """A fresh account for each use (no agents, no loop): a broker left broken by the
+        last one is not reused. The clock resumes at the engine's market time, as a worker's
+        would."""
         state = read_state(self.factory)
         resume = None if self.settings.feed.kind == "ccxt" else as_utc(state.market_time)
-        return build_trader(self.settings, self.factory, make_clock(self.speed, resume))
+        return build_account(self.settings, self.factory, make_clock(self.speed, resume))
 
     def flatten(self, command_id: int) -> tuple[list[str], list[str], int]:
         """Close everything, retried with backoff. Returns (what was done, what is still open
@@ -62,13 +65,16 @@ class SupervisorAccount:
         closed += [line for line in done if not line.startswith("closed ")]
         return closed, failed, attempt
 
-    def flatten_once(self, command_id: int, account=None) -> tuple[list[str], list[str]]:
+    def flatten_once(
+        self, command_id: int, account: Account | None = None
+    ) -> tuple[list[str], list[str]]:
         """One attempt. Each step is on its own: a failing one never stops the closes."""
-        account = account or self.connect()
+        account = account if account is not None else self.connect()
+        market = self.settings.market
         try:
             # The worker may have died between the broker's fill and its own record of it:
             # bring the book up to date first, or the flatten would miss that position.
-            for finding in reconcile(account):
+            for finding in reconcile(account, market.pairs, market.history_candles):
                 log.warning(
                     "reconciliation before the flatten: %s",
                     finding,
@@ -82,7 +88,7 @@ class SupervisorAccount:
                 extra={"kind": "kill_switch"},
             )
         try:
-            done, failed = account.flatten("kill_switch", f"k{command_id}")
+            done, failed = manual.flatten(account, "kill_switch", f"k{command_id}")
         except Exception as exc:
             log.exception("kill switch #%d: the flatten failed", command_id)
             done, failed = [], [f"{type(exc).__name__}: {exc}"]
@@ -90,7 +96,10 @@ class SupervisorAccount:
             # On an exchange account, coins VOLT never bought are its owner's: only a
             # shortfall fails.
             surplus = account.broker.exclusive_account
-            failed += [f"account mismatch: {m}" for m in holdings_mismatches(account, surplus)]
+            failed += [
+                f"account mismatch: {m}"
+                for m in holdings_mismatches(account, surplus, market.pairs)
+            ]
         except Exception as exc:
             log.exception("kill switch #%d: the account check failed", command_id)
             failed.append(f"account check failed: {type(exc).__name__}: {exc}")
@@ -117,5 +126,5 @@ class SupervisorAccount:
         pair = payload.get("pair")
         if pair not in self.settings.market.pairs:
             return False, f"unknown pair {pair!r}"
-        result = self.connect().close_position(pair, "manual", f"m{command_id}")
+        result = manual.close_position(self.connect(), pair, "manual", f"m{command_id}")
         return not result.endswith("no open position"), f"{result} (no worker ran: the supervisor)"

@@ -12,8 +12,9 @@ from data.store.state import read_state
 from engine.clock import FastForwardClock
 from engine.trading.book import portfolio_view, record_entry
 from engine.trading.execution import record_fill
+from engine.trading.manual import current_price
 from engine.venues.errors import PermanentError
-from engine.wiring import build_trader
+from engine.wiring import build_account
 from risk import OrderIntent
 
 
@@ -26,14 +27,14 @@ def open_positions_now(factory, config: Path, pairs: list[str]) -> None:
     """Open positions through the real risk gate and paper broker, at the engine's time."""
     settings = load_config(config)
     clock = FastForwardClock(as_utc(read_state(factory).market_time))
-    trader = build_trader(settings, factory, clock)
+    account = build_account(settings, factory, clock)
     for pair in pairs:
-        price = trader.current_price(pair, clock.now())
+        price = current_price(account, pair, clock.now())
         intent = OrderIntent(pair, "buy", price, f"test-{pair}", "signal", atr=price * 0.01)
         with transaction(factory) as session:
-            approved = trader.gate.approve(intent, portfolio_view(session, trader.broker, {}))
+            approved = account.gate.approve(intent, portfolio_view(session, account.broker, {}))
             order, fill = record_fill(
-                session, trader.broker.submit(approved, clock.now()), "signal", None
+                session, account.broker.submit(approved, clock.now()), "signal", None
             )
             record_entry(session, order, fill, approved.stop_loss, approved.take_profit)
 

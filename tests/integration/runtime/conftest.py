@@ -26,7 +26,7 @@ def kill_setup(store, volt_home, monkeypatch, tmp_path):
     update_state(factory, market_time=START + timedelta(days=2))
     open_positions_now(factory, config, ["BTC/USDT", "ETH/USDT"])
     flaky = {}
-    real_build = account_module.build_trader
+    real_build = account_module.build_account
 
     def build_with_flaky_broker(settings, factory, clock):
         account = real_build(settings, factory, clock)
@@ -34,7 +34,7 @@ def kill_setup(store, volt_home, monkeypatch, tmp_path):
         account.broker = flaky["broker"] = FlakyBroker(account.broker, **options)
         return account
 
-    monkeypatch.setattr(account_module, "build_trader", build_with_flaky_broker)
+    monkeypatch.setattr(account_module, "build_account", build_with_flaky_broker)
     monkeypatch.setattr(account_module, "KILL_RETRY_SECONDS", 0.01)
     supervisor = Supervisor(load_config(), factory)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

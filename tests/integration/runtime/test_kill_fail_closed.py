@@ -135,18 +135,18 @@ def test_a_failing_reconcile_does_not_stop_the_kill_from_closing(kill_setup, mon
     import engine.runtime.supervisor_account as account_module
 
     supervisor, factory, _ = kill_setup
-    real_build = account_module.build_trader
+    real_build = account_module.build_account
 
     def build(settings, factory, clock):
-        trader = real_build(settings, factory, clock)
+        account = real_build(settings, factory, clock)
 
         def open_orders():
             raise TemporaryError("open orders endpoint timed out (test)")
 
-        trader.broker.open_orders = open_orders
-        return trader
+        account.broker.open_orders = open_orders
+        return account
 
-    monkeypatch.setattr(account_module, "build_trader", build)
+    monkeypatch.setattr(account_module, "build_account", build)
     with caplog.at_level(logging.ERROR, logger="volt.supervisor"):
         killed = press_kill(supervisor, factory)
     assert killed.status == "done", killed.result
@@ -157,21 +157,14 @@ def test_a_failing_reconcile_does_not_stop_the_kill_from_closing(kill_setup, mon
 
 
 def test_a_failed_flatten_names_every_pair_still_open(kill_setup, monkeypatch):
-    import engine.runtime.supervisor_account as account_module
+    import engine.trading.manual as manual
 
     supervisor, factory, _ = kill_setup
-    real_build = account_module.build_trader
 
-    def build(settings, factory, clock):
-        trader = real_build(settings, factory, clock)
+    def flatten(account, reason, tag):
+        raise TemporaryError("exchange unreachable (test)")
 
-        def flatten(reason, tag):
-            raise TemporaryError("exchange unreachable (test)")
-
-        trader.flatten = flatten
-        return trader
-
-    monkeypatch.setattr(account_module, "build_trader", build)
+    monkeypatch.setattr(manual, "flatten", flatten)
     killed = press_kill(supervisor, factory)
     assert killed.status == "failed"
     assert "BTC/USDT: still open" in killed.result and "ETH/USDT: still open" in killed.result
