@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Literal
 
@@ -54,8 +56,26 @@ class Market(_Section):
 
 
 class Feed(_Section):
-    kind: Literal["synthetic", "ccxt"] = "synthetic"
+    kind: Literal["synthetic", "ccxt", "replay"] = "synthetic"
     seed: int = Field(default=42, ge=0)
+
+
+class Replay(_Section):
+    """feed.kind = "replay": stored candles (market.pairs on market.timeframe) played back."""
+
+    exchange: str = ""  # whose stored candles; empty: exchange.id
+    # Market time the replay starts at; empty: the first stored candle plus the warm-up
+    # (market.history_candles). A TOML date or date-time; without an offset it is UTC.
+    start: datetime | None = None
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _utc(cls, start: object) -> object:
+        if isinstance(start, date) and not isinstance(start, datetime):
+            start = datetime.combine(start, time(), UTC)
+        if isinstance(start, datetime) and start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        return start
 
 
 class Clock(_Section):
@@ -237,6 +257,9 @@ class Exchange(_Section):
     order_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
     order_poll_seconds: float = Field(default=1.0, ge=0.01, le=60)
     reconcile_hours: float = Field(default=48.0, gt=0, le=24 * 30)
+    # Another host for every REST call (a proxy, a regional endpoint, a loopback test
+    # server), each call keeping its path; empty: the exchange's own hosts.
+    base_url: str = ""
 
     @field_validator("id")
     @classmethod
@@ -246,6 +269,13 @@ class Exchange(_Section):
         if exchange_id not in ccxt.exchanges:
             raise ValueError(f"{exchange_id!r} is not an exchange ccxt knows, e.g. 'binance'")
         return exchange_id
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+            raise ValueError(f"{url!r} must look like https://host[:port][/path]")
+        return url.rstrip("/")
 
 
 class Dashboard(_Section):
@@ -258,6 +288,7 @@ class Settings(_Section):
     mode: Literal["paper", "testnet", "live"] = "paper"
     market: Market = Market()
     feed: Feed = Feed()
+    replay: Replay = Replay()
     clock: Clock = Clock()
     broker: Broker = Broker()
     risk: Risk = Risk()

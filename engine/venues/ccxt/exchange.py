@@ -17,6 +17,7 @@ from config import ConfigError, Settings
 from config.keys import ApiKeys
 from data.store.db import utcnow
 from engine.venues.broker import InsufficientFunds
+from engine.venues.ccxt.endpoints import point_at
 from engine.venues.ccxt.rules import VenueRules
 from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
 
@@ -223,8 +224,9 @@ class ExchangeClient:
 
 
 def make_exchange(settings: Settings, keys: ApiKeys | None, rules: VenueRules) -> ExchangeClient:
-    """The ccxt client for the configured exchange: rate limiter on, sandbox for testnet, and
-    the exchange's own `rules` (engine.wiring.venue_rules picks them)."""
+    """The ccxt client for the configured exchange: rate limiter on, sandbox for testnet,
+    exchange.base_url if set, and the exchange's own `rules` (engine.wiring.venue_rules
+    picks them)."""
     cfg = settings.exchange
     exchange_class = getattr(ccxt, cfg.id)
     options: dict[str, Any] = {"defaultType": "spot", **rules.options}
@@ -244,6 +246,8 @@ def make_exchange(settings: Settings, keys: ApiKeys | None, rules: VenueRules) -
                 f"exchange.id: {cfg.id} has no testnet in ccxt; use mode = 'paper' with "
                 "feed.kind = 'ccxt' to try it on real prices"
             ) from None
+    if cfg.base_url:  # after the sandbox switch: the configured host wins
+        point_at(api, cfg.base_url)
     needed = FEED_CALLS + (BROKER_CALLS if settings.broker.kind == "ccxt" else ())
     missing = [call for call in needed if not api.has.get(call)]
     if missing:
