@@ -302,6 +302,8 @@ class BacktestRun(Base):
     # Equity and buy-and-hold, thinned to a few thousand points for the page.
     curve: Mapped[dict] = mapped_column(JSON, default=dict)
     command_id: Mapped[int | None] = mapped_column(ForeignKey("commands.id"))
+    # Per-pair figures, monthly returns, the chance baseline; a walk-forward's folds.
+    report: Mapped[dict | None] = mapped_column(JSON)
 
 
 class BacktestTrade(Base):

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from config import Settings
 from data.store.commands import finish_command
 from data.store.db import make_session_factory
+from engine.backtest.baseline import DRAWS
 from engine.backtest.candles import (
     CandleDataError,
     Market,
@@ -19,9 +20,16 @@ from engine.backtest.candles import (
     parse_time,
     synthetic_market,
 )
+from engine.backtest.report import build_report, format_report
 from engine.backtest.runner import run_backtest
-from engine.backtest.stats import format_stats
-from engine.backtest.store import claim_backtest, fail_run, finish_run, report_progress, start_run
+from engine.backtest.store import (
+    claim_backtest,
+    fail_run,
+    finish_run,
+    finish_walk_forward,
+    report_progress,
+    start_run,
+)
 
 log = logging.getLogger("volt.backtest")
 PROGRESS_STEP = 0.02  # stored progress moves in steps this big: a write per step, not per candle
@@ -46,6 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--walk-forward", action="store_true", help="tune weights, then test")
     parser.add_argument("--folds", type=int, default=3, help="walk-forward folds (default 3)")
     parser.add_argument("--no-store", action="store_true", help="print only; store nothing")
+    parser.add_argument(
+        "--export", metavar="DIR", help="write trades.csv, equity.csv and report.html into DIR"
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=DRAWS,
+        help=f"random runs of the chance baseline (default {DRAWS}; 0: none)",
+    )
+    parser.add_argument("--baseline-seed", type=int, default=0, help="its seed (default 0)")
 
 
 def _time(text: str) -> datetime:
@@ -114,14 +132,9 @@ def run_command(args: argparse.Namespace, settings: Settings, engine: Engine) ->
             finish_command(factory, command_id, False, str(exc))
         return 2
     if args.walk_forward:
-        from engine.backtest.walk_forward import print_walk_forward, walk_forward
-
-        folds = walk_forward(settings, market, args.folds, progress=ProgressBar())
-        print_walk_forward(folds)
-        return 0
-    store = not args.no_store
+        return _walk_forward(args, settings, engine, market, request)
     run_id = None
-    if store:
+    if not args.no_store:
         run_id = start_run(
             engine,
             label=request.get("label") or "",
@@ -143,8 +156,9 @@ def run_command(args: argparse.Namespace, settings: Settings, engine: Engine) ->
 
     try:
         result = run_backtest(settings, market, store=engine, progress=progress)
+        report = build_report(result, args.draws, args.baseline_seed)
         if run_id is not None:
-            finish_run(engine, run_id, result)
+            finish_run(engine, run_id, result, report)
     except Exception as exc:
         log.exception("backtest failed")
         if run_id is not None:
@@ -159,13 +173,61 @@ def run_command(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         f"{_close(market, -1):%Y-%m-%d %H:%M} UTC "
         f"({candles:,} candles in {result.seconds:.2f} s, {candles / result.seconds:,.0f}/s)"
     )
-    print(format_stats(result.stats))
+    print(format_report(report))
     print("; ".join(result.notes))
     if run_id is not None:
         print(f"volt: stored as backtest run #{run_id}")
+    if args.export:
+        from engine.backtest.export import export_run
+
+        title = f"VOLT backtest of {', '.join(market.pairs)} on {market.source}"
+        paths = export_run(args.export, result, report, title)
+        print(f"volt: exported {', '.join(str(p) for p in paths)}")
     if command_id is not None:
         summary = f"run #{run_id}: return {result.stats['return_pct']:+.2f}%"
-        finish_command(factory, command_id, True, f"{summary}, {result.stats['trades']} trades")
+        p_value = report.stats["chance_p_value"]
+        chance = f", chance p = {p_value:.3f}" if p_value == p_value else ""
+        finish_command(
+            factory, command_id, True, f"{summary}, {result.stats['trades']} trades{chance}"
+        )
+    return 0
+
+
+def _walk_forward(args, settings: Settings, engine: Engine, market: Market, request) -> int:
+    """Tune and test fold by fold; print and store the joined test windows."""
+    from engine.backtest.out_of_sample import combine
+    from engine.backtest.walk_forward import print_walk_forward, walk_forward
+
+    run_id = None
+    if not args.no_store:
+        label = request.get("label") or f"walk-forward, {args.folds} folds"
+        run_id = start_run(
+            engine,
+            label=label,
+            source=market.source,
+            pairs=market.pairs,
+            timeframe=f"{market.step_seconds // 60}m",
+            span=(_close(market, market.first), _close(market, -1)),
+            settings={**_settings_summary(settings), "walk_forward_folds": args.folds},
+        )
+    try:
+        folds = walk_forward(settings, market, args.folds, progress=ProgressBar())
+        combined = combine(
+            [f.test_result for f in folds],
+            [f.configured_result for f in folds],
+            args.draws,
+            args.baseline_seed,
+        )
+        if run_id is not None:
+            finish_walk_forward(engine, run_id, folds, combined)
+    except Exception as exc:
+        log.exception("walk-forward failed")
+        if run_id is not None:
+            fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
+        return 1
+    print_walk_forward(folds, combined)
+    if run_id is not None:
+        print(f"volt: stored as backtest run #{run_id} (the joined test windows)")
     return 0
 
 

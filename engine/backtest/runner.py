@@ -47,6 +47,7 @@ class BacktestResult:
     simulation: Simulation
     seconds: float = 0.0
     rows: tuple[int, int] | None = None
+    costs: Costs | None = None  # the fee and slippage it ran with (the chance baseline's)
 
     def prices(self) -> dict[str, np.ndarray]:
         """Each pair's close at the equity curve's times (the first: the close before)."""
@@ -133,6 +134,7 @@ def evaluate(
     )
     result = _result(prepared, weights, signals, simulation, start, stop)
     result.rows = (start, stop)
+    result.costs = Costs(broker.fee_rate, broker.slippage_rate)
     result.seconds = time.perf_counter() - began
     return result
 
@@ -198,6 +200,10 @@ def _result(prepared, weights, signals, simulation, start, stop) -> BacktestResu
         exposed,
         buy_and_hold.to_numpy(),
         market.step_seconds,
+        trades["pnl_pct"].to_numpy(dtype=float),
+        (trades["exit_row"] - trades["entry_row"]).to_numpy(dtype=float)
+        * market.step_seconds
+        / 3600,
     )
     stats["open_positions"] = len(simulation.open_positions)
     return BacktestResult(
