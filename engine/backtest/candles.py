@@ -1,4 +1,5 @@
-"""Market data for backtests: a validated CSV of candles, or the seeded synthetic market."""
+"""Market data for backtests: candle files or stored series (read by data.candles, gaps
+judged by a stated policy), or the seeded synthetic market."""
 
 from __future__ import annotations
 
@@ -9,14 +10,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.candles import (
+    CandleDataError,
+    CandleStore,
+    GapPolicy,
+    SeriesKey,
+    apply_gap_policy,
+    read_candle_file,
+    spacing_seconds,
+    split_at_gaps,
+    timeframe_seconds,
+)
 from engine.venues.feed import CANDLE_COLUMNS
 from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 
 CSV_COLUMNS = ["timestamp", *CANDLE_COLUMNS]
-
-
-class CandleDataError(ValueError):
-    """Candles that cannot be backtested; the message names the file, the line and the fault."""
+__all__ = [
+    "CandleDataError",
+    "Market",
+    "csv_market",
+    "load_candles",
+    "load_csv",
+    "load_segments",
+    "store_market",
+]
 
 
 @dataclass(frozen=True)
@@ -42,97 +59,104 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     """Read candles: timestamp (ISO 8601, or epoch seconds or milliseconds), open, high, low,
     close, volume; one row per candle, oldest first, no gaps. Raises CandleDataError naming
     the line (the header is line 1) for the first bad row found."""
-    path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, skipinitialspace=True)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise CandleDataError(f"{path}: cannot read it as CSV: {exc}") from exc
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
-    missing = [c for c in CSV_COLUMNS if c not in raw.columns]
-    if missing:
-        raise CandleDataError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}"
-        )
-    if raw.empty:
-        raise CandleDataError(f"{path}: no candles, only a header")
-    lines = np.arange(len(raw)) + 2
+    return load_candles(path)
 
-    def fault(row: int, what: str) -> CandleDataError:
-        return CandleDataError(f"{path} line {lines[row]}: {what}")
 
-    values = {}
-    for column in CANDLE_COLUMNS:
-        numbers = pd.to_numeric(raw[column], errors="coerce")
-        bad = np.flatnonzero(numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy()))
-        if len(bad):
-            row = bad[0]
-            raise fault(row, f"{column} is {raw[column].iloc[row]!r}, not a number")
-        values[column] = numbers.to_numpy(dtype=float)
-    stamps = _timestamps(raw["timestamp"], fault)
-    for row in np.flatnonzero(values["high"] < values["low"])[:1]:
-        raise fault(row, f"high {values['high'][row]:g} is below low {values['low'][row]:g}")
-    for column in ("open", "close"):
-        outside = (values[column] > values["high"]) | (values[column] < values["low"])
-        for row in np.flatnonzero(outside)[:1]:
-            raise fault(row, f"{column} {values[column][row]:g} is outside high..low")
-    for row in np.flatnonzero(values["low"] <= 0)[:1]:
-        raise fault(row, f"low {values['low'][row]:g} is not a positive price")
-    for row in np.flatnonzero(values["volume"] < 0)[:1]:
-        raise fault(row, f"volume {values['volume'][row]:g} is negative")
-    if len(stamps) > 1:
-        steps = np.diff(stamps.as_unit("s").asi8)
-        for row in np.flatnonzero(steps == 0)[:1]:
-            raise fault(row + 1, f"duplicate timestamp {stamps[row + 1]}")
-        for row in np.flatnonzero(steps < 0)[:1]:
-            raise fault(row + 1, f"timestamp {stamps[row + 1]} is before the previous row's")
-        step = int(pd.Series(steps).mode().iloc[0])
-        for row in np.flatnonzero(steps != step)[:1]:
-            raise fault(
-                row + 1,
-                f"gap: {stamps[row + 1]} follows {stamps[row]} ({steps[row]} s; "
-                f"the file's candles are {step} s apart)",
+def load_candles(
+    source: str | Path | SeriesKey,
+    gaps: GapPolicy = "refuse",
+    store: CandleStore | None = None,
+) -> pd.DataFrame:
+    """Candles from a file (any format `python -m engine import` reads) or a stored series,
+    with gaps refused (CandleGapError naming the first), filled flat, or kept ("split": see
+    load_segments for the gap-free pieces)."""
+    candles, step, name, where = _read(source, store)
+    if step is None:
+        return candles
+    return apply_gap_policy(candles, step, gaps, name, where)
+
+
+def load_segments(
+    source: str | Path | SeriesKey, store: CandleStore | None = None
+) -> list[pd.DataFrame]:
+    """The gap-free segments of a file or stored series, oldest first, each usable alone."""
+    candles, step, name, where = _read(source, store)
+    if step is None:
+        return [candles]
+    apply_gap_policy(candles, step, "split", name, where)  # off-grid candles are refused
+    return split_at_gaps(candles, step)
+
+
+def _read(source, store):
+    if isinstance(source, SeriesKey):
+        store = store or CandleStore.default()
+        candles = store.read(source.exchange, source.pair, source.timeframe)
+        if candles.empty:
+            raise CandleDataError(
+                f"{source}: no stored candles; bring them in with python -m engine import "
+                "or python -m engine download"
             )
-    frame = pd.DataFrame(values, index=pd.DatetimeIndex(stamps, name="ts"))
-    return frame[CANDLE_COLUMNS]
-
-
-def _timestamps(column: pd.Series, fault) -> pd.DatetimeIndex:
-    text = column.fillna("").str.strip()
-    numeric = pd.to_numeric(text, errors="coerce")
-    if numeric.notna().all():
-        unit = "ms" if numeric.abs().max() > 10**11 else "s"
-        return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit, utc=True))
-    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        row = bad[0]
-        raise fault(row, f"timestamp {column.iloc[row]!r} is not a date (use ISO 8601 or epoch)")
-    return pd.DatetimeIndex(parsed)
+        return candles, timeframe_seconds(source.timeframe), str(source), None
+    read = read_candle_file(source)
+    return read.candles, spacing_seconds(read.candles.index), read.source, read.where
 
 
 def csv_market(
-    paths: list[str],
+    paths: list[str | Path | SeriesKey],
     pairs: list[str],
     start: datetime | None,
     end: datetime | None,
     warmup: int,
+    gaps: GapPolicy = "refuse",
+    store: CandleStore | None = None,
 ) -> Market:
+    """One candle file (or stored series) per pair, in `pairs` order, on the times they
+    share. With gaps "split", the longest stretch of shared times without a gap is used."""
     if len(paths) != len(pairs):
         raise CandleDataError(
-            f"{len(paths)} CSV file(s) for {len(pairs)} pair(s): give one --data per pair"
+            f"{len(paths)} candle file(s) for {len(pairs)} pair(s): give one --data per pair"
         )
-    frames = {pair: load_csv(path) for pair, path in zip(pairs, paths, strict=True)}
-    steps = {_step(frame) for frame in frames.values()}
+    names = [str(p) if isinstance(p, SeriesKey) else Path(p).name for p in paths]
+    kind = "csv" if all(name.lower().endswith(".csv") for name in names) else "candles"
+    frames = {pair: load_candles(p, gaps, store) for pair, p in zip(pairs, paths, strict=True)}
+    return _shared_market(frames, pairs, start, end, warmup, gaps, f"{kind}: {', '.join(names)}")
+
+
+def store_market(
+    exchange: str,
+    pairs: list[str],
+    timeframe: str,
+    start: datetime | None,
+    end: datetime | None,
+    warmup: int,
+    gaps: GapPolicy = "refuse",
+    store: CandleStore | None = None,
+) -> Market:
+    """The candle store's series of `pairs` on `exchange` in `timeframe`."""
+    frames = {
+        pair: load_candles(SeriesKey(exchange, pair, timeframe), gaps, store) for pair in pairs
+    }
+    source = f"stored {exchange} {timeframe}: {', '.join(pairs)}"
+    return _shared_market(frames, pairs, start, end, warmup, gaps, source)
+
+
+def _shared_market(frames, pairs, start, end, warmup, gaps, source) -> Market:
+    steps = {spacing_seconds(frame.index) or 0 for frame in frames.values()}
     if len(steps) > 1:
         raise CandleDataError(f"the files' candle lengths differ: {sorted(steps)} s")
+    step = steps.pop()
     common = frames[pairs[0]].index
     for frame in frames.values():
         common = common.intersection(frame.index)
     if len(common) == 0:
         raise CandleDataError("the files share no timestamps")
+    if gaps == "split" and step:
+        pieces = split_at_gaps(pd.DataFrame(index=common), step)
+        if len(pieces) > 1:
+            source += f" (the longest of {len(pieces)} gap-free segments)"
+        common = max(pieces, key=len).index
     frames = {pair: frame.loc[common] for pair, frame in frames.items()}
-    source = "csv: " + ", ".join(Path(p).name for p in paths)
-    return _span(frames, pairs, steps.pop(), start, end, warmup, source)
+    return _span(frames, pairs, step, start, end, warmup, source)
 
 
 def synthetic_market(
@@ -159,12 +183,6 @@ def synthetic_market(
         for pair in pairs
     }
     return _span(frames, pairs, step, start, end, warmup, f"synthetic seed {seed}")
-
-
-def _step(frame: pd.DataFrame) -> int:
-    if len(frame) < 2:
-        return 0
-    return int((frame.index[1] - frame.index[0]).total_seconds())
 
 
 def _span(frames, pairs, step, start, end, warmup, source) -> Market:
