@@ -10,12 +10,31 @@ from datetime import UTC, date, datetime, time
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from data import queries
-from data.stats.backtest_labels import STAT_LABELS
+from data.stats.backtest_labels import (
+    ANNUALISED_KEYS,
+    MIN_ANNUALISE_DAYS,
+    PAIR_LABELS,
+    STAT_LABELS,
+    baseline_sentence,
+    stat_text,
+)
 from views import ui
 
 STAT_ROWS = {k: label for k, label in STAT_LABELS.items() if k != "final_equity"}
+
+
+def annualised(run) -> bool:
+    """Whether the run's span allows annualised figures (runs stored before the flag: by
+    their span)."""
+    flag = run.get("annualised")
+    if pd.notna(flag):
+        return bool(flag)
+    span = pd.Timestamp(run["span_end"]) - pd.Timestamp(run["span_start"])
+    return span >= pd.Timedelta(days=MIN_ANNUALISE_DAYS)
+
 
 st.title("Backtest")
 cfg = ui.settings()
@@ -116,12 +135,12 @@ if chosen:
     picked = done.set_index("id").loc[[names[n] for n in chosen]]
     table = pd.DataFrame(
         {
-            f"#{run_id}": [picked.at[run_id, key] if key in picked else None for key in STAT_ROWS]
-            for run_id in picked.index
+            f"#{run_id}": [stat_text(key, row.get(key), annualised(row)) for key in STAT_ROWS]
+            for run_id, row in picked.iterrows()
         },
         index=list(STAT_ROWS.values()),
     )
-    st.dataframe(table.astype(float).round(2), width="stretch", key="backtest_stats")
+    st.dataframe(table, width="stretch", key="backtest_stats")
 
 shown = st.selectbox("Run", list(names), key="backtest_run")
 run = done.set_index("id").loc[names[shown]]
@@ -130,25 +149,98 @@ st.caption(
     f"{ui.local_time(pd.Timestamp(run['span_start']).to_pydatetime())} to "
     f"{ui.local_time(pd.Timestamp(run['span_end']).to_pydatetime())} · {run['llm']}"
 )
+yearly = annualised(run)
+
+
+def beside(key: str, held_key: str, unit: str = "%") -> tuple[str, str | None]:
+    """A figure, and buy-and-hold's as the metric's caption line."""
+    mine = stat_text(key, run.get(key), yearly)
+    theirs = stat_text(held_key, run.get(held_key), yearly)
+    return mine + (unit if mine[-1].isdigit() else ""), f"buy & hold {theirs}"
+
+
 cols = st.columns(5)
 cols[0].metric("Return", f"{run['return_pct']:+.2f}%")
 cols[1].metric("Buy & hold", f"{run['buy_and_hold_pct']:+.2f}%")
-cols[2].metric("Sharpe", f"{run['sharpe']:.2f}" if pd.notna(run["sharpe"]) else "—")
-cols[3].metric("Max drawdown", f"{run['max_drawdown_pct']:.2f}%")
+sharpe, held_sharpe = beside("sharpe", "buy_and_hold_sharpe", "")
+cols[2].metric("Sharpe", sharpe, held_sharpe, delta_color="off", delta_arrow="off")
+drawdown, held_drawdown = beside("max_drawdown_pct", "buy_and_hold_max_drawdown_pct")
+cols[3].metric("Max drawdown", drawdown, held_drawdown, delta_color="off", delta_arrow="off")
 cols[4].metric("Trades", f"{int(run['trades'])}")
+
+report = queries.backtest_report(ui.store()[0], names[shown])
+baselines = report.get("baselines") or []
+for baseline in baselines or ([None] if report else []):  # a report without one: no trades
+    st.markdown(f"**{baseline_sentence(baseline)}**")
+if not yearly:
+    st.caption(
+        f"Annualised figures (return, volatility, Sharpe, Sortino) are shown only for spans of "
+        f"{MIN_ANNUALISE_DAYS:.0f} days or more."
+    )
 
 curve = queries.backtest_curve(ui.store()[0], names[shown])
 times = pd.to_datetime(curve.get("ts", []), utc=True)
-figure = go.Figure()
-figure.add_trace(go.Scattergl(x=times, y=curve.get("equity", []), name="Equity", mode="lines"))
-figure.add_trace(
-    go.Scattergl(
-        x=times, y=curve.get("buy_and_hold", []), name="Buy & hold", mode="lines",
-        line=dict(dash="dot"),
+figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3])
+lines = {"Equity": curve.get("equity", []), "Buy & hold": curve.get("buy_and_hold", [])}
+if curve.get("configured"):
+    lines["Configured weights"] = curve["configured"]
+for name, values in lines.items():
+    dash = None if name == "Equity" else "dot"
+    figure.add_trace(
+        go.Scattergl(x=times, y=values, name=name, mode="lines", line=dict(dash=dash)), 1, 1
     )
-)  # fmt: skip
-figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), title="Equity curve")
+    values = pd.Series(values, dtype=float)
+    figure.add_trace(
+        go.Scattergl(
+            x=times, y=(values / values.cummax() - 1) * 100, name=f"{name} drawdown [%]",
+            mode="lines", line=dict(dash=dash), showlegend=False,
+        ),
+        2, 1,
+    )  # fmt: skip
+figure.update_layout(
+    height=420, margin=dict(l=10, r=10, t=30, b=10), title="Equity curve and drawdown [%]"
+)
 st.plotly_chart(figure, width="stretch", key="backtest_equity")
+
+pairs = report.get("pairs") or {}
+if pairs:
+    st.subheader("Per pair")
+    keys = [k for k in PAIR_LABELS if yearly or k not in ANNUALISED_KEYS]
+    st.dataframe(
+        pd.DataFrame(
+            [[stat_text(k, figures.get(k), yearly) for k in keys] for figures in pairs.values()],
+            index=list(pairs),
+            columns=[PAIR_LABELS[k] for k in keys],
+        ),
+        width="stretch",
+        key="backtest_pairs_table",
+    )
+monthly = report.get("monthly") or {}
+if monthly:
+    st.subheader("Monthly returns [%]")
+    months = pd.DataFrame(monthly).T.rename(
+        columns={"strategy": "Strategy", "buy_and_hold": "Buy & hold"}
+    )
+    st.dataframe(months.round(2), width="stretch", key="backtest_monthly")
+folds = (report.get("walk_forward") or {}).get("folds") or []
+if folds:
+    st.subheader("Walk-forward folds")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Test window": f"{f['test'][0]} .. {f['test'][1]}",
+                    "Weights": ", ".join(f"{k} {v:g}" for k, v in f["weights"].items()),
+                    "Tuned return [%]": f["test_stats"]["return_pct"],
+                    "Configured return [%]": f["configured_test_stats"]["return_pct"],
+                }
+                for f in folds
+            ]
+        ).round(2),
+        width="stretch",
+        hide_index=True,
+        key="backtest_folds",
+    )
 
 trades = queries.backtest_trades(ui.store()[0], names[shown])
 prices = curve.get("prices", {})

@@ -2,7 +2,12 @@
 pages never touch SQL. Pages call them as `queries.<name>` (`views.ui.read` caches by that
 name), so every page read is re-exported here. The engine reads nothing from this package."""
 
-from data.queries.backtests import backtest_curve, backtest_runs, backtest_trades
+from data.queries.backtests import (
+    backtest_curve,
+    backtest_report,
+    backtest_runs,
+    backtest_trades,
+)
 from data.queries.chart import candles, trade_markers
 from data.queries.closed_trades import (
     latest_trades,
@@ -32,6 +37,7 @@ from data.queries.system import (
 __all__ = [
     "agent_timeline",
     "backtest_curve",
+    "backtest_report",
     "backtest_runs",
     "backtest_trades",
     "candles",

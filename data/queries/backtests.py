@@ -1,4 +1,4 @@
-"""Stored backtests for the Backtest page: the runs, one run's curve and its trades."""
+"""Stored backtests for the Backtest page: the runs, one run's curve, report and trades."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def backtest_curve(engine: Engine, run_id: int) -> dict:
     with Session(engine) as session:
         run = session.get(BacktestRun, run_id)
         return dict(run.curve or {}) if run else {}
+
+
+def backtest_report(engine: Engine, run_id: int) -> dict:
+    """Per-pair figures, monthly returns, the chance baseline (a walk-forward: its folds);
+    empty for a run stored before reports were."""
+    with Session(engine) as session:
+        run = session.get(BacktestRun, run_id)
+        return dict(run.report or {}) if run else {}
 
 
 def backtest_trades(engine: Engine, run_id: int) -> pd.DataFrame:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 SPAN_TOO_SHORT = "n/a (span too short)"
+# Shorter spans show no annualised figure (why: engine/backtest/stats.py).
+MIN_ANNUALISE_DAYS = 30.0
 
 STAT_LABELS = {
     "return_pct": "Return [%]",

@@ -15,10 +15,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from data.stats.backtest_labels import ANNUALISED_KEYS
+from data.stats.backtest_labels import ANNUALISED_KEYS, MIN_ANNUALISE_DAYS
 
 SECONDS_PER_YEAR = 365 * 86_400
-MIN_ANNUALISE_DAYS = 30.0
 
 
 def curve_stats(equity: np.ndarray, step_seconds: int) -> dict[str, float]:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from data.store.db import make_engine, make_session_factory
 from data.store.models import BacktestRun, Command
 from tests.support.pages import open_page
-from tests.support.runs import wait_for
+from tests.support.runs import run_engine, wait_for
 
 PAGE = "views/backtest.py"
 
@@ -48,3 +48,23 @@ def test_a_run_from_the_page_reports_progress_and_shows_its_statistics(volt_home
     stats = app.dataframe[0].value
     assert "Sortino ratio" in stats.index and f"#{run.id}" in stats.columns
     assert len(app.get("plotly_chart")) == 2  # equity against buy-and-hold; trades on prices
+
+
+def test_a_stored_run_shows_its_chance_baseline_pairs_and_months(volt_home):
+    done = run_engine(
+        "backtest", "--synthetic", "5", "--pairs", "BTC/USDT", "ETH/USDT",
+        "--from", "2026-02-01", "--to", "2026-02-05", VOLT_HOME=str(volt_home),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    app = open_page(PAGE)
+    assert not app.exception, [e.value for e in app.exception]
+    texts = [m.value for m in app.markdown]
+    assert any(t.startswith("**Chance baseline: ") and "random-entry runs" in t for t in texts)
+    assert any(t.startswith("**Shifted signals: ") for t in texts)
+    sharpe = next(m for m in app.metric if m.label == "Sharpe")
+    assert sharpe.value == "n/a (span too short)"  # four days are not annualised
+    stats, pairs, months = (table.value for table in app.dataframe[:3])  # then the trades
+    assert stats.loc["Sharpe ratio"].iloc[0] == "n/a (span too short)"
+    assert list(pairs.index) == ["BTC/USDT", "ETH/USDT"]
+    assert {"Return [%]", "Buy & hold [%]", "Trades", "Chance p"} <= set(pairs.columns)
+    assert list(months.index) == ["2026-02"] and list(months.columns) == ["Strategy", "Buy & hold"]
