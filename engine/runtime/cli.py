@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(backtest)
 
+    import_ = commands.add_parser(
+        "import", help="read candle files (CSV, Feather, JSON, Parquet) into the candle store"
+    )
+    from data.candles.cli import add_arguments as add_import_arguments
+
+    add_import_arguments(import_)
+
     commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
     stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
     stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
@@ -166,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
-        keys = "not needed" if args.command == "backtest" else _keys_source(settings)
+        public = args.command in ("backtest", "import")
+        keys = "not needed" if public else _keys_source(settings)
         if getattr(args, "supervised_setup", None):
             from engine.runtime.setup_check import check_supervised_setup
 
@@ -210,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         written, unchanged = export_journal(make_engine(), out, settings.broker.quote_currency)
         print(f"volt: journal in {out}: {written} notes written, {unchanged} unchanged")
         return 0
+    if args.command == "import":
+        from data.candles.cli import run_import
+
+        return run_import(args, settings.exchange.id)
     if args.command == "backtest":
         from engine.backtest.cli import run_command
 

@@ -10,6 +10,7 @@ import pytest
 from data.candles import CandleDataError, CandleGapError, CandleStore
 from data.candles.cli import add_arguments, run_import
 from data.candles.importer import import_file
+from tests.support.runs import run_engine
 
 T0 = 1767225600000  # 2026-01-01 00:00 UTC in ms
 
@@ -127,3 +128,14 @@ def test_the_command_succeeds_when_every_file_goes_in(tmp_path, store, capsys):
     assert run(store, str(tmp_path / "ETH_BTC-5m.feather"), "--exchange", "kraken") == 0
     assert "stored in" in capsys.readouterr().out
     assert store.series()[0].exchange == "kraken"
+
+
+def test_python_m_engine_import_stores_under_volt_home(tmp_path, volt_home):
+    path = write_json(tmp_path / "ETH_BTC-1m.json", [0, 1, 3])
+    done = run_engine("import", str(path), "--gaps", "fill", VOLT_HOME=str(volt_home))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("volt: ETH_BTC-1m.json: ETH/BTC 1m (json), 3 candles")
+    assert "filled with 1 flat candle;" in done.stdout
+    assert len(CandleStore(volt_home / "candles").read("binance", "ETH/BTC", "1m")) == 4
+    refused = run_engine("import", str(path), "--gaps", "refuse", VOLT_HOME=str(volt_home))
+    assert refused.returncode == 2 and "item 3: gap:" in refused.stderr
