@@ -37,6 +37,7 @@ STAT_LABELS = {
 BUY_AND_HOLD_KEYS = {
     "return_pct": "buy_and_hold_pct",
     "annual_return_pct": "buy_and_hold_annual_return_pct",
+    "annual_volatility_pct": "buy_and_hold_annual_volatility_pct",
     "sharpe": "buy_and_hold_sharpe",
     "sortino": "buy_and_hold_sortino",
     "max_drawdown_pct": "buy_and_hold_max_drawdown_pct",
@@ -49,6 +50,7 @@ ANNUALISED_KEYS = {
     "sharpe",
     "sortino",
     "buy_and_hold_annual_return_pct",
+    "buy_and_hold_annual_volatility_pct",
     "buy_and_hold_sharpe",
     "buy_and_hold_sortino",
 }

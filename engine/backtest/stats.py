@@ -108,6 +108,7 @@ def run_stats(
         "final_equity": float(equity[-1]),
         "buy_and_hold_pct": held["return_pct"],
         "buy_and_hold_annual_return_pct": held["annual_return_pct"],
+        "buy_and_hold_annual_volatility_pct": held["annual_volatility_pct"],
         "buy_and_hold_sharpe": held["sharpe"],
         "buy_and_hold_sortino": held["sortino"],
         "buy_and_hold_max_drawdown_pct": held["max_drawdown_pct"],
