@@ -154,9 +154,9 @@ yearly = annualised(run)
 
 def beside(key: str, held_key: str, unit: str = "%") -> tuple[str, str | None]:
     """A figure, and buy-and-hold's as the metric's caption line."""
-    mine = stat_text(key, run.get(key), yearly)
-    theirs = stat_text(held_key, run.get(held_key), yearly)
-    return mine + (unit if mine[-1].isdigit() else ""), f"buy & hold {theirs}"
+    mine, theirs = (stat_text(k, run.get(k), yearly) for k in (key, held_key))
+    mine, theirs = (t + unit if t[-1].isdigit() else t for t in (mine, theirs))
+    return mine, f"buy & hold {theirs}"
 
 
 cols = st.columns(5)
