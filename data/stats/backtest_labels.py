@@ -101,6 +101,8 @@ def baseline_sentence(baseline: dict | None) -> str:
         verdict = "strong evidence the timing beats chance"
     elif p < 0.05:
         verdict = "some evidence the timing beats chance"
+    elif p < 0.1:
+        verdict = "weak evidence at most that the timing beats chance"
     elif share >= 95:
         verdict = "the timing did worse than almost every random run"
     else:

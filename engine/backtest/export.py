@@ -31,7 +31,7 @@ from engine.backtest.runner import BacktestResult
 CHART_POINTS = 20_000  # drawn; equity.csv keeps every candle
 FILES = ("trades.csv", "equity.csv", "report.html")
 # No third-party script, font or image: the plot's toolbar links and logo are switched off.
-PLOT_CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False}
+PLOT_CONFIG = {"displaylogo": False, "showSendToCloud": False}
 
 
 def export_run(

@@ -35,6 +35,7 @@ def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
     done = run_engine("backtest", *FOUR_DAYS, "--export", str(out), VOLT_HOME=str(home))
     assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr  # e.g. a plot option plotly ignores
     return SimpleNamespace(home=home, out=out, stdout=done.stdout)
 
 
