@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +13,7 @@ from agents import LiveAgent, RegimeLimits, build_team
 from agents.auditor import AuditLimits
 from config import ConfigError, Settings
 from config.keys import load_api_keys, missing_keys_message
-from engine.clock import Clock
+from engine.clock import Clock, SimulatedClock, make_clock
 from engine.trading.account import Account
 from engine.trading.loop import Trader
 from engine.venues.broker import Broker
@@ -157,12 +157,27 @@ def venue_rules(settings: Settings) -> VenueRules:
     return VenueRules()
 
 
+def build_clock(settings: Settings, speed: float, market_time: datetime | None) -> Clock:
+    """The engine's clock. A real market's is the wall clock; a simulated one resumes where
+    the last run stopped (`market_time`), never earlier; a replay starts where its stored
+    candles do (plus the warm-up) and resumes within them."""
+    if settings.feed.kind == "replay":
+        from engine.venues.replay import replay_start
+
+        return SimulatedClock(replay_start(settings, market_time), speed)
+    return make_clock(speed, None if settings.feed.kind == "ccxt" else market_time)
+
+
 def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
     feed: Feed
     if settings.feed.kind == "ccxt":
         from engine.venues.ccxt.feed import CcxtFeed
 
         feed = CcxtFeed(exchange, settings.market.timeframe)
+    elif settings.feed.kind == "replay":
+        from engine.venues.replay import ReplayFeed
+
+        feed = ReplayFeed.from_settings(settings)
     else:
         feed = SyntheticFeed(settings.feed.seed, settings.market.timeframe)
     for wrap in feed_wrappers:

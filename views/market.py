@@ -15,6 +15,8 @@ cfg = ui.settings()
 pair = st.selectbox("Pair", cfg.market.pairs, key="market_pair")
 if cfg.feed.kind == "synthetic":
     st.caption(f"Simulated market data (seed {cfg.feed.seed}) — not real prices.")
+elif cfg.feed.kind == "replay":
+    st.caption(f"Replayed market data: {ui.replay_source(cfg)}, on the engine's own clock.")
 
 
 def price_chart(candles, markers) -> go.Figure:

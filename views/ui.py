@@ -198,6 +198,13 @@ def market_midnight(state: dict) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def replay_source(cfg: Settings) -> str:
+    """Whose stored candles a replay plays back, from when."""
+    start = cfg.replay.start
+    since = f" from {start:%Y-%m-%d %H:%M} UTC" if start else ""
+    return f"stored {cfg.replay.exchange or cfg.exchange.id} candles{since}"
+
+
 def sidebar() -> None:
     with st.sidebar:
         st.fragment(sidebar_status, run_every=refresh_every())()
@@ -214,6 +221,8 @@ def sidebar_status() -> None:
     banner(f"**{text}**", icon=":material/warning:" if mode == "live" else None)
     if cfg.feed.kind == "synthetic":
         st.caption(f"Simulated market (seed {cfg.feed.seed}, clock ×{state['clock_speed']:g})")
+    elif cfg.feed.kind == "replay":
+        st.caption(f"REPLAY · {replay_source(cfg)}, clock ×{state['clock_speed']:g}")
     else:
         venue = f"{cfg.exchange.id} testnet" if cfg.sandbox else cfg.exchange.id
         st.caption(f"Real market data from {venue}")

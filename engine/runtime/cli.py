@@ -1,4 +1,4 @@
-"""`python -m engine supervise|run`: the engine's command line."""
+"""`python -m engine supervise|run|download|...`: the engine's command line."""
 
 from __future__ import annotations
 
@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_arguments(import_)
 
+    download = commands.add_parser(
+        "download", help="fetch public candles from the exchange into the candle store"
+    )
+    from engine.venues.ccxt.download_command import add_arguments as download_arguments
+
+    download_arguments(download)
+
     commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
     stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
     stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
@@ -91,10 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_speed(settings: Settings, speed: float | None) -> None:
-    if speed not in (None, 1.0) and settings.feed.kind != "synthetic":
+    if speed not in (None, 1.0) and settings.feed.kind == "ccxt":
         raise ConfigError(
-            f"--speed {speed}: only the simulated market can run faster than real time"
+            f"--speed {speed}: only a simulated or replayed market can run faster than real time"
         )
+
+
+def _check_replay(settings: Settings) -> None:
+    """A replay's stored candles are there, or one line says which are missing."""
+    if settings.feed.kind == "replay":
+        from engine.venues.replay import replay_start
+
+        replay_start(settings)
 
 
 def _keys_source(settings: Settings) -> str:
@@ -173,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
-        public = args.command in ("backtest", "import")
+        public = args.command in ("backtest", "download", "import")
         keys = "not needed" if public else _keys_source(settings)
         if getattr(args, "supervised_setup", None):
             from engine.runtime.setup_check import check_supervised_setup
@@ -184,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.command in ("check", "supervise"):
             _check_dashboard_access(settings)
+        if args.command in ("check", "supervise", "run"):
+            _check_replay(settings)
     except ConfigError as exc:
         print(f"volt: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -209,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.command == "download":
+        from engine.venues.ccxt.download_command import run_command as download
+        from engine.wiring import venue_rules
+
+        # Retries and the like go to the log and the events; the terminal gets the results.
+        setup_logging("download", make_session_factory(make_engine()), console=False)
+        return download(args, settings, venue_rules)
     if args.command == "journal":
         from pathlib import Path
 

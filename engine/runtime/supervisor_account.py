@@ -13,12 +13,11 @@ from config import Settings
 from data.store.db import as_utc
 from data.store.models import Position
 from data.store.state import read_state
-from engine.clock import make_clock
 from engine.runtime.commands import Outcome
 from engine.trading import manual
 from engine.trading.account import Account
 from engine.trading.reconcile import holdings_mismatches, reconcile
-from engine.wiring import build_account
+from engine.wiring import build_account, build_clock
 
 log = logging.getLogger("volt.supervisor")
 KILL_CLOSE_ATTEMPTS = 3
@@ -36,8 +35,8 @@ class SupervisorAccount:
         last one is not reused. The clock resumes at the engine's market time, as a worker's
         would."""
         state = read_state(self.factory)
-        resume = None if self.settings.feed.kind == "ccxt" else as_utc(state.market_time)
-        return build_account(self.settings, self.factory, make_clock(self.speed, resume))
+        clock = build_clock(self.settings, self.speed, as_utc(state.market_time))
+        return build_account(self.settings, self.factory, clock)
 
     def flatten(self, command_id: int) -> tuple[list[str], list[str], int]:
         """Close everything, retried with backoff. Returns (what was done, what is still open

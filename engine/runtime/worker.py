@@ -15,12 +15,11 @@ from config import Settings
 from data.store.commands import fail_interrupted
 from data.store.db import as_utc, utcnow
 from data.store.state import read_state, save_exchange_status, update_state
-from engine.clock import make_clock
 from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.guards import LaptopGuard
 from engine.runtime.home import stop_on_signals
 from engine.trading.reconcile import reconcile
-from engine.wiring import build_trader
+from engine.wiring import build_clock, build_trader
 
 log = logging.getLogger("volt.worker")
 
@@ -44,8 +43,7 @@ class Worker:
         state = read_state(factory)
         # A restarted clock resumes where the last one stopped, never earlier; a real market's
         # clock is the wall clock, whatever a simulated run left behind.
-        resume = None if settings.feed.kind == "ccxt" else as_utc(state.market_time)
-        self.clock = make_clock(speed, resume)
+        self.clock = build_clock(settings, speed, as_utc(state.market_time))
         self.trader = build_trader(settings, factory, self.clock)
         self.trader.defer_checkpoints()  # done between ticks, in the loop's idle time
         self.trader.entries_paused = state.entries_paused
