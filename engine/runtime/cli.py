@@ -104,12 +104,14 @@ def _check_speed(settings: Settings, speed: float | None) -> None:
         )
 
 
-def _check_replay(settings: Settings) -> None:
-    """A replay's stored candles are there, or one line says which are missing."""
-    if settings.feed.kind == "replay":
-        from engine.venues.replay import replay_start
+def _check_replay(settings: Settings) -> str:
+    """A replay's stored candles are there (what they span), or one line says which are
+    missing."""
+    if settings.feed.kind != "replay":
+        return ""
+    from engine.venues.replay import describe_replay
 
-        replay_start(settings)
+    return f" ({describe_replay(settings)})"
 
 
 def _keys_source(settings: Settings) -> str:
@@ -199,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.command in ("check", "supervise"):
             _check_dashboard_access(settings)
-        if args.command in ("check", "supervise", "run"):
-            _check_replay(settings)
+        replay = _check_replay(settings) if args.command in ("check", "supervise", "run") else ""
     except ConfigError as exc:
         print(f"volt: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         print(
-            f"volt: config ok: {settings.mode} mode, {venue}{settings.feed.kind} feed, "
+            f"volt: config ok: {settings.mode} mode, {venue}{settings.feed.kind} feed{replay}, "
             f"{settings.broker.kind} broker, {', '.join(settings.market.pairs)} on "
             f"{settings.market.timeframe}, clock x{settings.clock.speed:g}, API keys {keys}"
         )

@@ -66,6 +66,15 @@ def replay_start(
     return start
 
 
+def describe_replay(settings: Settings, store: CandleStore | None = None) -> str:
+    """What a replay plays back, in one phrase for `python -m engine check`."""
+    span, start = replay_span(settings, store), replay_start(settings, store=store)
+    return (
+        f"stored {replay_exchange(settings)} candles {span.first:%Y-%m-%d %H:%M} to "
+        f"{span.last:%Y-%m-%d %H:%M} UTC, starting {start:%Y-%m-%d %H:%M}"
+    )
+
+
 class ReplayFeed:
     """Closed stored candles as of the clock's `now`; past the end of the data, no new ones."""
 

@@ -80,3 +80,17 @@ def test_the_end_of_the_stored_candles_is_one_event_per_pair(replayed):
 
     ended = [e for e in events if e.kind == "replay_ended"]
     assert sorted(e.message.split()[2] for e in ended) == sorted(PAIRS)
+
+
+def test_a_replay_without_its_stored_candles_is_refused_in_one_line(tmp_path):
+    config = tmp_path / "replay.toml"
+    config.write_text(CONFIG)
+
+    result = run_engine("run", "--config", str(config), "--for", "1", VOLT_HOME=str(tmp_path))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "volt: configuration error: feed.kind = 'replay': no stored BTC/USDT 5m candles from "
+        f"binance in {tmp_path / 'candles'}; fetch them with `python -m engine download --pairs "
+        "BTC/USDT --timeframe 5m` or `python -m engine import FILE`"
+    ]

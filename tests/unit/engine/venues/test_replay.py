@@ -8,7 +8,7 @@ import pytest
 
 from config import ConfigError, load_config
 from data.candles.store import CandleStore
-from engine.venues.replay import ReplayFeed, replay_start
+from engine.venues.replay import ReplayFeed, describe_replay, replay_start
 from engine.venues.synthetic import SyntheticFeed
 
 STEP = timedelta(minutes=5)
@@ -123,3 +123,9 @@ def test_a_start_after_the_stored_candles_is_refused(tmp_path, store):
 
     with pytest.raises(ConfigError, match="after the last stored candle"):
         replay_start(too_late, store=store)
+
+
+def test_check_describes_what_a_replay_plays_back(tmp_path, store):
+    assert describe_replay(settings(tmp_path), store) == (
+        "stored binance candles 2026-01-01 00:00 to 2026-01-01 16:35 UTC, starting 2026-01-01 05:00"
+    )
