@@ -1,0 +1,157 @@
+"""The LLM agent: one vote from a local Ollama model, or an abstention that says why.
+
+A late, garbled or off-schema reply, or an HTTP error, abstains with the raw reply kept; an
+offline server abstains at once until its next probe. `vote` never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import ollama
+
+from agents.base import MarketBrief
+from agents.llm.bounded import BUSY
+from agents.llm.connection import OllamaConnection, is_model_missing, without_credentials
+from agents.llm.prompt import chat_messages
+from agents.llm.reply import (
+    REASON_DETAIL_MAX_CHARS,
+    abstention,
+    abstention_reason,
+    llm_vote,
+    offline_abstention,
+    read_reply,
+)
+from agents.llm.settings import LlmSettings
+from agents.llm.status import LlmHealth, LlmStatus
+from agents.llm.text import shorten
+from data.types import Vote
+
+log = logging.getLogger("volt.llm")
+
+
+class LlmAgent:
+    name = "llm"
+
+    def __init__(
+        self,
+        settings: LlmSettings,
+        client: Any = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self._health = LlmHealth(settings.model, without_credentials(settings.host), utc_now)
+        self._ollama = OllamaConnection(settings, client, self._health, monotonic)
+
+    def vote(self, brief: MarketBrief) -> Vote:
+        """A vote within `timeout_seconds`; never raises."""
+        deadline = time.perf_counter() + self.settings.timeout_seconds
+        self._health.count_call()
+        try:
+            return self._vote(brief, deadline)
+        except Exception as exc:  # the promise is a vote, whatever went wrong
+            log.exception("LLM agent failed unexpectedly", extra={"kind": "llm"})
+            return self._abstain("unexpected", f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def probe(self) -> bool:
+        """Ask /api/tags whether Ollama answers and has the model; True when online."""
+        try:
+            attempt = self._ollama.probe(time.perf_counter() + self.settings.timeout_seconds)
+            if attempt.busy:
+                log.info("LLM probe skipped: %s", BUSY)
+        except Exception:
+            log.exception("LLM probe failed unexpectedly", extra={"kind": "llm"})
+        return self._health.reachable is True
+
+    def status(self) -> LlmStatus:
+        return self._health.snapshot()
+
+    @property
+    def request_running(self) -> bool:
+        """A request (perhaps a late one) still holds the worker thread."""
+        return self._ollama.request_running
+
+    def close(self) -> None:
+        self._ollama.close()
+
+    def _vote(self, brief: MarketBrief, deadline: float) -> Vote:
+        if self._ollama.probe_due():
+            attempt = self._ollama.probe(deadline)
+            if attempt.busy:
+                return self._abstain("busy", BUSY, pair=brief.pair)
+        if self._health.reachable is not True:
+            return self._offline_vote(brief.pair)
+
+        messages = chat_messages(brief)
+        log.debug("LLM prompt for %s: %s", brief.pair, messages[1]["content"])
+        attempt = self._ollama.chat(messages, deadline)
+        if attempt.busy:
+            return self._abstain("busy", BUSY, pair=brief.pair)
+        if attempt.late:
+            return self._abstain("late", self._ollama.late_reason(), pair=brief.pair)
+        if attempt.error is not None:
+            return self._chat_failed(attempt.error, brief.pair)
+        return self._read_reply(attempt.value, attempt.latency_ms, brief.pair)
+
+    def _chat_failed(self, error: BaseException, pair: str) -> Vote:
+        if isinstance(error, ConnectionError):
+            self._ollama.go_offline(self._ollama.unreachable(), str(error))
+            return self._offline_vote(pair)
+        if isinstance(error, ollama.ResponseError):
+            if is_model_missing(error):
+                self._ollama.go_offline(self._ollama.not_pulled(), f"/api/chat: {error.error}")
+                return self._offline_vote(pair)
+            detail = shorten(str(error.error), REASON_DETAIL_MAX_CHARS)
+            reason = f"Ollama returned HTTP {error.status_code}: {detail}"
+            return self._abstain("http", reason, pair=pair)
+        if isinstance(error, httpx.TimeoutException):
+            return self._abstain("late", self._ollama.late_reason(), pair=pair)
+        if isinstance(error, httpx.HTTPError):
+            detail = f"{type(error).__name__}: {error}"
+            return self._abstain("transport", f"connection to Ollama failed: {detail}", pair=pair)
+        if isinstance(error, ValueError):  # a 200 whose body is not a chat response
+            detail = shorten(str(error), REASON_DETAIL_MAX_CHARS)
+            return self._abstain("garbled", f"Ollama's response was garbled: {detail}", pair=pair)
+        return self._abstain(
+            "unexpected", f"unexpected error: {type(error).__name__}: {error}", pair=pair
+        )
+
+    def _read_reply(self, response: Any, latency_ms: float | None, pair: str) -> Vote:
+        if latency_ms is not None:
+            self._health.count_latency(latency_ms)
+        read = read_reply(response)
+        if read.reply is None:
+            return self._abstain(read.failure, read.reason, read.raw, latency_ms, pair)
+        self._health.count_vote()
+        return llm_vote(self.name, self.settings.model, read.reply, read.raw, latency_ms)
+
+    def _offline_vote(self, pair: str) -> Vote:
+        reason = self._health.offline_reason or self._ollama.unreachable()
+        self._health.count_offline_abstention()
+        log.info("LLM abstained on %s: offline: %s", pair, reason)
+        return offline_abstention(self.name, self.settings.model, reason)
+
+    def _abstain(
+        self,
+        kind: str,
+        reason: str,
+        raw: str = "",
+        latency_ms: float | None = None,
+        pair: str = "",
+    ) -> Vote:
+        reason = abstention_reason(reason)
+        repeated = self._health.count_abstention(kind, reason)
+        # A new kind of failure is an event; the same one again, tick after tick, is not.
+        where = f" on {pair}" if pair else ""
+        if repeated or kind == "busy":
+            log.info("LLM abstained%s: %s", where, reason)
+        else:
+            log.warning("LLM abstained%s: %s", where, reason, extra={"kind": "llm"})
+        return abstention(self.name, self.settings.model, reason, raw, latency_ms)

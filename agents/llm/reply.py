@@ -1,0 +1,116 @@
+"""The model's reply: the one shape accepted, read into a vote or an abstention that says why.
+
+A reply that cannot be trusted is an abstention with the raw reply kept, never a HOLD: a
+failed parse that defaults to "hold" looks like a real vote for months.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agents.llm.text import clean, shorten
+from data.types import Action, Vote, VoteSource
+
+RATIONALE_MAX_CHARS = 500
+RAW_REPLY_MAX_CHARS = 2000
+REASON_DETAIL_MAX_CHARS = 200
+
+
+class LlmReply(BaseModel):
+    """The only reply accepted; its JSON schema is sent to Ollama as `format`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: Literal["BUY", "SELL", "HOLD"]
+    confidence: float = Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False)
+    rationale: str = Field(min_length=1, max_length=RATIONALE_MAX_CHARS)
+
+
+@dataclass(frozen=True)
+class ReadReply:
+    """The raw reply, and either the reply it holds or the kind of failure and why."""
+
+    raw: str
+    reply: LlmReply | None = None
+    failure: str = ""  # "empty", "invalid_json" or "schema" when `reply` is None
+    reason: str = ""
+
+
+def read_reply(response: Any) -> ReadReply:
+    """Read a chat response; never raises."""
+    message = getattr(response, "message", None)
+    raw = getattr(message, "content", None) or ""
+    if not raw.strip():
+        return ReadReply(raw, failure="empty", reason="reply was empty")
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        cut_off = getattr(response, "done_reason", None) == "length"
+        cut = " (cut off at the token limit)" if cut_off else ""
+        return ReadReply(
+            raw, failure="invalid_json", reason=f"reply was not valid JSON{cut}: {exc}"
+        )
+    try:
+        reply = LlmReply.model_validate(parsed)
+    except ValidationError as exc:
+        reason = f"reply did not match the schema: {_summarise(exc)}"
+        return ReadReply(raw, failure="schema", reason=reason)
+    return ReadReply(raw, reply=reply)
+
+
+def llm_vote(agent: str, model: str, reply: LlmReply, raw: str, latency_ms: float | None) -> Vote:
+    return Vote(
+        agent,
+        Action(reply.action),
+        reply.confidence,
+        clean(reply.rationale),
+        VoteSource.LLM,
+        {"model": model, "latency_ms": latency_ms, "raw_reply": raw},
+    )
+
+
+def abstention_reason(reason: str) -> str:
+    """One bounded line: the reason goes into the rationale, the status and the log."""
+    return shorten(clean(reason), REASON_DETAIL_MAX_CHARS + 60)
+
+
+def abstention(
+    agent: str, model: str, reason: str, raw: str = "", latency_ms: float | None = None
+) -> Vote:
+    """A HOLD at confidence 0 that the consensus skips; `reason` from `abstention_reason`."""
+    return Vote(
+        agent,
+        Action.HOLD,
+        0.0,
+        f"LLM abstained: {reason}",
+        VoteSource.ABSTAIN,
+        {
+            "model": model,
+            "latency_ms": latency_ms,
+            "raw_reply": shorten(raw, RAW_REPLY_MAX_CHARS),
+            "error": reason,
+        },
+    )
+
+
+def offline_abstention(agent: str, model: str, reason: str) -> Vote:
+    return Vote(
+        agent,
+        Action.HOLD,
+        0.0,
+        f"LLM offline: {reason}",
+        VoteSource.ABSTAIN,
+        {"model": model, "latency_ms": None, "raw_reply": "", "error": reason},
+    )
+
+
+def _summarise(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(part) for part in item["loc"]) or "reply"
+        problems.append(f"{where}: {item['msg']} (got {shorten(repr(item['input']), 40)})")
+    return "; ".join(problems)

@@ -1,0 +1,26 @@
+"""Where the LLM agent finds Ollama, which model it asks, and its time budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    host: str = "http://127.0.0.1:11434"
+    model: str = "llama3.2:3b"
+    timeout_seconds: float = 20.0  # the hard budget of one vote, probe included
+    num_ctx: int = 4096
+    retry_offline_seconds: float = 300.0  # how often an offline server is probed again
+
+    def __post_init__(self) -> None:
+        if not self.model.strip():
+            raise ValueError("llm.model is empty: name an Ollama model, e.g. llama3.2")
+        if not self.timeout_seconds > 0:
+            raise ValueError(f"llm.timeout_seconds must be above 0, got {self.timeout_seconds}")
+        if self.num_ctx < 256:
+            raise ValueError(f"llm.num_ctx must be at least 256 tokens, got {self.num_ctx}")
+        if self.retry_offline_seconds < 0:
+            raise ValueError(
+                f"llm.retry_offline_seconds must be 0 or more, got {self.retry_offline_seconds}"
+            )
