@@ -71,10 +71,10 @@ class Worker:
                 command_id,
                 extra={"kind": "command_interrupted"},
             )
-        self._reconcile()
+        self.reconcile_book()
         if self.trader.exchange is None:  # no stale exchange panel from an earlier run
             save_exchange_status(self.factory, exchange="", mode=settings.mode)
-        self._publish_exchange_status()
+        self.publish_exchange_status()
         update_state(
             self.factory,
             worker_pid=os.getpid(),
@@ -95,9 +95,9 @@ class Worker:
         while not self.stop_requested.is_set() and self._may_go_on():
             try:
                 if self.reconcile_due:
-                    self._reconcile()
+                    self.reconcile_book()
                 self.handle_commands()
-                self._tick_once()
+                self.tick_once()
                 if not self._heap_settled:
                     # What the first tick loaded lives as long as the worker: moved out of
                     # the collector's view, a full collection no longer stalls a tick.
@@ -107,7 +107,7 @@ class Worker:
                 # The heartbeat is not touched, so a worker that keeps failing looks hung.
                 log.exception("engine loop step failed")
                 self.reconcile_due = True
-            self._publish_exchange_status()
+            self.publish_exchange_status()
             self.trader.between_ticks()
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
@@ -116,7 +116,7 @@ class Worker:
             self.clock.wait_until(next_tick, self.stop_requested)
         return self.shutdown()
 
-    def _reconcile(self) -> None:
+    def reconcile_book(self) -> None:
         """Bring the book in line with the broker; after any failure, before trading on."""
         try:
             for finding in reconcile(self.trader):
@@ -133,7 +133,7 @@ class Worker:
             # Unknown orders or fills: trading on could double a position, so only exits.
             self.reconcile_error = str(exc) or type(exc).__name__
 
-    def _publish_exchange_status(self) -> None:
+    def publish_exchange_status(self) -> None:
         """What the exchange answered lately, for the Control page (the DB is the only way)."""
         exchange = self.trader.exchange
         if exchange is None:
@@ -173,7 +173,7 @@ class Worker:
             return False
         return True
 
-    def _tick_once(self) -> None:
+    def tick_once(self) -> None:
         self.trader.entry_blocks = self._entry_blocks()
         report = self.trader.tick()
         if report.unexpected or report.skipped:

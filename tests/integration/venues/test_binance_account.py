@@ -92,9 +92,9 @@ def test_while_reconciliation_keeps_failing_only_exits_run(settings, fake, store
         book.record_entry(session, order, row, 50_000.0, 70_000.0)
 
     fake.fail_next("GET", "/api/v3/openOrders", 503, times=50)
-    worker._reconcile()
+    worker.reconcile_book()
     assert worker.reconcile_due and "unreachable or busy" in worker.reconcile_error
-    worker._tick_once()
+    worker.tick_once()
     assert "reconciliation with the exchange pending" in read_state(store[1]).entry_blocks
     posts = len(fake.calls("POST", "/api/v3/order"))
     assert decide(trader, store, "ETH/USDT").startswith(
@@ -104,8 +104,8 @@ def test_while_reconciliation_keeps_failing_only_exits_run(settings, fake, store
     assert trader.close_position("BTC/USDT", "manual", "m1").startswith("closed BTC/USDT")
 
     fake.faults.clear()
-    worker._reconcile()
-    worker._tick_once()
+    worker.reconcile_book()
+    worker.tick_once()
     assert worker.reconcile_error == ""
     assert "reconciliation" not in (read_state(store[1]).entry_blocks or "")
 

@@ -222,12 +222,12 @@ def test_the_worker_publishes_exchange_status_for_the_control_page(
 
     monkeypatch.setattr("engine.wiring.build_exchange", lambda s: connect(s, fake))
     worker = Worker(settings, store[1])
-    worker._reconcile()
+    worker.reconcile_book()
     fake.fail_next("GET", "/api/v3/ticker/24hr", 503)
     with pytest.raises(TemporaryError):
         worker.trader.feed.last_price("BTC/USDT")
-    worker._tick_once()
-    worker._publish_exchange_status()
+    worker.tick_once()
+    worker.publish_exchange_status()
     status = queries.exchange_status(store[0])
     assert status["exchange"] == "binance testnet" and status["reachable"] is True
     assert status["balances"]["USDT"] > 0
