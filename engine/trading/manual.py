@@ -7,8 +7,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from data.store.db import transaction
-from data.store.models import Position
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from data.store.db import as_utc, transaction
+from data.store.models import Decision, Position
 from engine.trading import book
 from engine.trading.account import Account
 from engine.trading.approve import approve_exit
@@ -22,14 +25,26 @@ __all__ = ["Account", "cancel_open_orders", "close_position", "current_price", "
 log = logging.getLogger("volt.trader")
 
 
+def close_position_candle(session: Session, position: Position) -> datetime:
+    """The candle a close's client order id is derived from when the loop has seen none (the
+    kill switch, with the worker dead): the pair's last decided candle, else the position's
+    entry. Never the clock: each retry of a close must resend under the same id, so a sale
+    the exchange kept is found, never doubled."""
+    last = session.scalar(
+        select(func.max(Decision.candle_ts)).where(Decision.pair == position.pair)
+    )
+    return as_utc(last if last is not None else position.entry_ts)
+
+
 def close_position(account: Account, pair: str, reason: str, tag: str) -> str:
     """Close one position at the current price, through risk like any other order."""
     now = account.clock.now()
     price = current_price(account, pair, now)
     with transaction(account.factory) as session:
-        if session.get(Position, pair) is None:
+        position = session.get(Position, pair)
+        if position is None:
             return f"{pair}: no open position"
-        candle_ts = account.last_candle.get(pair, now)
+        candle_ts = account.last_candle.get(pair) or close_position_candle(session, position)
         intent = OrderIntent(pair, "sell", price, client_order_id(pair, candle_ts, tag), reason)
         approved = approve_exit(account, session, intent)
     trade = send_exit(account, approved, now)

@@ -52,8 +52,11 @@ class FlakyBroker:
     def __init__(self, inner, failures: int = 0, pair: str | None = None) -> None:
         self.inner, self.failures, self.pair = inner, failures, pair
         self.refused: list[str] = []
+        self.sells: list[tuple[str, str]] = []  # (pair, client order id) of every sell sent
 
     def submit(self, order, now):
+        if order.side == "sell":
+            self.sells.append((order.pair, order.client_order_id))
         if order.side == "sell" and (self.failures > 0 or order.pair == self.pair):
             self.failures -= 1
             self.refused.append(order.pair)

@@ -145,6 +145,17 @@ def test_kill_retries_when_the_broker_fails_the_first_two_closes(kill_setup):
         assert session.scalars(select(Trade.exit_reason)).all() == ["kill_switch"] * 2
 
 
+def test_a_retried_close_resends_under_the_same_client_order_id(kill_setup):
+    supervisor, factory, flaky = kill_setup
+    flaky["failures"] = 2
+    assert press_kill(supervisor, factory).status == "done"
+    sells = flaky["broker"].sells
+    assert [pair for pair, _ in sells] == ["BTC/USDT", "ETH/USDT"] * 2
+    for pair in ("BTC/USDT", "ETH/USDT"):
+        ids = {cid for sold, cid in sells if sold == pair}
+        assert len(ids) == 1, f"{pair} was resent under a new id: {sorted(ids)}"
+
+
 def test_a_kill_that_cannot_close_reports_it_stays_halted_and_a_second_press_retries(
     kill_setup,
 ):
