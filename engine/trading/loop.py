@@ -52,11 +52,12 @@ class TickReport:
 
 
 class Part:
-    """A Trader attribute kept by one of its parts: setting it (a test's spy, the kill
-    switch's flaky broker) changes what every step uses."""
+    """A Trader attribute kept by one of its parts. A settable one (a test's spy, the kill
+    switch's flaky broker, the worker's pause) changes what every step uses; the others are
+    shared by reference between steps, so they are changed in place, never replaced."""
 
-    def __init__(self, part: str, name: str | None = None) -> None:
-        self.part, self.name = part, name
+    def __init__(self, part: str, name: str | None = None, settable: bool = True) -> None:
+        self.part, self.name, self.settable = part, name, settable
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = self.name or name
@@ -65,18 +66,22 @@ class Part:
         return self if trader is None else getattr(getattr(trader, self.part), self.name)
 
     def __set__(self, trader: object, value) -> None:
+        if not self.settable:
+            raise AttributeError(f"{self.name} is shared by the trader's steps: change it in place")
         setattr(getattr(trader, self.part), self.name, value)
 
 
 class Trader:
     """The steps, composed; its attributes below are its parts' (see `Part`)."""
 
-    factory, clock, feed = Part("account"), Part("account"), Part("account")
+    factory = Part("account", settable=False)  # every step opened its sessions on it
+    clock, feed = Part("account"), Part("account")
     broker, gate, marks = Part("account"), Part("account"), Part("account")
     entries_paused = Part("rules", "paused")
     entry_blocks = Part("rules", "blocks")  # laptop guards and the like, refreshed each tick
-    stale_pairs = Part("rules", "stale")
-    weights, base_weights = Part("learner"), Part("learner")
+    stale_pairs = Part("rules", "stale", settable=False)
+    weights = Part("learner", settable=False)
+    base_weights = Part("learner", settable=False)
 
     def __init__(
         self,
