@@ -93,26 +93,27 @@ def refuse_gaps(
     """CandleGapError naming the first gap: where, how long, how many candles."""
     gaps = find_gaps(candles, step_seconds, source, where)
     if gaps:
-        gap = gaps[0]
-        place = f" {where(gap.position)}" if where else ""
-        raise CandleGapError(
-            f"{source}{place}: gap: {gap.resumes} follows {gap.last} "
-            f"({describe(gap.duration)}, {gap.missing} candle(s) missing; the candles are "
-            f"{timeframe_name(step_seconds)} apart; {len(gaps)} gap(s) in all)"
-        )
+        raise _refusal(gaps, step_seconds, source, where)
+
+
+def _refusal(gaps: list[Gap], step_seconds: int, source: str, where) -> CandleGapError:
+    gap = gaps[0]
+    place = f" {where(gap.position)}" if where else ""
+    return CandleGapError(
+        f"{source}{place}: gap: {gap.resumes} follows {gap.last} "
+        f"({describe(gap.duration)}, {gap.missing} candle(s) missing; the candles are "
+        f"{timeframe_name(step_seconds)} apart; {len(gaps)} gap(s) in all)"
+    )
 
 
 def fill_gaps(candles: pd.DataFrame, step_seconds: int) -> pd.DataFrame:
     """Each missing candle becomes a flat one at the previous close with zero volume: no
     price move and no trade is invented."""
-    find_gaps(candles, step_seconds)
-    if len(candles) < 2:
+    if not find_gaps(candles, step_seconds):
         return candles
     grid = pd.date_range(
         candles.index[0], candles.index[-1], freq=pd.Timedelta(seconds=step_seconds), name="ts"
     )
-    if len(grid) == len(candles):
-        return candles
     filled = candles.reindex(grid)
     holes = filled["close"].isna().to_numpy()
     close = filled["close"].ffill()
@@ -139,15 +140,14 @@ def apply_gap_policy(
     source: str = "candles",
     where: Callable[[int], str] | None = None,
 ) -> pd.DataFrame:
-    """refuse: the candles unchanged, or CandleGapError; fill: the candles with the holes
-    filled; split: the real candles, gaps kept (split_at_gaps gives the segments)."""
+    """refuse: the candles unchanged, or CandleGapError naming the first gap; fill: the
+    holes filled; split: the real candles, gaps kept (split_at_gaps gives the segments).
+    Candles off the timeframe's grid are refused under every policy."""
     if policy not in GAP_POLICIES:
         raise CandleDataError(f"gap policy {policy!r} is not one of {', '.join(GAP_POLICIES)}")
-    if policy == "refuse":
-        refuse_gaps(candles, step_seconds, source, where)
-        return candles
-    if policy == "fill":
-        find_gaps(candles, step_seconds, source, where)
+    gaps = find_gaps(candles, step_seconds, source, where)
+    if gaps and policy == "refuse":
+        raise _refusal(gaps, step_seconds, source, where)
+    if gaps and policy == "fill":
         return fill_gaps(candles, step_seconds)
-    find_gaps(candles, step_seconds, source, where)
     return candles
