@@ -30,8 +30,11 @@ def adapt_weights(
 ) -> list[WeightChange]:
     """Scale each configured weight by (1 + accuracy - breakeven): an agent right exactly as
     often as the stops need to break even keeps its weight; each point of accuracy above
-    or below moves it a point; always within [floor, cap]. With the default stops (2 ATR,
-    take profit 3 ATR) break-even is 40%, not a coin flip."""
+    or below moves it a point; always within [floor, cap]. Break-even counts the round
+    trip's costs (risk.costs.breakeven_accuracy): with the default stops (2 ATR, take
+    profit 3 ATR) it is 40 % without costs and 60 % with them, at the dearest entry the
+    gate admits (a cost of a third of the target); not a coin flip either way. An
+    outcome is itself judged after costs (engine.trading.journal)."""
     changes = []
     for agent, configured in base.items():
         record = records.get(agent)

@@ -13,12 +13,14 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
+from data.market.indicators import ATR_WINDOW
 from data.market.rows import EVERY_ROW, EveryRow
 from data.market.trailing import log_returns, trailing_ewm
 
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
 _REGIME_CODE = {NORMAL: 0, HIGH_VOLATILITY: 1, CRASH: 2}
+TREND_FAST_SPAN, TREND_SLOW_SPAN = 50, 200  # the EMAs whose gap, in ATRs, is the trend
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,11 @@ def regime_columns(
     atr = np.asarray(candles["atr"], dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
     if window is None:
-        fast = rows.ewm(close, span=50)
-        slow = rows.ewm(close, span=200)
+        fast = rows.ewm(close, span=TREND_FAST_SPAN)
+        slow = rows.ewm(close, span=TREND_SLOW_SPAN)
     else:
-        fast = trailing_ewm(close, window, span=50)
-        slow = trailing_ewm(close, window, span=200)
+        fast = trailing_ewm(close, window, span=TREND_FAST_SPAN)
+        slow = trailing_ewm(close, window, span=TREND_SLOW_SPAN)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = (fast - slow) / atr
     returns = log_returns(close)
@@ -78,6 +80,14 @@ def regime_columns(
     return {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code}
 
 
+def regime_warmup(limits: RegimeLimits, window: int) -> int:
+    """Candles before `classify` reads warm on a trailing `window` of candles: the slow
+    EMA's span, the long volatility baseline full (its returns need one candle more), the
+    crash window and ATR. Every decision reads the regime, whatever the agent's weight."""
+    long_window = min(limits.long_window, window - 1)
+    return max(TREND_SLOW_SPAN, long_window + 1, limits.crash_window, ATR_WINDOW + 1)
+
+
 def regime_name(code: float) -> str | None:
     return None if np.isnan(code) else REGIMES[int(code)]
 
@@ -90,6 +100,9 @@ class RegimeAgent(ColumnAgent):
     def __init__(self, limits: RegimeLimits | None = None, window: int | None = None) -> None:
         self.limits = limits or RegimeLimits()
         self.window = window  # set for backtests: see `classify`
+
+    def warmup(self, window: int) -> int:
+        return regime_warmup(self.limits, self.window or window)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

@@ -25,6 +25,10 @@ ACTION_THRESHOLD = 0.25
 class SentimentAgent(ColumnAgent):
     name = "sentiment"
 
+    def warmup(self, window: int) -> int:
+        """Candles before its vote is warm: the momentum lag and the baselines' returns."""
+        return max(MOMENTUM_WINDOW, BASELINE_WINDOW) + 1
+
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
     ) -> dict[str, np.ndarray]:

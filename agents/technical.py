@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
+from data.market.indicators import INDICATOR_WARMUP
 from data.market.rows import EVERY_ROW, EveryRow
 
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
@@ -17,6 +18,10 @@ ACTION_THRESHOLD = 0.2  # below this |score| the agent says HOLD
 
 class TechnicalAgent(ColumnAgent):
     name = "technical"
+
+    def warmup(self, window: int) -> int:
+        """Candles before its vote is warm: every indicator it blends."""
+        return INDICATOR_WARMUP
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

@@ -114,6 +114,9 @@ class Risk(_Section):
         default_factory=lambda: {"high_volatility": 0.75, "crash": 0.5}
     )
     trailing_stop_atr_multiple: float = Field(default=0.0, ge=0, le=20)  # 0: no trailing stop
+    # No entry whose take-profit distance is under this many round-trip costs (broker fee
+    # and slippage, both sides): a target of 3 x 0.30 % = 0.90 % at least, by default.
+    min_target_to_cost: float = Field(default=3.0, ge=1, le=100)
     max_position_fraction: float = Field(default=0.25, gt=0, le=1)
     max_total_exposure: float = Field(default=0.6, gt=0, le=1)
     max_open_positions: int = Field(default=3, ge=1, le=100)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents import LiveAgent, RegimeLimits, build_team
 from agents.auditor import AuditLimits
+from agents.warmup import warmup_parts
 from config import ConfigError, Settings
 from config.keys import load_api_keys, missing_keys_message
 from engine.clock import Clock, SimulatedClock, make_clock
@@ -21,6 +22,7 @@ from engine.venues.feed import Feed
 from engine.venues.paper import PaperExchange, make_exchange_factory
 from engine.venues.synthetic import SyntheticFeed
 from risk import RiskGate, RiskLimits
+from risk.costs import breakeven_accuracy, round_trip_cost
 from risk.protections import (
     DailyLossLimit,
     KillSwitch,
@@ -86,9 +88,42 @@ def build_gate(settings: Settings) -> RiskGate:
             max_total_exposure=risk.max_total_exposure,
             regime_stop_scale=dict(risk.regime_stop_scale),
             trailing_stop_atr_multiple=risk.trailing_stop_atr_multiple,
+            min_target_to_cost=risk.min_target_to_cost,
         ),
         build_protections(settings),
     )
+
+
+def learning_breakeven(settings: Settings) -> float:
+    """The accuracy at which the stops break even after the broker's costs (risk.costs)."""
+    risk, broker = settings.risk, settings.broker
+    return breakeven_accuracy(
+        risk.stop_atr_multiple,
+        risk.take_profit_atr_multiple,
+        round_trip_cost(broker.fee_rate, broker.slippage_rate),
+        risk.min_target_to_cost,
+    )
+
+
+def check_warmup(settings: Settings) -> None:
+    """A window shorter than the team's warm-up never warms: every decision would read a
+    cold window (an EMA200 on 120 candles). Raises ConfigError saying how many it needs."""
+    history = settings.market.history_candles
+    team = build_team(
+        settings.agents.weights,
+        regime_limits(settings),
+        sentiment_proxy=settings.agents.sentiment.source == "proxy",
+        window=history,
+    )
+    parts = warmup_parts(team, regime_limits(settings), history)
+    needed = max(parts.values())
+    if history < needed:
+        each = ", ".join(f"{part} {candles}" for part, candles in parts.items())
+        raise ConfigError(
+            f"market.history_candles {history} is under the team's warm-up of {needed} "
+            f"candles (the longest of: {each}): every decision would read cold windows; "
+            f"set it to at least {needed}"
+        )
 
 
 def regime_limits(settings: Settings) -> RegimeLimits:
@@ -246,7 +281,6 @@ def build_trader(
     """`exchange` is built from settings unless given (tests point one at a loopback server)."""
     exchange = exchange or build_exchange(settings)
     account = build_account(settings, factory, clock, exchange)
-    risk = settings.risk
     trader = Trader(
         factory=factory,
         clock=clock,
@@ -261,8 +295,7 @@ def build_trader(
         live_agents=build_live_agents(settings),
         weights=dict(settings.agents.weights),
         learning=settings.agents.learning,
-        breakeven_accuracy=risk.stop_atr_multiple
-        / (risk.stop_atr_multiple + risk.take_profit_atr_multiple),
+        breakeven_accuracy=learning_breakeven(settings),
         audit_limits=account.audit_limits,
         thresholds=dict(settings.consensus.thresholds),
         regime_limits=regime_limits(settings),

@@ -8,18 +8,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from data.types import PortfolioView
+from risk.costs import round_trip_cost, target_shortfall
 from risk.protections import Block, Protection, RiskContext
 
 _SEAL = object()
 CASH_MARGIN = 1e-6  # only this module can mint an ApprovedOrder a broker will take
+TARGET_UNDER_COSTS = "target under costs"  # the rule's name in a backtest's refusal counts
 
 
 class RiskRejection(Exception):
     """An order the risk limits refuse; the message says which limit and why."""
 
-    def __init__(self, message: str, blocks: Sequence[Block] = ()) -> None:
+    def __init__(self, message: str, blocks: Sequence[Block] = (), rule: str = "") -> None:
         super().__init__(message)
         self.blocks = tuple(blocks)
+        self.rule = rule  # a short name to count refusals by, when the message varies
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,13 @@ class RiskLimits:
     max_total_exposure: float = 1.0
     regime_stop_scale: dict[str, float] = field(default_factory=dict)  # regime -> scale
     trailing_stop_atr_multiple: float = 0.0  # 0: no trailing stop
+    # The take-profit distance must be at least this many round-trip costs (fees and
+    # slippage, both sides); 0 switches the rule off (the settings ask for at least 1).
+    min_target_to_cost: float = 0.0
+
+    @property
+    def round_trip_cost(self) -> float:
+        return round_trip_cost(self.fee_rate, self.slippage_rate)
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,11 @@ class RiskGate:
         stop_distance = intent.price - stop_loss
         if stop_loss <= 0:
             raise RiskRejection(f"{pair}: stop distance {stop_distance:.4g} exceeds the price")
+        shortfall = target_shortfall(
+            intent.price, take_profit, stop_loss, limits.round_trip_cost, limits.min_target_to_cost
+        )
+        if shortfall is not None:
+            raise RiskRejection(f"{pair}: {shortfall}", rule=TARGET_UNDER_COSTS)
         # Sized from the normal stop distance (or the stop's, if a regime widens it): a
         # tightened stop must not buy more, since a wild market can gap straight through it.
         sizing_distance = max(stop_distance, limits.stop_atr_multiple * intent.atr)

@@ -13,13 +13,16 @@ from ta.momentum import RSIIndicator
 from ta.trend import MACD
 from ta.volatility import AverageTrueRange, BollingerBands
 
-from data.market.rows import EVERY_ROW, EveryRow
+from data.market.rows import EVERY_ROW, MACD_SIGNAL, MACD_SLOW, EveryRow
 from data.market.trailing import decayed_constant, ewm, trailing_ewm
 
 RSI_WINDOW = 14
 ATR_WINDOW = 14
 BB_WINDOW = 20
 BB_DEVIATIONS = 2.0
+# Candles before every indicator column is warm: RSI needs 14 changes (15 candles), the
+# MACD signal 9 values of a line that starts on candle 26, the bands 20, ATR 14 ranges.
+INDICATOR_WARMUP = max(RSI_WINDOW + 1, MACD_SLOW + MACD_SIGNAL - 1, BB_WINDOW, ATR_WINDOW + 1)
 INDICATOR_COLUMNS = (
     "rsi",
     "macd",

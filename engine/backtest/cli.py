@@ -21,7 +21,7 @@ from engine.backtest.candles import (
     synthetic_market,
 )
 from engine.backtest.report import build_report, format_report
-from engine.backtest.runner import run_backtest
+from engine.backtest.runner import run_backtest, team_warmup_of, warm_market
 from engine.backtest.store import (
     claim_backtest,
     fail_run,
@@ -80,10 +80,12 @@ def load_market(settings: Settings, request: dict) -> Market:
     end = parse_time(end) if isinstance(end, str) else end
     warmup = settings.market.history_candles
     if request.get("data"):
-        return csv_market(request["data"], pairs, start, end, warmup)
-    seed = request.get("synthetic")
-    seed = settings.feed.seed if seed is None else int(seed)
-    return synthetic_market(seed, pairs, settings.market.timeframe, start, end, warmup)
+        market = csv_market(request["data"], pairs, start, end, warmup)
+    else:
+        seed = request.get("synthetic")
+        seed = settings.feed.seed if seed is None else int(seed)
+        market = synthetic_market(seed, pairs, settings.market.timeframe, start, end, warmup)
+    return warm_market(settings, market)  # the first decision on the first warm candle
 
 
 class ProgressBar:
@@ -172,6 +174,11 @@ def run_command(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         f"decisions {_close(market, market.first):%Y-%m-%d %H:%M} to "
         f"{_close(market, -1):%Y-%m-%d %H:%M} UTC "
         f"({candles:,} candles in {result.seconds:.2f} s, {candles / result.seconds:,.0f}/s)"
+    )
+    print(
+        f"volt: first decision {_close(market, market.first):%Y-%m-%d %H:%M} UTC, after "
+        f"{market.first + 1} candles of warm-up (the team's longest window needs "
+        f"{team_warmup_of(settings)})"
     )
     print(format_report(report))
     print("; ".join(result.notes))

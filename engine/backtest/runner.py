@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from agents import RULE_AGENTS, build_team
+from agents.warmup import decision_warmup, team_warmup
 from config import Settings
 from data.store.models import ROUND_TRIP_COLUMNS
-from engine.backtest.candles import Market
+from engine.backtest.candles import CandleDataError, Market
 from engine.backtest.replay import live_agent_names, stored_votes
 from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes
 from engine.backtest.simulate import Costs, Simulation, equity_curve, simulate
@@ -32,6 +33,7 @@ class Prepared:
     market: Market
     votes: dict[str, TeamVotes]
     replay_notes: list[str]
+    warmup: int = 0  # candles before the first decision (agents.warmup); 0: decide from row 0
 
 
 @dataclass
@@ -100,7 +102,8 @@ def prepare(
         notes.append(f"{label}: {how}")
     if "llm" not in live_names:
         notes.append("LLM: abstained (weight 0)")
-    return Prepared(settings, market, votes, notes)
+    warmup = decision_warmup(team, regime_limits(settings), settings.market.history_candles)
+    return Prepared(settings, market, votes, notes, warmup)
 
 
 def evaluate(
@@ -116,6 +119,7 @@ def evaluate(
     weights = dict(settings.agents.weights if weights is None else weights)
     thresholds = dict(settings.consensus.thresholds)
     start, stop = rows or (market.first, len(market.index))
+    start = max(start, prepared.warmup - 1)  # no decision on cold windows (warm_market)
     signals = {
         pair: _head(decide(prepared.votes[pair], weights, thresholds), stop)
         for pair in market.pairs
@@ -137,6 +141,29 @@ def evaluate(
     result.costs = Costs(broker.fee_rate, broker.slippage_rate)
     result.seconds = time.perf_counter() - began
     return result
+
+
+def team_warmup_of(settings: Settings) -> int:
+    """Candles the configured team needs before its first decision (agents.warmup)."""
+    team = build_team(
+        settings.agents.weights,
+        regime_limits(settings),
+        sentiment_proxy=settings.agents.sentiment.source == "proxy",
+        window=settings.market.history_candles,
+    )
+    return team_warmup(team, regime_limits(settings), settings.market.history_candles)
+
+
+def warm_market(settings: Settings, market: Market) -> Market:
+    """The market with its first decision on its first warm row: the candle on which every
+    indicator and agent window is full. Refused when no row is."""
+    warmup = min(team_warmup_of(settings), settings.market.history_candles)
+    if len(market.index) < warmup:
+        raise CandleDataError(
+            f"{market.source}: {len(market.index)} candles, but the team needs {warmup} "
+            "before its first decision (its longest window); give a longer span"
+        )
+    return replace(market, first=max(market.first, warmup - 1))
 
 
 def run_backtest(

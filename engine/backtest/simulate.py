@@ -222,7 +222,7 @@ def simulate(
                 risk.refused(rejection.blocks)
                 reason = rejection.blocks[0].protection
             else:
-                reason = str(rejection).split(": ", 1)[-1].split(" (")[0]
+                reason = rejection.rule or str(rejection).split(": ", 1)[-1].split(" (")[0]
             rejections[reason] = rejections.get(reason, 0) + 1
             return False
         fill_price, fee = paper_fill(

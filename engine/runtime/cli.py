@@ -202,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("check", "supervise"):
             _check_dashboard_access(settings)
         replay = _check_replay(settings) if args.command in ("check", "supervise", "run") else ""
+        if args.command == "check":
+            from engine.wiring import check_warmup
+
+            check_warmup(settings)
     except ConfigError as exc:
         print(f"volt: configuration error: {exc}", file=sys.stderr)
         return 2

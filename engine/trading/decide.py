@@ -4,6 +4,7 @@ agent's vote, the market regime and the weighted consensus. Nothing is written h
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from datetime import datetime
 from functools import cache
@@ -22,11 +23,16 @@ from data.store.models import JournalEntry, Position
 from engine.trading import journal
 from engine.trading.tick_records import DecisionPlan
 
+log = logging.getLogger("volt.trader")
 INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb_upper", "atr")
 
 
 class Team:
-    """The agents, their weights (adapted by learning: the same dict) and the thresholds."""
+    """The agents, their weights (adapted by learning: the same dict) and the thresholds.
+
+    A pair with fewer candles than `warmup` (a new listing, a short replay) gets no decision
+    and no decision row, only a log line while it warms up: a vote on cold windows is not a
+    decision to store, learn from or show. See `decision_warmup`."""
 
     def __init__(
         self,
@@ -36,14 +42,23 @@ class Team:
         weights: dict[str, float],
         thresholds: dict[str, float],
         regime_limits: RegimeLimits,
+        warmup: int = 0,
     ) -> None:
         self.factory = factory
         self.agents, self.live_agents = agents, live_agents
         self.weights, self.thresholds, self.regime_limits = weights, thresholds, regime_limits
+        self.warmup = warmup
+        self.warming: dict[str, int] = {}  # pair -> candles seen, while it warms up
 
-    def plan(self, pair: str, candles: pd.DataFrame, position: Position | None) -> DecisionPlan:
-        """The team's decision on the latest of `candles`; `position` goes into the live
-        agents' brief only."""
+    def plan(
+        self, pair: str, candles: pd.DataFrame, position: Position | None
+    ) -> DecisionPlan | None:
+        """The team's decision on the latest of `candles`, or None while the pair warms up;
+        `position` goes into the live agents' brief only."""
+        if len(candles) < self.warmup:
+            self._warming_up(pair, len(candles))
+            return None
+        self.warming.pop(pair, None)
         candle_ts = candles.index[-1].to_pydatetime()
         # Only the last row of each column is read: LAST_ROW computes no other.
         columns = indicator_arrays(candles, LAST_ROW)
@@ -66,6 +81,17 @@ class Team:
             regime,
             weigh_votes(votes, self.weights, self.thresholds[regime]),
         )
+
+    def _warming_up(self, pair: str, seen: int) -> None:
+        if pair not in self.warming:  # said once, not every candle
+            log.info(
+                "%s: warming up, %d of %d candles; no decision until every window is warm",
+                pair,
+                seen,
+                self.warmup,
+                extra={"kind": "warmup"},
+            )
+        self.warming[pair] = seen
 
     def _regime_code(self, columns: dict[str, np.ndarray], vote_columns: list) -> float:
         """The regime agent's reading when it reads as the trader does (not classified twice)."""

@@ -3,6 +3,12 @@
 A BUY is followed until its position closes (WIN, LOSS or STOPPED) or the horizon passes
 (EXPIRED, marked to market). A SELL on a signal is judged by the price some candles later:
 a WIN when selling spared the book a fall.
+
+Outcomes are judged after costs. A buy's P&L is its round trip's as booked: fills priced
+with their slippage, both fees deducted; so a take-profit that gained less than its fees
+is a LOSS. An expired buy is marked as if sold at the mark, paying the sale's slippage and
+fee (`sale_cost`). A sell's judgement needs none: selling now or the candles later pays
+the same exit costs, and its fill price already carries its slippage.
 """
 
 from __future__ import annotations
@@ -54,15 +60,17 @@ def follow(
     candle_length: timedelta,
     horizon: timedelta,
     sell_horizon_candles: int,
+    sale_cost: float = 0.0,
 ) -> tuple[list[JournalEntry], bool]:
     """Resolve what can be resolved now: the entries resolved, and whether any entry is
-    still followed (when none is, the live loop stops asking until a decision opens one)."""
+    still followed (when none is, the live loop stops asking until a decision opens one).
+    `sale_cost`: the share of a sale's value slippage and the fee take (see `sale_cost`)."""
     resolved, followed = [], session.scalars(_OPEN_ENTRIES).all()
     for entry in followed:
         if entry.outcome == EXPIRED:
             done = _settle_buy(session, entry)
         elif entry.action == "BUY":
-            done = _follow_buy(session, entry, now, marks, horizon)
+            done = _follow_buy(session, entry, now, marks, horizon, sale_cost)
         else:
             done = _follow_sell(session, entry, candle_length, sell_horizon_candles)
         if done:
@@ -109,6 +117,7 @@ def _follow_buy(
     now: datetime,
     marks: Mapping[str, float],
     horizon: timedelta,
+    sale_cost: float,
 ) -> bool:
     if _settle_buy(session, entry):
         return True
@@ -119,10 +128,17 @@ def _follow_buy(
     entry_fee = position.entry_fee if position is not None else 0.0
     mark = marks[entry.pair]
     cost = entry.amount * entry.entry_price + entry_fee
-    _resolve(entry, EXPIRED, now, mark, entry.amount * mark - cost)
+    proceeds = entry.amount * mark * (1 - sale_cost)  # as if sold at the mark, after costs
+    _resolve(entry, EXPIRED, now, mark, proceeds - cost)
     entry.exit_reason = "expired: marked"  # fits the column on every database
     entry.pnl_pct = entry.pnl / cost if cost else 0.0
     return True
+
+
+def sale_cost(fee_rate: float, slippage_rate: float) -> float:
+    """The share of a sale's value lost to slippage (on the price) and the fee (on what the
+    slipped price brings), as the paper broker fills a market sell."""
+    return 1 - (1 - slippage_rate) * (1 - fee_rate)
 
 
 def _follow_sell(

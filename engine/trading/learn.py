@@ -29,11 +29,14 @@ class Learner:
         learning: Learning,
         breakeven_accuracy: float,
         candle_length: timedelta,
+        sale_cost: float = 0.0,
     ) -> None:
         self.factory, self.learning, self.candle_length = factory, learning, candle_length
+        self.sale_cost = sale_cost  # what selling at a mark would cost (journal.sale_cost)
         self.base_weights = dict(weights)  # as configured; learning adapts from these
         self.weights = dict(weights)  # the team decides with these (the same dict)
-        # The win rate at which the stop and take-profit distances break even.
+        # The win rate at which the stop and take-profit distances break even after the
+        # round trip's costs (risk.costs.breakeven_accuracy).
         self.breakeven_accuracy = breakeven_accuracy
         self.journal_open: bool | None = None  # any journal entry still followed (None: ask)
         self.load_weights()
@@ -61,6 +64,7 @@ class Learner:
                     self.candle_length,
                     timedelta(hours=learning.outcome_horizon_hours),
                     learning.sell_horizon_candles,
+                    self.sale_cost,
                 )
         except Exception:
             log.exception("could not follow the decision journal; trying again next candle")

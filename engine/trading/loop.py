@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents import LiveAgent, RegimeLimits, RuleAgent
 from agents.auditor import AuditLimits
+from agents.warmup import decision_warmup
 from config import timeframe_seconds
 from config.settings import Learning
 from data.store.db import as_utc, checkpoint, defer_checkpoints
 from data.store.models import Decision
 from engine.clock import Clock
-from engine.trading import book, manual
+from engine.trading import book, journal, manual
 from engine.trading.account import Account, default_audit_limits
 from engine.trading.approve import Approval, EntryRules
 from engine.trading.batch import PairTick, TickBatch
@@ -112,9 +113,22 @@ class Trader:
         self.errors = PairErrors(factory)
         self.exit_retries = ExitRetries(factory, candle)
         self.fetcher = Fetcher(self.account, candle, history_candles, self.rules.stale)
-        self.learner = Learner(factory, weights, learning or Learning(), breakeven_accuracy, candle)
+        self.learner = Learner(
+            factory,
+            weights,
+            learning or Learning(),
+            breakeven_accuracy,
+            candle,
+            journal.sale_cost(gate.limits.fee_rate, gate.limits.slippage_rate),
+        )
         self.team = Team(
-            factory, agents, live_agents or [], self.learner.weights, thresholds, regime_limits
+            factory,
+            agents,
+            live_agents or [],
+            self.learner.weights,
+            thresholds,
+            regime_limits,
+            decision_warmup(agents, regime_limits, history_candles),
         )
         self.approval = Approval(self.account, self.rules, pairs)
         self.execution = Execution(self.account, self.learner, decided=set())

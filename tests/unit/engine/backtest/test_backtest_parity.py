@@ -43,8 +43,12 @@ sentiment = 0.0
 [agents.learning]
 freeze = true
 """
-# The default risk settings: regime-scaled stops, every protection at its default.
+# The default risk settings: regime-scaled stops, every protection at its default; the
+# cost gate at its least (a target of one round trip), so entries under the crash
+# regime's halved target still occur on this calm synthetic market.
 DEFAULT_RISK = """
+[risk]
+min_target_to_cost = 1.0
 [agents.regime]
 high_volatility_ratio = 1.3
 crash_drop = 0.012
