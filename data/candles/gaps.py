@@ -126,7 +126,7 @@ def fill_gaps(candles: pd.DataFrame, step_seconds: int) -> pd.DataFrame:
 
 def split_at_gaps(candles: pd.DataFrame, step_seconds: int) -> list[pd.DataFrame]:
     """Gap-free segments, oldest first; an empty series has none."""
-    if candles.empty:
+    if len(candles) == 0:  # not .empty: a frame of times alone has no columns
         return []
     cuts = [gap.position for gap in find_gaps(candles, step_seconds)]
     bounds = [0, *cuts, len(candles)]
