@@ -22,7 +22,7 @@ from tests.support.runs import START, run_ticks, sqlite_only, volt_env  # noqa: 
 # A fast setup for process tests: 3000x clock, quick metrics and restarts.
 FAST_CONFIG = """
 [market]
-history_candles = 120
+history_candles = 240
 [clock]
 speed = 3000.0
 [engine]

@@ -26,7 +26,7 @@ SHOTS = ROOT / "test-output" / "browser"
 # Trades often (technical agent alone), a 5-minute candle every second, quick refreshes.
 E2E_CONFIG = """
 [market]
-history_candles = 120
+history_candles = 240
 [clock]
 speed = 300.0
 [agents.weights]
