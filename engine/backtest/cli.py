@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from config import Settings
+from data.candles import CandleGapError
 from data.store.commands import finish_command
 from data.store.db import make_session_factory
 from engine.backtest.baseline import DRAWS
@@ -22,6 +23,7 @@ from engine.backtest.candles import (
 )
 from engine.backtest.report import build_report, format_report
 from engine.backtest.runner import run_backtest, team_warmup_of, warm_market
+from engine.backtest.sources import parse_source, source_pairs
 from engine.backtest.store import (
     claim_backtest,
     fail_run,
@@ -39,14 +41,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--data",
-        action="append",
-        metavar="FILE.csv",
-        help="candles: timestamp,open,high,low,close,volume (one file per pair, in --pairs order)",
+        nargs="+",
+        action="extend",
+        metavar="FILE|SERIES",
+        help="candles, one per pair: files of any format `engine import` reads (CSV, freqtrade "
+        "Feather/JSON, ccxt JSON, Parquet) or stored series such as binance:ETH/BTC:5m; the "
+        "pairs come from the names unless --pairs gives them",
     )
     source.add_argument("--synthetic", type=int, metavar="SEED", help="the simulated market")
     # From the Backtest page: run the pending command with this id.
     source.add_argument("--command", dest="command_id", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--pairs", nargs="+", help="pairs (default: the config's)")
+    parser.add_argument(
+        "--pairs", nargs="+", help="pairs (default: from the --data names, else the config's)"
+    )
+    parser.add_argument(
+        "--gaps",
+        choices=("refuse", "fill", "split"),
+        default="refuse",
+        help="missing candles in --data: refuse (default), fill flat, or use the longest "
+        "stretch without one",
+    )
     parser.add_argument("--from", dest="start", type=_time, help="first decision (UTC)")
     parser.add_argument("--to", dest="end", type=_time, help="last decision (UTC)")
     parser.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
@@ -74,14 +88,20 @@ def _time(text: str) -> datetime:
 
 
 def load_market(settings: Settings, request: dict) -> Market:
-    pairs = request.get("pairs") or list(settings.market.pairs)
     start, end = request.get("start"), request.get("end")
     start = parse_time(start) if isinstance(start, str) else start
     end = parse_time(end) if isinstance(end, str) else end
     warmup = settings.market.history_candles
     if request.get("data"):
-        market = csv_market(request["data"], pairs, start, end, warmup)
+        sources = [parse_source(str(text)) for text in request["data"]]
+        pairs = source_pairs(sources, request.get("pairs"))
+        gaps = request.get("gaps") or "refuse"
+        try:
+            market = csv_market(sources, pairs, start, end, warmup, gaps)
+        except CandleGapError as gap:
+            raise CandleGapError(f"{gap}; run with --gaps fill or --gaps split") from None
     else:
+        pairs = request.get("pairs") or list(settings.market.pairs)
         seed = request.get("synthetic")
         seed = settings.feed.seed if seed is None else int(seed)
         market = synthetic_market(seed, pairs, settings.market.timeframe, start, end, warmup)
@@ -114,6 +134,7 @@ def run_command(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         "data": args.data,
         "synthetic": args.synthetic,
         "pairs": args.pairs,
+        "gaps": args.gaps,
         "start": args.start,
         "end": args.end,
         "label": args.label,
