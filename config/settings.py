@@ -79,6 +79,9 @@ class Broker(_Section):
     quote_currency: str = Field(default="USDT", min_length=1)
     fee_rate: float = Field(default=0.001, ge=0, le=0.05)
     slippage_rate: float = Field(default=0.0005, ge=0, le=0.05)
+    # Where a decision made on a candle's close fills, in backtests and the paper exchange:
+    # the next candle's open (what a market order sent then gets) or that close itself.
+    fill_at: Literal["next_open", "close"] = "next_open"
 
 
 class Protections(_Section):

@@ -220,14 +220,17 @@ def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
     return feed
 
 
-def build_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker:
-    broker = _venue_broker(settings, exchange)
+def build_broker(
+    settings: Settings, exchange: ExchangeClient | None, feed: Feed | None = None
+) -> Broker:
+    """`feed` quotes the paper exchange's next-open fills (broker.fill_at)."""
+    broker = _venue_broker(settings, exchange, feed)
     for wrap in broker_wrappers:
         broker = wrap(broker)
     return broker
 
 
-def _venue_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker:
+def _venue_broker(settings: Settings, exchange: ExchangeClient | None, feed: Feed | None) -> Broker:
     broker_cfg = settings.broker
     if broker_cfg.kind == "ccxt":
         from engine.venues.ccxt.broker import CcxtBroker
@@ -249,6 +252,8 @@ def _venue_broker(settings: Settings, exchange: ExchangeClient | None) -> Broker
         broker_cfg.starting_capital,
         broker_cfg.fee_rate,
         broker_cfg.slippage_rate,
+        fill_at=broker_cfg.fill_at,
+        quotes=feed,
     )
 
 
@@ -262,11 +267,12 @@ def build_account(
     `exchange` is built from settings unless given (tests point one at a loopback server)."""
     exchange = exchange or build_exchange(settings)
     auditor = settings.agents.auditor
+    feed = build_feed(settings, exchange)
     return Account(
         factory=factory,
         clock=clock,
-        feed=build_feed(settings, exchange),
-        broker=build_broker(settings, exchange),
+        feed=feed,
+        broker=build_broker(settings, exchange, feed),
         gate=build_gate(settings),
         audit_limits=AuditLimits(auditor.max_slippage, auditor.size_tolerance),
     )
@@ -302,6 +308,7 @@ def build_trader(
         pairs=list(settings.market.pairs),
         timeframe=settings.market.timeframe,
         history_candles=settings.market.history_candles,
+        fill_at=settings.broker.fill_at,
     )
     trader.exchange = exchange
     return trader

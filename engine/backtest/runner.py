@@ -126,6 +126,7 @@ def evaluate(
     }
     broker = settings.broker
     closes = market.index[:stop] + pd.Timedelta(seconds=market.step_seconds)
+    fills = next_opens(market, stop) if broker.fill_at == "next_open" else None
     simulation = simulate(
         market.pairs,
         signals,
@@ -135,12 +136,48 @@ def evaluate(
         broker.starting_capital,
         progress,
         closes=closes.as_unit("s").asi8,
+        fills=fills,
     )
     result = _result(prepared, weights, signals, simulation, start, stop)
+    result.notes += fill_notes(broker.fill_at, simulation)
+    result.stats["both_touched_candles"] = simulation.both_touched
     result.rows = (start, stop)
     result.costs = Costs(broker.fee_rate, broker.slippage_rate)
     result.seconds = time.perf_counter() - began
     return result
+
+
+def next_opens(market: Market, stop: int) -> dict[str, np.ndarray]:
+    """Per pair, where a decision on each of rows [0, stop) fills from: the next candle's
+    open, which the market has past `stop` too (a walk-forward window's last decision fills
+    inside the next window's first candle); NaN after the market's last candle."""
+    out = {}
+    for pair in market.pairs:
+        opens = market.candles[pair]["open"].to_numpy(dtype=float)
+        out[pair] = np.append(opens[1 : stop + 1], [np.nan] * max(0, stop + 1 - len(opens)))
+    return out
+
+
+FILL_MODEL_NOTES = {
+    "next_open": "fills: at the next candle's open (broker.fill_at = next_open)",
+    "close": "fills: at the decision candle's close (broker.fill_at = close)",
+}
+
+
+def fill_notes(fill_at: str, simulation: Simulation) -> list[str]:
+    """What every report says of its fills: the model, the candles whose stop and target
+    were both met, and decisions left unfilled at the end."""
+    notes = [
+        FILL_MODEL_NOTES[fill_at],
+        f"stop and take-profit both touched on {simulation.both_touched} "
+        f"candle{'s' if simulation.both_touched != 1 else ''} (the stop taken)",
+    ]
+    if simulation.unfilled:
+        notes.append(
+            f"{simulation.unfilled} decision{'s' if simulation.unfilled != 1 else ''} on the "
+            "last candle not filled: no next open"
+        )
+    return notes
 
 
 def team_warmup_of(settings: Settings) -> int:

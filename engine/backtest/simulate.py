@@ -2,8 +2,12 @@
 
 It replays what `Trader.tick` does on each candle, pair by pair in the configured order:
 check the open position's stop and take-profit on the candle (the cautious rule: when one
-candle spans both, the stop came first), then act on the decision at the candle's close
-through the same `RiskGate` and the paper broker's own fill arithmetic. Candles where
+candle spans both, the stop came first; such candles are counted), then act on the decision
+at the candle's close through the same `RiskGate` and the paper broker's own fill
+arithmetic, priced where the fill model fills it: at the next candle's open by default
+(`fills`), or at that close. Live approves and sends an order the moment its candle
+closes, when the next candle's first price is the market's: the gate sizes, sets the stops
+and weighs the costs on that price here too. Candles where
 nothing can happen are jumped over (a pair is flat and not told to buy, or holds and
 neither its stop, its take-profit nor a sell is reached), so the loop costs per trade and
 per buy signal, not per candle.
@@ -84,6 +88,8 @@ class Simulation:
     held: dict[str, np.ndarray]  # amount held at each row's close, per pair
     rejections: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    unfilled: int = 0  # decisions on the last candle: no next open to fill at
+    both_touched: int = 0  # exit candles that met the stop and the take-profit: stop taken
     blocked: dict[str, int] = field(default_factory=dict)  # entries a protection refused
     locks: list[tuple] = field(default_factory=list)  # (protection, pair, start, end)
 
@@ -97,13 +103,18 @@ def simulate(
     starting_cash: float,
     progress: Callable[[float], None] | None = None,
     closes: np.ndarray | None = None,
+    fills: dict[str, np.ndarray] | None = None,
 ) -> Simulation:
     """`gate` is anything with RiskGate's `approve(intent, PortfolioView)`; VOLT's own gate
     for a backtest of the bot, a plain sizing rule only for comparisons with other tools.
     With VOLT's gate and `closes` (each candle's close, epoch seconds) its protections judge
-    every entry on the context live would read (see risk_book.py)."""
+    every entry on the context live would read (see risk_book.py). `fills`: per pair, the
+    price a decision on each row fills from before slippage (the next open; NaN where there
+    is no next candle: that decision does not fill); None fills at each row's close."""
     n = len(signals[pairs[0]].close)
     arrays = {pair: signals[pair] for pair in pairs}
+    fill_from = fills or {pair: arrays[pair].close for pair in pairs}
+    unfilled = both_touched = 0
     buys = {pair: np.flatnonzero(arrays[pair].action[:n] == 1) for pair in pairs}
     cash = starting_cash
     cash_changes = np.zeros(n)
@@ -183,6 +194,7 @@ def simulate(
 
     def check_stops(pair: str, row: int) -> None:
         """`Stops.check` (engine.trading.stops) on one candle, with the same functions."""
+        nonlocal both_touched
         s, position = arrays[pair], held[pair]
         hit = stop_exit(
             s.open[row], s.high[row], s.low[row], position.stop_loss, position.take_profit
@@ -194,6 +206,9 @@ def simulate(
                 )
             return
         price, reason = hit
+        both_touched += bool(
+            s.high[row] >= position.take_profit and s.low[row] <= position.stop_loss
+        )
         if reason == "stop_loss":
             reason = stop_reason(
                 position.stop_loss, position.entry_price, position.peak, position.trail_distance
@@ -201,9 +216,12 @@ def simulate(
         close_position(pair, row, float(price), reason)
 
     def try_entry(pair: str, row: int) -> bool:
-        nonlocal cash, filled_now
+        nonlocal cash, filled_now, unfilled
         s = arrays[pair]
-        price = float(s.close[row])
+        price = float(fill_from[pair][row])  # approved where it fills, as live approves it
+        if price != price:  # NaN: the last candle, no next open to fill at
+            unfilled += 1
+            return False
         values = values_at(row)
         views = {
             q: OpenPosition(q, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
@@ -276,7 +294,11 @@ def simulate(
         if pair in held:
             check_stops(pair, row)
             if pair in held and s.action[row] == -1:
-                close_position(pair, row, float(s.close[row]), "signal")
+                market = float(fill_from[pair][row])
+                if market == market:
+                    close_position(pair, row, market, "signal")
+                else:
+                    unfilled += 1
         if pair not in held and s.action[row] == 1:
             try_entry(pair, row)
         if pair in held:
@@ -299,7 +321,16 @@ def simulate(
     blocked = dict(risk.blocked) if risk is not None else {}
     locks = list(risk.started) if risk is not None else []
     return Simulation(
-        trades, held, cash_changes, amounts, sum(rejections.values()), rejections, blocked, locks
+        trades,
+        held,
+        cash_changes,
+        amounts,
+        sum(rejections.values()),
+        rejections,
+        unfilled,
+        both_touched,
+        blocked,
+        locks,
     )
 
 

@@ -85,6 +85,9 @@ class FaultyFeed:
             raise TemporaryError(f"injected fault: {self.name} feed connection reset")
         return self.inner.candles(pair, until, limit)
 
+    def opening_price(self, pair: str, now: datetime) -> float | None:
+        return self.inner.opening_price(pair, now)
+
 
 class FaultyBroker:
     """Accepts the order at the exchange, then 'times out' before the answer arrives."""

@@ -20,6 +20,7 @@ from engine.trading.account import Account
 from engine.trading.risk_records import record_rejection, risk_context, sync_locks
 from engine.trading.tick_records import DecisionPlan
 from engine.venues.binance.client_ids import client_order_id
+from engine.venues.retry import with_retries
 from risk import ApprovedOrder, OrderIntent, RiskContext, RiskRejection
 
 log = logging.getLogger("volt.trader")
@@ -31,13 +32,25 @@ def plan_intent(plan: DecisionPlan, side: str, decision_id: int | None = None) -
     return OrderIntent(
         plan.pair,
         side,
-        plan.price,
+        plan.order_price,
         client_order_id(plan.pair, plan.candle_ts, side[0]),
         "signal",
         atr=plan.atr if side == "buy" else math.nan,
         decision_id=decision_id,
         regime=plan.regime,
     )
+
+
+def at_market(plan: DecisionPlan, account: Account, now: datetime) -> DecisionPlan:
+    """A decision that acts, priced where a market order sent now fills: the open of the
+    candle forming at `now` (`Feed.opening_price`). The gate sizes it, sets its stops and
+    weighs its costs on that price, the price the order fills from (the backtest's next
+    open); the decision keeps its close. Unchanged when the feed knows no such candle."""
+    if plan.consensus.action == Action.HOLD:
+        return plan
+    feed = account.feed
+    opening = with_retries(lambda: feed.opening_price(plan.pair, now), f"{plan.pair} price")
+    return plan if opening is None else replace(plan, fill_price=float(opening))
 
 
 def approve_exit(account: Account, session: Session, intent: OrderIntent) -> ApprovedOrder:

@@ -130,11 +130,14 @@ def decision_row(session: Session, decision_id: int) -> Decision | None:
 
 def send(account: Account, approved: ApprovedOrder, now: datetime) -> tuple[BrokerFill, str]:
     """Place an approved order; the auditor then checks the fill against the approval.
-    Returns the fill and the auditor's findings ("" when there are none)."""
+    Returns the fill and the auditor's findings ("" when there are none). Slippage is
+    measured from the market's price when the order arrived, where the broker says (a
+    next-open fill: the market moved from the decision's close meanwhile, which is no fault
+    of the fill), else from the approved price."""
     fill = place_order(account.broker, approved, now)
     violations = audit_fill(
         approved.side,
-        approved.price,
+        approved.price if fill.market_price is None else fill.market_price,
         fill.sent_amount or approved.amount,  # the exchange's lot size is not a violation
         fill.price,
         fill.amount if fill.filled is None else fill.filled,  # before a fee in the coin

@@ -21,7 +21,7 @@ from data.store.models import Decision
 from engine.clock import Clock
 from engine.trading import book, journal, manual
 from engine.trading.account import Account, default_audit_limits
-from engine.trading.approve import Approval, EntryRules
+from engine.trading.approve import Approval, EntryRules, at_market
 from engine.trading.batch import PairTick, TickBatch
 from engine.trading.decide import Team
 from engine.trading.execution import Execution
@@ -103,10 +103,12 @@ class Trader:
         learning: Learning | None = None,
         audit_limits: AuditLimits | None = None,
         breakeven_accuracy: float = 0.5,
+        fill_at: str = "close",
     ) -> None:
         audit_limits = audit_limits or default_audit_limits()
         self.account = Account(factory, clock, feed, broker, gate, audit_limits=audit_limits)
         self.pairs, self.timeframe, self.history_candles = pairs, timeframe, history_candles
+        self.fill_at = fill_at  # broker.fill_at: "next_open" prices orders at the forming open
         self.exchange = None  # the ccxt client behind feed and broker, if any
         candle = timedelta(seconds=timeframe_seconds(timeframe))
         self.rules = EntryRules()
@@ -159,7 +161,7 @@ class Trader:
         report, now = TickReport(), self.clock.now()
         faults = self.errors.tick(now, report)
         ticks = self._fetch(now, report, faults)  # fetch
-        self._decide([t for t in ticks if t.waiting is None], faults)  # decide
+        self._decide([t for t in ticks if t.waiting is None], faults, now)  # decide
         ticks = [t for t in ticks if faults.went_through(t.pair)]
         batch = self.batch
         booked = batch.book_together(ticks, now, report) if ticks else None  # approve, book
@@ -188,8 +190,9 @@ class Trader:
                     ticks.append(PairTick(new, waiting=self.exit_retries.deferred(pair, now)))
         return ticks
 
-    def _decide(self, ticks: list[PairTick], faults: TickFaults) -> None:
-        """Each pair's decision, computed before any write (the LLM included)."""
+    def _decide(self, ticks: list[PairTick], faults: TickFaults, now: datetime) -> None:
+        """Each pair's decision, computed before any write (the LLM included), and priced
+        where its order fills (`at_market`) under next-open fills."""
         if not ticks:
             return
         positions = {}
@@ -203,6 +206,8 @@ class Trader:
                     position = None  # the stop closes it before this decision is acted on
                 if not self.execution.decided_before(item.pair, item.new.latest):
                     item.plan = self.team.plan(item.pair, item.new.window, position)
+                    if item.plan is not None and self.fill_at == "next_open":
+                        item.plan = at_market(item.plan, self.account, now)
 
     # --- between ticks ----------------------------------------------------------------
     def defer_checkpoints(self) -> None:

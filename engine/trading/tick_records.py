@@ -39,6 +39,13 @@ class DecisionPlan:
     atr: float
     regime: str
     consensus: Consensus
+    # Where its order is approved and sent: the open of the candle forming when it is
+    # acted on (broker.fill_at = "next_open"); None: at `price`, the decided candle's close.
+    fill_price: float | None = None
+
+    @property
+    def order_price(self) -> float:
+        return self.price if self.fill_price is None else self.fill_price
 
 
 def candle_rows(pair: str, timeframe: str, candles: pd.DataFrame) -> list[dict]:

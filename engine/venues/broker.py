@@ -33,6 +33,11 @@ class BrokerFill:
     # after its lot-size rounding: the auditor judges the fill against these.
     filled: float | None = None
     sent_amount: float | None = None
+    # The market's price when the order arrived, where the venue says (the paper exchange:
+    # the next candle's open under broker.fill_at = "next_open"). The auditor measures
+    # slippage from it: the market's move between the decision's close and the order's
+    # arrival is no fault of the fill. None: measured from the decision's price.
+    market_price: float | None = None
 
 
 class Broker(Protocol):

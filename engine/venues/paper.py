@@ -3,6 +3,12 @@
 Orders it accepts are committed at once, outside the engine's decision transaction, so a
 timeout after acceptance is a real case here just as it is against an exchange: the engine
 must look the order up by its client order id instead of sending it twice.
+
+Its fill model (broker.fill_at): an order the engine sends at once after deciding on a
+candle's close fills where a real market order would, at the next candle's open, which is
+the open of the candle forming now (`Feed.opening_price`); with "close", at the order's own
+price, the decision's close. A stop or take-profit met fills at its own price either way
+(the intrabar rule of risk.stops: the level, or the open when a candle gaps through it).
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from data.store.db import as_utc, make_session_factory, transaction, volt_home
 from engine.venues.broker import BrokerFill, InsufficientFunds
+from engine.venues.feed import Feed
 from risk import ApprovedOrder
+
+FILL_MODELS = ("next_open", "close")
+# Exits a stop or take-profit triggered: filled at the level, as a resting order would be.
+TRIGGERED_EXITS = frozenset({"stop_loss", "trailing_stop", "take_profit"})
 
 
 class ExchangeBase(DeclarativeBase):
@@ -36,6 +47,8 @@ class PaperOrder(ExchangeBase):
     pair: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(4))
     amount: Mapped[float] = mapped_column(Float)
+    # The market's price when the order arrived, which the fill is slipped from: the
+    # order's own price, or under next_open fills the forming candle's open.
     requested_price: Mapped[float] = mapped_column(Float)
     price: Mapped[float] = mapped_column(Float)
     fee: Mapped[float] = mapped_column(Float)
@@ -52,6 +65,7 @@ class PaperOrder(ExchangeBase):
             ts=as_utc(self.ts),
             requested_price=self.requested_price,
             duplicate=duplicate,
+            market_price=self.requested_price,
         )
 
 
@@ -97,7 +111,8 @@ _NEW_ORDER = insert(PaperOrder)
 
 
 class PaperExchange:
-    """Fills market orders at once at the given price, moved against you by slippage, less fees."""
+    """Fills market orders at once, moved against you by slippage, less fees: at the next
+    candle's open (`fill_at` "next_open", with a feed to quote it) or at the order's price."""
 
     name = "paper"
     exclusive_account = True
@@ -109,12 +124,18 @@ class PaperExchange:
         starting_capital: float,
         fee_rate: float,
         slippage_rate: float,
+        fill_at: str = "close",
+        quotes: Feed | None = None,
     ) -> None:
+        if fill_at not in FILL_MODELS:
+            raise ValueError(f"broker.fill_at {fill_at!r} must be one of {FILL_MODELS}")
         self.factory = factory
         self.quote = quote_currency
         self.starting_capital = starting_capital
         self.fee_rate = fee_rate
         self.slippage_rate = slippage_rate
+        self.fill_at = fill_at
+        self.quotes = quotes  # the feed whose forming candle prices a next-open fill
         with transaction(factory) as session:
             if session.get(PaperBalance, self.quote) is None:
                 session.add(PaperBalance(currency=self.quote, total=starting_capital))
@@ -131,9 +152,17 @@ class PaperExchange:
     def cash(self) -> float:
         return self.balances().get(self.quote, 0.0)
 
+    def market_price(self, order: ApprovedOrder, now: datetime) -> float:
+        """The price the order fills from before slippage (see the module's fill model)."""
+        if self.fill_at != "next_open" or self.quotes is None or order.reason in TRIGGERED_EXITS:
+            return order.price
+        opening = self.quotes.opening_price(order.pair, now)
+        return order.price if opening is None else opening  # no forming candle: its price
+
     def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
         if not order.approved:
             raise PermissionError(f"{order.pair}: order did not pass the risk gate; refused")
+        market = self.market_price(order, now)  # before the transaction: a ticker may wait
         # Core statements, prebuilt: an order waits on this exchange as on a real one.
         with transaction(self.factory) as session:
             conn = session.connection()
@@ -142,7 +171,7 @@ class PaperExchange:
                 return existing.as_fill(duplicate=True)  # exchanges refuse a reused id
             base = order.pair.split("/")[0]
             price, fee = paper_fill(
-                order.side, order.price, order.amount, self.fee_rate, self.slippage_rate
+                order.side, market, order.amount, self.fee_rate, self.slippage_rate
             )
             value = order.amount * price
             held = dict(conn.execute(_BALANCES_OF, {"currencies": [self.quote, base]}).all())
@@ -172,7 +201,7 @@ class PaperExchange:
                 "pair": order.pair,
                 "side": order.side,
                 "amount": order.amount,
-                "requested_price": order.price,
+                "requested_price": market,
                 "price": price,
                 "fee": fee,
                 "status": "filled",

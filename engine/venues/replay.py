@@ -104,6 +104,16 @@ class ReplayFeed:
             self._note_end(pair, frame.index[-1])
         return frame.iloc[max(0, closed - max(limit, 0)) : closed]
 
+    def opening_price(self, pair: str, now: datetime) -> float | None:
+        """The stored open of the candle forming at `now` (open time <= now < its close):
+        its first price, the rest of it still unseen. None in a gap or past the end."""
+        opens, frame = self._load(pair)
+        at = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "ns")
+        forming = int(np.searchsorted(opens, at, side="right")) - 1
+        if forming < 0 or at >= opens[forming] + self._step:
+            return None
+        return float(frame["open"].iat[forming])
+
     def _load(self, pair: str) -> tuple[np.ndarray, pd.DataFrame]:
         series = self._series.get(pair)
         if series is None:

@@ -49,6 +49,13 @@ class SyntheticFeed:
             return pd.DataFrame(columns=CANDLE_COLUMNS, index=pd.DatetimeIndex([], tz=UTC))
         return self._ohlcv(pair, first, closed, self._times(first, closed))
 
+    def opening_price(self, pair: str, now: datetime) -> float:
+        """The open of the candle forming at `now`: the close before it (each candle here
+        opens where the last one closed), so nothing of the forming candle is revealed."""
+        forming = max(0, int((now - self.epoch).total_seconds() // self.step))
+        closes = self._path(pair, forming + 1)["close"]
+        return float(closes[forming - 1] if forming > 0 else closes[0])
+
     def _times(self, first: int, stop: int) -> pd.DatetimeIndex:
         """Open times of candles [first, stop), sliced from an index kept for the run: a
         tick asks for the same few hundred times, moved on by one."""

@@ -48,6 +48,10 @@ class CcxtFeed:
         frame.index.name = "ts"
         return frame.astype(float).tail(limit)
 
+    def opening_price(self, pair: str, now: datetime) -> float:
+        """A live market's price for an order sent now: its last trade (the ticker)."""
+        return self.last_price(pair)
+
     def last_price(self, pair: str) -> float:
         """The last traded price from the ticker: fresher than the last closed candle."""
         ticker = self.exchange.call(f"{pair} ticker", self.exchange.api.fetch_ticker, pair)

@@ -42,6 +42,8 @@ regime = 0.0
 sentiment = 0.0
 [agents.learning]
 freeze = true
+[broker]
+fill_at = "close"
 """
 # The default risk settings: regime-scaled stops, every protection at its default; the
 # cost gate at its least (a target of one round trip), so entries under the crash
@@ -182,7 +184,9 @@ def test_rsi_rule_matches_backtesting_py_trade_for_trade(tmp_path):
     settings = load_config(None)
     fee, share = settings.broker.fee_rate, 0.99
     settings = settings.model_copy(
-        update={"broker": settings.broker.model_copy(update={"slippage_rate": 0.0})}
+        update={
+            "broker": settings.broker.model_copy(update={"slippage_rate": 0.0, "fill_at": "close"})
+        }
     )
     market = Market(["BTC/USDT"], {"BTC/USDT": candles}, 300, 0, "csv")
     votes = team_votes(candles, [RsiRule()], RegimeLimits(), len(candles))

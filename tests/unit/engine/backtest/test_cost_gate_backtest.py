@@ -20,14 +20,16 @@ COST = 2 * 0.001 + 2 * 0.0005  # the default broker's round trip: 0.30 %
 
 def target_multiples(settings: Settings, result: BacktestResult) -> np.ndarray:
     """Each trade's approved take-profit over its entry price, in round-trip costs: the
-    levels the gate gave on the entry's candle, against the price the entry filled at."""
+    levels the gate gave on the entry's candle at the price it approved (the fill before
+    slippage: the next candle's open by default), against the price the entry filled at."""
     gate = build_gate(settings)
     multiples = []
     for trade in result.trades.itertuples():
         signals = result.signals[trade.pair]
         row = trade.entry_row
         regime = REGIMES[int(signals.regime[row])]
-        _, take_profit = gate.protective_levels(signals.close[row], signals.atr[row], regime)
+        approved_at = trade.entry_price / (1 + settings.broker.slippage_rate)
+        _, take_profit = gate.protective_levels(approved_at, signals.atr[row], regime)
         multiples.append((take_profit / trade.entry_price - 1) / COST)
     return np.array(multiples)
 
@@ -42,7 +44,7 @@ def test_the_backtest_refuses_entries_whose_target_does_not_clear_three_round_tr
     settings, result = synthetic_run()
     assert result.simulation.reasons.get(TARGET_UNDER_COSTS, 0) > 0
     assert len(result.trades) > 0
-    # Measured from the decision's close the gate passes >= 3; the fill's slippage is 0.05 %.
+    # Measured from the approved price the gate passes >= 3; the fill's slippage is 0.05 %.
     assert (target_multiples(settings, result) >= 3 - 0.0005 / COST - 1e-9).all()
 
 
