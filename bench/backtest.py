@@ -6,7 +6,9 @@ VOLT's full rule-based pipeline (indicators on the live window semantics, the th
 agents, consensus with regime thresholds, RiskGate sizing and stops, paper fees and
 slippage); VOLT running the single RSI rule (buy below 30, sell above 70) through the same
 pipeline; backtesting.py running that RSI rule on the same candles and RSI values, with the
-same fee and trade-on-close. Candle generation is not timed; indicators are.
+same fee. Both fill at the next candle's open: VOLT's default broker.fill_at, and
+backtesting.py's default trade_on_close=False (its EntryBar is VOLT's decision row + 1).
+Candle generation is not timed; indicators are.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def main() -> None:
         "BTC/USDT", SYNTHETIC_EPOCH + timedelta(minutes=5 * n), n
     )
     settings = load_config(None)
+    if settings.broker.fill_at != "next_open":
+        sys.exit(f"bench: broker.fill_at is {settings.broker.fill_at!r}; it measures next_open")
     fee = settings.broker.fee_rate
     # backtesting.py charges its spread only on entry; compare the RSI rule without slippage.
     no_slip = settings.model_copy(
@@ -96,18 +100,18 @@ def main() -> None:
             RsiStrategy,
             cash=CASH,
             commission=fee,
-            trade_on_close=True,
-            fractional_unit=FRACTION,
+            fractional_unit=FRACTION,  # trade_on_close=False, its default: the next open
         )
         bt_s, bt_stats = timed(bt.run, args.repeat)
 
-    print(f"candles: {n:,} (one pair, 5m), median of {args.repeat} runs")
+    print(f"candles: {n:,} (one pair, 5m), median of {args.repeat} runs, next-open fills")
     rows = [
         ("VOLT full pipeline", full_s, full.stats["trades"]),
         ("VOLT RSI rule", rsi_s, rsi_result.stats["trades"]),
         ("backtesting.py RSI rule", bt_s, len(bt_stats["_trades"])),
     ]
-    same = list(rsi_result.trades["entry_row"]) == list(bt_stats["_trades"]["EntryBar"])
+    theirs = bt_stats["_trades"]["EntryBar"].iloc[: len(rsi_result.trades)]
+    same = list(rsi_result.trades["entry_row"] + 1) == list(theirs)
     for name, seconds, trades in rows:
         print(f"{name:<24} {seconds:7.2f} s  {n / seconds:>12,.0f} candles/s  {trades:>6} trades")
     print(

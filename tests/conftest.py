@@ -76,6 +76,7 @@ SQLITE_ONLY_MODULES = {
     "test_team",
     "test_agents",
     "test_backtest_parity",
+    "test_next_open_parity",
     "test_backtest_risk",
     "test_learning_window",
     "test_risk_properties",

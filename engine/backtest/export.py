@@ -73,6 +73,7 @@ def report_html(result: BacktestResult, report: Report, title: str) -> str:
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         *(f"<p>{html.escape(line)}</p>" for line in verdicts or [baseline_sentence(None)]),
+        f"<p>{html.escape('; '.join(result.notes))}</p>",  # the fill model, the agents replayed
         chart,
         "<h2>Figures</h2>",
         _stats_table(report.stats),
