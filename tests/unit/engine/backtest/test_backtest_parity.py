@@ -24,6 +24,7 @@ from engine.backtest.signals import team_votes
 from engine.backtest.sizing import CashShareSizing
 from engine.trading import book
 from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
+from tests.support.configs import DEFAULT_RISK
 from tests.support.runs import START, run_ticks
 
 # Two pairs, a 120-candle window, learning frozen (a backtest keeps the weights as
@@ -44,20 +45,6 @@ sentiment = 0.0
 freeze = true
 [broker]
 fill_at = "close"
-"""
-# The default risk settings: regime-scaled stops, every protection at its default; the
-# cost gate at its least (a target of one round trip), so entries under the crash
-# regime's halved target still occur on this calm synthetic market.
-DEFAULT_RISK = """
-[risk]
-min_target_to_cost = 1.0
-[agents.regime]
-high_volatility_ratio = 1.3
-crash_drop = 0.012
-[consensus.thresholds]
-normal = 0.55
-high_volatility = 0.55
-crash = 0.55
 """
 # A trailing stop and protections tight enough to fire often: one entry an hour, two
 # losses in a row, a 0.3% drawdown (reached while a position is held, its pause ending

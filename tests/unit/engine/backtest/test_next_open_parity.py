@@ -25,6 +25,7 @@ from engine.backtest.signals import team_votes
 from engine.backtest.sizing import FixedAmount
 from engine.trading import book
 from engine.venues.synthetic import SYNTHETIC_EPOCH
+from tests.support.configs import DEFAULT_RISK
 from tests.support.gapped import gapped_synthetic, store_gapped
 from tests.support.runs import START, run_ticks
 
@@ -32,7 +33,8 @@ TICKS = 300  # one tick per 5-minute candle
 STEP = timedelta(minutes=5)
 # The team and risk of the close-fill parity tests (two pairs, the technical agent alone,
 # learning frozen, the default protections, every regime reachable), on a replay.
-CONFIG = """
+CONFIG = (
+    """
 [market]
 pairs = ["BTC/USDT", "ETH/USDT"]
 history_candles = 120
@@ -46,16 +48,9 @@ regime = 0.0
 sentiment = 0.0
 [agents.learning]
 freeze = true
-[risk]
-min_target_to_cost = 1.0
-[agents.regime]
-high_volatility_ratio = 1.3
-crash_drop = 0.012
-[consensus.thresholds]
-normal = 0.55
-high_volatility = 0.55
-crash = 0.55
 """
+    + DEFAULT_RISK
+)
 
 
 @pytest.fixture
