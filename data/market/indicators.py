@@ -89,27 +89,34 @@ def indicator_columns(
     close: np.ndarray, high: np.ndarray, low: np.ndarray, rows: EveryRow = EVERY_ROW
 ) -> dict:
     """Each indicator column for finite prices, as `ta` computes it, in numpy."""
-    n = len(close)
-    change = np.empty(n)
-    change[0] = np.nan
-    np.subtract(close[1:], close[:-1], out=change[1:])
-    gains = np.where(change > 0, change, 0.0)
-    losses = -np.where(change < 0, change, 0.0)
-    up = rows.ewm(gains, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
-    down = rows.ewm(losses, alpha=1 / RSI_WINDOW, min_periods=RSI_WINDOW)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rsi = np.where(down == 0, 100.0, 100 - (100 / (1 + up / down)))
-
     macd, signal = rows.macd(close)
 
     return {
-        "rsi": rsi,
+        "rsi": _rsi(close, RSI_WINDOW, rows),
         "macd": macd,
         "macd_signal": signal,
         "macd_hist": macd - signal,
         **bollinger_bands(close, rows),
         "atr": _atr(close, high, low, rows),
     }
+
+
+def rsi(close: np.ndarray, period: int = RSI_WINDOW) -> np.ndarray:
+    """`ta`'s RSIIndicator(close, period).rsi() for finite prices, NaN while warming up."""
+    return _rsi(np.asarray(close, dtype=float), period, EVERY_ROW)
+
+
+def _rsi(close: np.ndarray, period: int, rows: EveryRow) -> np.ndarray:
+    """Wilder averages of gains and losses; the first row has no change, counted as 0 (`ta`)."""
+    change = np.empty(len(close))
+    change[:1] = np.nan
+    np.subtract(close[1:], close[:-1], out=change[1:])
+    gains = np.where(change > 0, change, 0.0)
+    losses = -np.where(change < 0, change, 0.0)
+    up = rows.ewm(gains, alpha=1 / period, min_periods=period)
+    down = rows.ewm(losses, alpha=1 / period, min_periods=period)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(down == 0, 100.0, 100 - (100 / (1 + up / down)))
 
 
 def bollinger_bands(close: np.ndarray, rows: EveryRow = EVERY_ROW) -> dict[str, np.ndarray]:

@@ -6,8 +6,14 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from ta.momentum import RSIIndicator
 
-from data.market.indicators import INDICATOR_COLUMNS, add_indicators, add_indicators_with_ta
+from data.market.indicators import (
+    INDICATOR_COLUMNS,
+    add_indicators,
+    add_indicators_with_ta,
+    rsi,
+)
 from data.market.trailing import ewm_mean
 from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 
@@ -84,3 +90,16 @@ def test_ewm_mean_is_pandas_to_the_bit(gaps):
             ours = ewm_mean(values, min_periods=min_periods, **keywords)
             series = pd.Series(values).ewm(min_periods=min_periods, adjust=False, **keywords)
             np.testing.assert_array_equal(ours, series.mean().to_numpy())
+
+
+@pytest.mark.parametrize("period", [5, 30])
+def test_rsi_is_tas_rsi_for_any_period(period):
+    close = candles(11, "BTC/USDT", 500)["close"]
+    np.testing.assert_allclose(
+        rsi(close.to_numpy(), period),
+        RSIIndicator(close, period).rsi().to_numpy(),
+        rtol=1e-9,
+        atol=1e-12,
+        equal_nan=True,  # warm-up NaN exactly where `ta` has it
+    )
+    assert np.isnan(rsi(close.to_numpy(), period)[: period - 1]).all()
