@@ -5,6 +5,7 @@ from agents.consensus import weigh_votes
 from agents.regime import RegimeAgent, RegimeLimits
 from agents.sentiment import SentimentAgent
 from agents.technical import TechnicalAgent
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 
 __all__ = [
     "LiveAgent",
@@ -28,13 +29,16 @@ def build_team(
     regime: RegimeLimits | None = None,
     sentiment_proxy: bool = True,
     window: int | None = None,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> list[RuleAgent]:
     """The vectorised agents with a weight; sentiment only when it is the offline proxy.
-    `window`: backtests read every row as the live loop's trailing window would."""
+    `window`: backtests read every row as the live loop's trailing window would. `periods`:
+    the indicator lengths (config [indicators]); the indicator columns the agents read must
+    be computed with the same ones."""
     available = {
-        "technical": TechnicalAgent,
-        "regime": lambda: RegimeAgent(regime, window),
-        "sentiment": SentimentAgent,
+        "technical": lambda: TechnicalAgent(periods),
+        "regime": lambda: RegimeAgent(regime, window, periods),
+        "sentiment": lambda: SentimentAgent(periods.momentum),
     }
     if not sentiment_proxy:
         del available["sentiment"]

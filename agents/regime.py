@@ -14,18 +14,20 @@ from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
 from data.market.indicators import ATR_WINDOW
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.rows import EVERY_ROW, EveryRow
 from data.market.trailing import log_returns, trailing_ewm
 
 NORMAL, HIGH_VOLATILITY, CRASH = "normal", "high_volatility", "crash"
 REGIMES = (NORMAL, HIGH_VOLATILITY, CRASH)
 _REGIME_CODE = {NORMAL: 0, HIGH_VOLATILITY: 1, CRASH: 2}
-TREND_FAST_SPAN, TREND_SLOW_SPAN = 50, 200  # the EMAs whose gap, in ATRs, is the trend
+# The EMAs whose gap, in ATRs, is the trend: the defaults of config [indicators].
+TREND_FAST_SPAN, TREND_SLOW_SPAN = DEFAULT_PERIODS.trend_fast, DEFAULT_PERIODS.trend_slow
 
 
 @dataclass(frozen=True)
 class RegimeLimits:
-    trend_threshold: float = 2.0  # |EMA50 - EMA200| in ATRs that counts as a trend
+    trend_threshold: float = 2.0  # |fast EMA - slow EMA| in ATRs that counts as a trend
     high_volatility_ratio: float = 1.8  # short / long realised volatility
     crash_drop: float = 0.05  # fall over the crash window that counts as a crash
     crash_window: int = 12  # candles
@@ -34,14 +36,19 @@ class RegimeLimits:
 
 
 def classify(
-    candles: pd.DataFrame, limits: RegimeLimits, window: int | None = None
+    candles: pd.DataFrame,
+    limits: RegimeLimits,
+    window: int | None = None,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> pd.DataFrame:
     """Regime columns for every row: trend strength, volatility ratio, drop, regime.
 
     With `window`, each row reads as the live loop's trailing window of that many candles
-    would (a backtest over the whole history); without, the frame is the window.
+    would (a backtest over the whole history); without, the frame is the window. The trend
+    EMAs' spans are `periods.trend_fast` and `periods.trend_slow`.
     """
-    return pd.DataFrame(regime_columns(candles, limits, window), index=candles.index)
+    columns = regime_columns(candles, limits, window, periods=periods)
+    return pd.DataFrame(columns, index=candles.index)
 
 
 def regime_columns(
@@ -49,6 +56,7 @@ def regime_columns(
     limits: RegimeLimits,
     window: int | None = None,
     rows: EveryRow = EVERY_ROW,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> dict[str, np.ndarray]:
     """`classify`'s columns as arrays, from a frame or a mapping of columns (with
     `LAST_ROW`, the candles' columns whole and the indicators' last row)."""
@@ -58,11 +66,11 @@ def regime_columns(
     atr = np.asarray(candles["atr"], dtype=float)
     # The longer trend: a dip inside an uptrend must not read as a downtrend.
     if window is None:
-        fast = rows.ewm(close, span=TREND_FAST_SPAN)
-        slow = rows.ewm(close, span=TREND_SLOW_SPAN)
+        fast = rows.ewm(close, span=periods.trend_fast)
+        slow = rows.ewm(close, span=periods.trend_slow)
     else:
-        fast = trailing_ewm(close, window, span=TREND_FAST_SPAN)
-        slow = trailing_ewm(close, window, span=TREND_SLOW_SPAN)
+        fast = trailing_ewm(close, window, span=periods.trend_fast)
+        slow = trailing_ewm(close, window, span=periods.trend_slow)
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = (fast - slow) / atr
     returns = log_returns(close)
@@ -80,12 +88,14 @@ def regime_columns(
     return {"trend_strength": trend, "vol_ratio": vol_ratio, "drop": drop, "regime_code": code}
 
 
-def regime_warmup(limits: RegimeLimits, window: int) -> int:
+def regime_warmup(
+    limits: RegimeLimits, window: int, periods: IndicatorPeriods = DEFAULT_PERIODS
+) -> int:
     """Candles before `classify` reads warm on a trailing `window` of candles: the slow
     EMA's span, the long volatility baseline full (its returns need one candle more), the
     crash window and ATR. Every decision reads the regime, whatever the agent's weight."""
     long_window = min(limits.long_window, window - 1)
-    return max(TREND_SLOW_SPAN, long_window + 1, limits.crash_window, ATR_WINDOW + 1)
+    return max(periods.trend_slow, long_window + 1, limits.crash_window, ATR_WINDOW + 1)
 
 
 def regime_name(code: float) -> str | None:
@@ -97,17 +107,23 @@ class RegimeAgent(ColumnAgent):
 
     name = "regime"
 
-    def __init__(self, limits: RegimeLimits | None = None, window: int | None = None) -> None:
+    def __init__(
+        self,
+        limits: RegimeLimits | None = None,
+        window: int | None = None,
+        periods: IndicatorPeriods = DEFAULT_PERIODS,
+    ) -> None:
         self.limits = limits or RegimeLimits()
         self.window = window  # set for backtests: see `classify`
+        self.periods = periods
 
     def warmup(self, window: int) -> int:
-        return regime_warmup(self.limits, self.window or window)
+        return regime_warmup(self.limits, self.window or window, self.periods)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
     ) -> dict[str, np.ndarray]:
-        columns = regime_columns(candles, self.limits, self.window, rows)
+        columns = regime_columns(candles, self.limits, self.window, rows, self.periods)
         trend, code = columns["trend_strength"], columns["regime_code"]
         trending = np.abs(trend) >= self.limits.trend_threshold
         direction = np.where(trending, np.sign(trend), 0)
@@ -125,9 +141,8 @@ class RegimeAgent(ColumnAgent):
         regime = regime_name(row["regime_code"])
         trend = row["trend_strength"]
         if abs(trend) >= self.limits.trend_threshold:
-            shape = (
-                f"{'up' if trend > 0 else 'down'}trend ({trend:+.1f} ATR between EMA20 and EMA50)"
-            )
+            emas = f"EMA{self.periods.trend_fast} and EMA{self.periods.trend_slow}"
+            shape = f"{'up' if trend > 0 else 'down'}trend ({trend:+.1f} ATR between {emas})"
         else:
             shape = f"range (EMAs {trend:+.1f} ATR apart)"
         return (

@@ -14,20 +14,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
+from data.market.periods import DEFAULT_PERIODS
 from data.market.rows import EVERY_ROW, EveryRow
 from data.market.trailing import log_returns
 
-MOMENTUM_WINDOW = 12  # candles
-BASELINE_WINDOW = 48  # candles for the volume and volatility baselines
+MOMENTUM_WINDOW = DEFAULT_PERIODS.momentum  # candles; config [indicators] may set another
+BASELINE_WINDOW = 48  # candles for the volume and volatility baselines (fixed)
 ACTION_THRESHOLD = 0.25
 
 
 class SentimentAgent(ColumnAgent):
     name = "sentiment"
 
+    def __init__(self, momentum_window: int = MOMENTUM_WINDOW) -> None:
+        self.momentum_window = momentum_window  # candles the mood's price move spans
+
     def warmup(self, window: int) -> int:
         """Candles before its vote is warm: the momentum lag and the baselines' returns."""
-        return max(MOMENTUM_WINDOW, BASELINE_WINDOW) + 1
+        return max(self.momentum_window, BASELINE_WINDOW) + 1
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
@@ -35,9 +39,9 @@ class SentimentAgent(ColumnAgent):
         close = np.asarray(candles["close"], dtype=float)
         volume = np.asarray(candles["volume"], dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            momentum = np.log(rows.now(close) / rows.lag(close, MOMENTUM_WINDOW))
+            momentum = np.log(rows.now(close) / rows.lag(close, self.momentum_window))
         returns = log_returns(close)
-        spread = rows.rolling_std(returns, BASELINE_WINDOW) * np.sqrt(MOMENTUM_WINDOW)
+        spread = rows.rolling_std(returns, BASELINE_WINDOW) * np.sqrt(self.momentum_window)
         usual_volume = rows.rolling_median(volume, BASELINE_WINDOW)
         with np.errstate(divide="ignore", invalid="ignore"):
             momentum_z = momentum / spread
@@ -65,7 +69,7 @@ class SentimentAgent(ColumnAgent):
         else:
             word = "calm"
         return (
-            f"crowd {word} (mood {mood:+.2f}): {MOMENTUM_WINDOW}-candle momentum "
+            f"crowd {word} (mood {mood:+.2f}): {self.momentum_window}-candle momentum "
             f"{row['momentum_z']:+.1f} sigma on {row['volume_surge']:.1f}x usual volume "
             "(offline proxy from market data)"
         )

@@ -8,7 +8,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
-from data.market.indicators import INDICATOR_WARMUP
+from data.market.indicators import indicator_warmup
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.rows import EVERY_ROW, EveryRow
 
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
@@ -19,9 +20,12 @@ ACTION_THRESHOLD = 0.2  # below this |score| the agent says HOLD
 class TechnicalAgent(ColumnAgent):
     name = "technical"
 
+    def __init__(self, periods: IndicatorPeriods = DEFAULT_PERIODS) -> None:
+        self.periods = periods  # the lengths its indicator columns were computed with
+
     def warmup(self, window: int) -> int:
         """Candles before its vote is warm: every indicator it blends."""
-        return INDICATOR_WARMUP
+        return indicator_warmup(self.periods)
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW

@@ -12,17 +12,22 @@ from collections.abc import Sequence
 
 from agents.base import RuleAgent
 from agents.regime import RegimeLimits, regime_warmup
-from data.market.indicators import INDICATOR_WARMUP
+from data.market.indicators import indicator_warmup
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 
 
 def warmup_parts(
-    agents: Sequence[RuleAgent], regime: RegimeLimits | None, window: int
+    agents: Sequence[RuleAgent],
+    regime: RegimeLimits | None,
+    window: int,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> dict[str, int]:
     """Candles each part needs: "indicators", "regime reading" and every agent's name. An
-    agent that declares no `warmup(window)` reads only the indicators."""
+    agent that declares no `warmup(window)` reads only the indicators. `periods`: the
+    lengths the indicators and the regime reading are computed with."""
     parts = {
-        "indicators": INDICATOR_WARMUP,
-        "regime reading": regime_warmup(regime or RegimeLimits(), window),
+        "indicators": indicator_warmup(periods),
+        "regime reading": regime_warmup(regime or RegimeLimits(), window, periods),
     }
     for agent in agents:
         own = getattr(agent, "warmup", None)
@@ -31,16 +36,24 @@ def warmup_parts(
     return parts
 
 
-def team_warmup(agents: Sequence[RuleAgent], regime: RegimeLimits | None, window: int) -> int:
+def team_warmup(
+    agents: Sequence[RuleAgent],
+    regime: RegimeLimits | None,
+    window: int,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
+) -> int:
     """The candles a pair needs before its first decision: the longest part."""
-    return max(warmup_parts(agents, regime, window).values())
+    return max(warmup_parts(agents, regime, window, periods).values())
 
 
 def decision_warmup(
-    agents: Sequence[RuleAgent], regime: RegimeLimits | None, history_candles: int
+    agents: Sequence[RuleAgent],
+    regime: RegimeLimits | None,
+    history_candles: int,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> int:
     """Candles a pair needs before its first decision, live and in backtests alike: the
     team's warm-up on its window. A window shorter than that is refused by `python -m
     engine check`, run, supervise and backtest (engine.wiring.check_warmup); a Trader or
     backtest built directly on one (tests' short windows) waits for a full window instead."""
-    return min(team_warmup(agents, regime, history_candles), history_candles)
+    return min(team_warmup(agents, regime, history_candles, periods), history_candles)

@@ -129,6 +129,25 @@ class Risk(_Section):
         return scale
 
 
+class Indicators(_Section):
+    """Indicator lengths in candles (MACD 12/26/9 and ATR 14 stay fixed)."""
+
+    rsi_period: int = Field(default=14, ge=2, le=200)
+    bollinger_period: int = Field(default=20, ge=2, le=500)
+    trend_fast_span: int = Field(default=50, ge=2, le=2000)  # the regime's trend EMAs
+    trend_slow_span: int = Field(default=200, ge=3, le=5000)
+    momentum_window: int = Field(default=12, ge=1, le=1000)  # the sentiment proxy's lag
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Indicators:
+        if self.trend_fast_span >= self.trend_slow_span:
+            raise ValueError(
+                f"trend_fast_span {self.trend_fast_span} must be below "
+                f"trend_slow_span {self.trend_slow_span} (the fast trend EMA is the shorter)"
+            )
+        return self
+
+
 class Regime(_Section):
     trend_threshold: float = Field(default=2.0, gt=0, le=20)
     high_volatility_ratio: float = Field(default=1.8, gt=1, le=10)
@@ -291,6 +310,7 @@ class Settings(_Section):
     risk: Risk = Risk()
     agents: Agents = Agents()
     consensus: Consensus = Consensus()
+    indicators: Indicators = Indicators()
     engine: Engine = Engine()
     laptop: Laptop = Laptop()
     exchange: Exchange = Exchange()

@@ -14,6 +14,7 @@ from agents.auditor import AuditLimits
 from agents.warmup import warmup_parts
 from config import ConfigError, Settings
 from config.keys import load_api_keys, missing_keys_message
+from data.market.periods import IndicatorPeriods
 from engine.clock import Clock, SimulatedClock, make_clock
 from engine.trading.account import Account
 from engine.trading.loop import Trader
@@ -109,13 +110,15 @@ def check_warmup(settings: Settings) -> None:
     """A window shorter than the team's warm-up never warms: every decision would read a
     cold window (an EMA200 on 120 candles). Raises ConfigError saying how many it needs."""
     history = settings.market.history_candles
+    periods = indicator_periods(settings)
     team = build_team(
         settings.agents.weights,
         regime_limits(settings),
         sentiment_proxy=settings.agents.sentiment.source == "proxy",
         window=history,
+        periods=periods,
     )
-    parts = warmup_parts(team, regime_limits(settings), history)
+    parts = warmup_parts(team, regime_limits(settings), history, periods)
     needed = max(parts.values())
     if history < needed:
         each = ", ".join(f"{part} {candles}" for part, candles in parts.items())
@@ -133,6 +136,18 @@ def regime_limits(settings: Settings) -> RegimeLimits:
         high_volatility_ratio=regime.high_volatility_ratio,
         crash_drop=regime.crash_drop,
         crash_window=regime.crash_window,
+    )
+
+
+def indicator_periods(settings: Settings) -> IndicatorPeriods:
+    """The indicator lengths of config [indicators], for the live loop and backtests alike."""
+    indicators = settings.indicators
+    return IndicatorPeriods(
+        rsi=indicators.rsi_period,
+        bollinger=indicators.bollinger_period,
+        trend_fast=indicators.trend_fast_span,
+        trend_slow=indicators.trend_slow_span,
+        momentum=indicators.momentum_window,
     )
 
 
@@ -297,6 +312,7 @@ def build_trader(
             settings.agents.weights,
             regime_limits(settings),
             sentiment_proxy=settings.agents.sentiment.source == "proxy",
+            periods=indicator_periods(settings),
         ),
         live_agents=build_live_agents(settings),
         weights=dict(settings.agents.weights),
@@ -305,6 +321,7 @@ def build_trader(
         audit_limits=account.audit_limits,
         thresholds=dict(settings.consensus.thresholds),
         regime_limits=regime_limits(settings),
+        periods=indicator_periods(settings),
         pairs=list(settings.market.pairs),
         timeframe=settings.market.timeframe,
         history_candles=settings.market.history_candles,

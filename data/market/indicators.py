@@ -13,16 +13,24 @@ from ta.momentum import RSIIndicator
 from ta.trend import MACD
 from ta.volatility import AverageTrueRange, BollingerBands
 
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.rows import EVERY_ROW, MACD_SIGNAL, MACD_SLOW, EveryRow
 from data.market.trailing import decayed_constant, ewm, trailing_ewm
 
-RSI_WINDOW = 14
-ATR_WINDOW = 14
-BB_WINDOW = 20
+RSI_WINDOW = DEFAULT_PERIODS.rsi  # the defaults; config [indicators] may set others
+BB_WINDOW = DEFAULT_PERIODS.bollinger
+ATR_WINDOW = 14  # fixed, as MACD's 12, 26, 9
 BB_DEVIATIONS = 2.0
-# Candles before every indicator column is warm: RSI needs 14 changes (15 candles), the
-# MACD signal 9 values of a line that starts on candle 26, the bands 20, ATR 14 ranges.
-INDICATOR_WARMUP = max(RSI_WINDOW + 1, MACD_SLOW + MACD_SIGNAL - 1, BB_WINDOW, ATR_WINDOW + 1)
+
+
+def indicator_warmup(periods: IndicatorPeriods = DEFAULT_PERIODS) -> int:
+    """Candles before every indicator column is warm: RSI needs `rsi` changes (one candle
+    more), the MACD signal 9 values of a line that starts on candle 26, the bands
+    `bollinger` candles, ATR 14 ranges."""
+    return max(periods.rsi + 1, MACD_SLOW + MACD_SIGNAL - 1, periods.bollinger, ATR_WINDOW + 1)
+
+
+INDICATOR_WARMUP = indicator_warmup(DEFAULT_PERIODS)
 INDICATOR_COLUMNS = (
     "rsi",
     "macd",
@@ -36,7 +44,9 @@ INDICATOR_COLUMNS = (
 )
 
 
-def add_indicators(candles: pd.DataFrame) -> pd.DataFrame:
+def add_indicators(
+    candles: pd.DataFrame, periods: IndicatorPeriods = DEFAULT_PERIODS
+) -> pd.DataFrame:
     """Return a copy of `candles` (open/high/low/close/volume) with indicator columns added.
 
     Rows still warming up hold NaN, never a misleading 0.
@@ -44,13 +54,15 @@ def add_indicators(candles: pd.DataFrame) -> pd.DataFrame:
     close = candles["close"].to_numpy(dtype=float)
     high, low = candles["high"].to_numpy(dtype=float), candles["low"].to_numpy(dtype=float)
     if not _usual(candles, close, high, low):
-        return add_indicators_with_ta(candles)
-    columns = indicator_columns(close, high, low)
+        return add_indicators_with_ta(candles, periods)
+    columns = indicator_columns(close, high, low, periods=periods)
     added = pd.DataFrame(columns, index=candles.index, copy=False)
     return pd.concat([candles, added], axis=1)
 
 
-def indicator_arrays(candles: pd.DataFrame, rows: EveryRow = EVERY_ROW) -> dict[str, np.ndarray]:
+def indicator_arrays(
+    candles: pd.DataFrame, rows: EveryRow = EVERY_ROW, periods: IndicatorPeriods = DEFAULT_PERIODS
+) -> dict[str, np.ndarray]:
     """`add_indicators`' columns as arrays, without building the frame: what the live
     loop's agents read. The candles' own columns come whole; with `LAST_ROW` each
     indicator is only its last row's value (a 1-element array)."""
@@ -58,10 +70,10 @@ def indicator_arrays(candles: pd.DataFrame, rows: EveryRow = EVERY_ROW) -> dict[
     close = np.asarray(arrays["close"], dtype=float)
     high, low = np.asarray(arrays["high"], dtype=float), np.asarray(arrays["low"], dtype=float)
     if not _usual(candles, close, high, low):
-        frame = add_indicators_with_ta(candles)
+        frame = add_indicators_with_ta(candles, periods)
         added = {name: frame[name].to_numpy() for name in INDICATOR_COLUMNS}
         return arrays | {name: rows.now(values) for name, values in added.items()}
-    return arrays | indicator_columns(close, high, low, rows)
+    return arrays | indicator_columns(close, high, low, rows, periods)
 
 
 def candle_arrays(candles: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -86,17 +98,21 @@ def _usual(candles: pd.DataFrame, close, high, low) -> bool:
 
 
 def indicator_columns(
-    close: np.ndarray, high: np.ndarray, low: np.ndarray, rows: EveryRow = EVERY_ROW
+    close: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    rows: EveryRow = EVERY_ROW,
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> dict:
     """Each indicator column for finite prices, as `ta` computes it, in numpy."""
     macd, signal = rows.macd(close)
 
     return {
-        "rsi": _rsi(close, RSI_WINDOW, rows),
+        "rsi": _rsi(close, periods.rsi, rows),
         "macd": macd,
         "macd_signal": signal,
         "macd_hist": macd - signal,
-        **bollinger_bands(close, rows),
+        **bollinger_bands(close, rows, periods.bollinger),
         "atr": _atr(close, high, low, rows),
     }
 
@@ -119,11 +135,13 @@ def _rsi(close: np.ndarray, period: int, rows: EveryRow) -> np.ndarray:
         return np.where(down == 0, 100.0, 100 - (100 / (1 + up / down)))
 
 
-def bollinger_bands(close: np.ndarray, rows: EveryRow = EVERY_ROW) -> dict[str, np.ndarray]:
+def bollinger_bands(
+    close: np.ndarray, rows: EveryRow = EVERY_ROW, period: int = BB_WINDOW
+) -> dict[str, np.ndarray]:
     """`ta`'s bands and %B. Middle and spread are pandas' rolling mean and std for every row
     (their running sums drift from a fresh sum, most where prices barely move), a fresh sum
     for the last row alone; both exact over a flat window, which has no band position."""
-    middle, spread = rows.mean_std(close, BB_WINDOW, ddof=0)
+    middle, spread = rows.mean_std(close, period, ddof=0)
     upper = middle + BB_DEVIATIONS * spread
     lower = middle - BB_DEVIATIONS * spread
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -140,16 +158,18 @@ def _atr(close: np.ndarray, high: np.ndarray, low: np.ndarray, rows: EveryRow) -
     return rows.wilder(true_range, ATR_WINDOW)
 
 
-def add_indicators_with_ta(candles: pd.DataFrame) -> pd.DataFrame:
+def add_indicators_with_ta(
+    candles: pd.DataFrame, periods: IndicatorPeriods = DEFAULT_PERIODS
+) -> pd.DataFrame:
     """`add_indicators` through `ta` itself: the reference the numpy path is pinned to."""
     out = candles.copy()
     close, high, low = out["close"], out["high"], out["low"]
-    out["rsi"] = RSIIndicator(close, RSI_WINDOW).rsi()
+    out["rsi"] = RSIIndicator(close, periods.rsi).rsi()
     macd = MACD(close)
     out["macd"] = macd.macd()
     out["macd_signal"] = macd.macd_signal()
     out["macd_hist"] = macd.macd_diff()
-    bands = BollingerBands(close, BB_WINDOW, BB_DEVIATIONS)
+    bands = BollingerBands(close, periods.bollinger, BB_DEVIATIONS)
     out["bb_upper"] = bands.bollinger_hband()
     out["bb_middle"] = bands.bollinger_mavg()
     out["bb_lower"] = bands.bollinger_lband()
@@ -163,7 +183,9 @@ def add_indicators_with_ta(candles: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def add_indicators_over_windows(candles: pd.DataFrame, window: int) -> pd.DataFrame:
+def add_indicators_over_windows(
+    candles: pd.DataFrame, window: int, periods: IndicatorPeriods = DEFAULT_PERIODS
+) -> pd.DataFrame:
     """`add_indicators` for every row as the live loop sees it on its trailing `window`
     candles, in one vectorised pass over the whole history (backtests).
 
@@ -180,11 +202,11 @@ def add_indicators_over_windows(candles: pd.DataFrame, window: int) -> pd.DataFr
     gains = np.where(change > 0, change, 0.0)
     losses = np.where(change < 0, -change, 0.0)
     zeros = np.zeros(n)
-    up = trailing_ewm(gains, window, alpha=1 / RSI_WINDOW, first_seen=zeros)
-    down = trailing_ewm(losses, window, alpha=1 / RSI_WINDOW, first_seen=zeros)
+    up = trailing_ewm(gains, window, alpha=1 / periods.rsi, first_seen=zeros)
+    down = trailing_ewm(losses, window, alpha=1 / periods.rsi, first_seen=zeros)
     with np.errstate(divide="ignore", invalid="ignore"):
         rsi = np.where(down == 0, 100.0, 100.0 - 100.0 / (1.0 + up / down))
-    out["rsi"] = np.where(rows < RSI_WINDOW - 1, np.nan, rsi)
+    out["rsi"] = np.where(rows < periods.rsi - 1, np.nan, rsi)
 
     # MACD (12, 26, 9): the signal averages a line whose own start differs by window.
     fast = trailing_ewm(close, window, span=12)
@@ -202,7 +224,8 @@ def add_indicators_over_windows(candles: pd.DataFrame, window: int) -> pd.DataFr
     signal = np.where(rows < 33, np.nan, signal)
     out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd - signal
 
-    for name, values in bollinger_bands(close).items():  # a window's own, every row alike
+    bands = bollinger_bands(close, period=periods.bollinger)  # a window's own, every row alike
+    for name, values in bands.items():
         out[name] = values
 
     # ATR: Wilder average of true range, seeded with the mean of the window's first 14;

@@ -20,7 +20,7 @@ from engine.backtest.replay import live_agent_names, stored_votes
 from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes
 from engine.backtest.simulate import Costs, Simulation, equity_curve, simulate
 from engine.backtest.stats import run_stats
-from engine.wiring import build_gate, regime_limits
+from engine.wiring import build_gate, indicator_periods, regime_limits
 
 Progress = Callable[[float], None]
 
@@ -77,11 +77,13 @@ def prepare(
     weights = dict(settings.agents.weights)
     if all_agents:
         weights.update({name: 1.0 for name in RULE_AGENTS})
+    periods = indicator_periods(settings)
     team = build_team(
         weights,
         regime_limits(settings),
         sentiment_proxy=settings.agents.sentiment.source == "proxy",
         window=settings.market.history_candles,
+        periods=periods,
     )
     live_names = live_agent_names(settings)
     votes, counts = {}, dict.fromkeys(live_names, 0)
@@ -91,7 +93,12 @@ def prepare(
         for reply in replies:
             counts[reply.agent] += reply.replayed
         votes[pair] = team_votes(
-            frame, team, regime_limits(settings), settings.market.history_candles, replies
+            frame,
+            team,
+            regime_limits(settings),
+            settings.market.history_candles,
+            replies,
+            periods,
         )
         if progress:
             progress((i + 1) / len(market.pairs))
@@ -102,7 +109,8 @@ def prepare(
         notes.append(f"{label}: {how}")
     if "llm" not in live_names:
         notes.append("LLM: abstained (weight 0)")
-    warmup = decision_warmup(team, regime_limits(settings), settings.market.history_candles)
+    history = settings.market.history_candles
+    warmup = decision_warmup(team, regime_limits(settings), history, periods)
     return Prepared(settings, market, votes, notes, warmup)
 
 
@@ -182,13 +190,15 @@ def fill_notes(fill_at: str, simulation: Simulation) -> list[str]:
 
 def team_warmup_of(settings: Settings) -> int:
     """Candles the configured team needs before its first decision (agents.warmup)."""
+    periods = indicator_periods(settings)
     team = build_team(
         settings.agents.weights,
         regime_limits(settings),
         sentiment_proxy=settings.agents.sentiment.source == "proxy",
         window=settings.market.history_candles,
+        periods=periods,
     )
-    return team_warmup(team, regime_limits(settings), settings.market.history_candles)
+    return team_warmup(team, regime_limits(settings), settings.market.history_candles, periods)
 
 
 def warm_market(settings: Settings, market: Market) -> Market:

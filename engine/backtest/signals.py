@@ -15,6 +15,7 @@ import pandas as pd
 from agents import RuleAgent
 from agents.regime import REGIMES, RegimeLimits, classify
 from data.market.indicators import add_indicators_over_windows
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 
 REGIME_CODES = {name: code for code, name in enumerate(REGIMES)}
 
@@ -61,8 +62,11 @@ def team_votes(
     regime_limits: RegimeLimits,
     window: int,
     stored: list[StoredVotes] = (),
+    periods: IndicatorPeriods = DEFAULT_PERIODS,
 ) -> TeamVotes:
-    frame = add_indicators_over_windows(candles, window)
+    """Every agent's votes on every row's trailing `window`, the indicators and the regime
+    computed with `periods` (the agents must be built with the same: `build_team`)."""
+    frame = add_indicators_over_windows(candles, window, periods)
     directions, confidences = {}, {}
     for agent in agents:
         votes = agent.vote_frame(frame)
@@ -71,7 +75,7 @@ def team_votes(
     for replies in stored:
         directions[replies.agent] = replies.direction.astype(float)
         confidences[replies.agent] = replies.confidence
-    code = classify(frame, regime_limits, window)["regime_code"].to_numpy()
+    code = classify(frame, regime_limits, window, periods)["regime_code"].to_numpy()
     return TeamVotes(frame, directions, confidences, code)
 
 

@@ -18,6 +18,7 @@ from agents import LiveAgent, MarketBrief, RegimeLimits, RuleAgent, weigh_votes
 from agents.base import agent_votes, vote_from_frame
 from agents.regime import RegimeAgent, regime_columns, regime_name
 from data.market.indicators import indicator_arrays
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.rows import LAST_ROW
 from data.store.models import JournalEntry, Position
 from engine.trading import journal
@@ -28,7 +29,8 @@ INDICATOR_SNAPSHOT = ("rsi", "macd", "macd_signal", "bb_lower", "bb_middle", "bb
 
 
 class Team:
-    """The agents, their weights (adapted by learning: the same dict) and the thresholds.
+    """The agents, their weights (adapted by learning: the same dict) and the thresholds;
+    the indicators and the regime computed with `periods` (the agents built with the same).
 
     A pair with fewer candles than `warmup` (a new listing, a short replay) gets no decision
     and no decision row, only a log line while it warms up: a vote on cold windows is not a
@@ -43,11 +45,12 @@ class Team:
         thresholds: dict[str, float],
         regime_limits: RegimeLimits,
         warmup: int = 0,
+        periods: IndicatorPeriods = DEFAULT_PERIODS,
     ) -> None:
         self.factory = factory
         self.agents, self.live_agents = agents, live_agents
         self.weights, self.thresholds, self.regime_limits = weights, thresholds, regime_limits
-        self.warmup = warmup
+        self.warmup, self.periods = warmup, periods
         self.warming: dict[str, int] = {}  # pair -> candles seen, while it warms up
 
     def plan(
@@ -61,8 +64,12 @@ class Team:
         self.warming.pop(pair, None)
         candle_ts = candles.index[-1].to_pydatetime()
         # Only the last row of each column is read: LAST_ROW computes no other.
-        columns = indicator_arrays(candles, LAST_ROW)
-        frame = cache(lambda: pd.DataFrame(indicator_arrays(candles), index=candles.index))
+        columns = indicator_arrays(candles, LAST_ROW, self.periods)
+        frame = cache(
+            lambda: pd.DataFrame(
+                indicator_arrays(candles, periods=self.periods), index=candles.index
+            )
+        )
         vote_columns = [agent_votes(agent, columns, frame, LAST_ROW) for agent in self.agents]
         votes = [
             vote_from_frame(agent, rows, len(candles))
@@ -100,9 +107,11 @@ class Team:
                 isinstance(agent, RegimeAgent)
                 and agent.window is None
                 and agent.limits == self.regime_limits
+                and agent.periods == self.periods
             ):
                 return float(np.asarray(rows["regime_code"])[-1])
-        codes = regime_columns(columns, self.regime_limits, rows=LAST_ROW)["regime_code"]
+        codes = regime_columns(columns, self.regime_limits, rows=LAST_ROW, periods=self.periods)
+        codes = codes["regime_code"]
         return float(codes[-1])
 
     def market_brief(

@@ -16,6 +16,7 @@ from agents.auditor import AuditLimits
 from agents.warmup import decision_warmup
 from config import timeframe_seconds
 from config.settings import Learning
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.store.db import as_utc, checkpoint, defer_checkpoints
 from data.store.models import Decision
 from engine.clock import Clock
@@ -104,6 +105,7 @@ class Trader:
         audit_limits: AuditLimits | None = None,
         breakeven_accuracy: float = 0.5,
         fill_at: str = "close",
+        periods: IndicatorPeriods = DEFAULT_PERIODS,
     ) -> None:
         audit_limits = audit_limits or default_audit_limits()
         self.account = Account(factory, clock, feed, broker, gate, audit_limits=audit_limits)
@@ -130,7 +132,8 @@ class Trader:
             self.learner.weights,
             thresholds,
             regime_limits,
-            decision_warmup(agents, regime_limits, history_candles),
+            decision_warmup(agents, regime_limits, history_candles, periods),
+            periods,
         )
         self.approval = Approval(self.account, self.rules, pairs)
         self.execution = Execution(self.account, self.learner, decided=set())
