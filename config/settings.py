@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.search_space import Optimize
+
 _TIMEFRAME_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
@@ -315,6 +317,7 @@ class Settings(_Section):
     laptop: Laptop = Laptop()
     exchange: Exchange = Exchange()
     dashboard: Dashboard = Dashboard()
+    optimize: Optimize = Optimize()
 
     @model_validator(mode="after")
     def _pairs_share_quote_currency(self) -> Settings:
