@@ -15,7 +15,10 @@ LIVE_CONFIRMATION = "LIVE"  # the word a person types to let VOLT trade real mon
 WORKER_COMMANDS = frozenset({"pause", "resume", "close_position"})
 # Run by a `python -m engine backtest --command ID` process of its own, never by the worker.
 BACKTEST_COMMANDS = frozenset({"backtest"})
-ALL_COMMANDS = SUPERVISOR_COMMANDS | WORKER_COMMANDS | BACKTEST_COMMANDS
+# Run by a `python -m engine optimize --command ID` process; a running search stops on its run's
+# `stop_optimize` (payload {"run_id": N}) after its running trials.
+SEARCH_COMMANDS = frozenset({"optimize", "stop_optimize"})
+ALL_COMMANDS = SUPERVISOR_COMMANDS | WORKER_COMMANDS | BACKTEST_COMMANDS | SEARCH_COMMANDS
 
 
 def submit_command(factory: sessionmaker[Session], kind: str, payload: dict | None = None) -> int:

@@ -38,6 +38,24 @@ PROGRESS_STEP = 0.02  # stored progress moves in steps this big: a write per ste
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_market_arguments(parser)
+    parser.add_argument("--label", default="", help="a name for the stored run")
+    parser.add_argument("--walk-forward", action="store_true", help="tune weights, then test")
+    parser.add_argument("--folds", type=int, default=3, help="walk-forward folds (default 3)")
+    parser.add_argument("--no-store", action="store_true", help="print only; store nothing")
+    parser.add_argument(
+        "--export", metavar="DIR", help="write trades.csv, equity.csv and report.html into DIR"
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=DRAWS,
+        help=f"random runs of the chance baseline (default {DRAWS}; 0: none)",
+    )
+    parser.add_argument("--baseline-seed", type=int, default=0, help="its seed (default 0)")
+
+def add_market_arguments(parser: argparse.ArgumentParser) -> None:
+    """The candles a run reads (also `engine optimize`'s): --data or --synthetic, pairs, span."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--data",
@@ -64,20 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", type=_time, help="first decision (UTC)")
     parser.add_argument("--to", dest="end", type=_time, help="last decision (UTC)")
     parser.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
-    parser.add_argument("--label", default="", help="a name for the stored run")
-    parser.add_argument("--walk-forward", action="store_true", help="tune weights, then test")
-    parser.add_argument("--folds", type=int, default=3, help="walk-forward folds (default 3)")
-    parser.add_argument("--no-store", action="store_true", help="print only; store nothing")
-    parser.add_argument(
-        "--export", metavar="DIR", help="write trades.csv, equity.csv and report.html into DIR"
-    )
-    parser.add_argument(
-        "--draws",
-        type=int,
-        default=DRAWS,
-        help=f"random runs of the chance baseline (default {DRAWS}; 0: none)",
-    )
-    parser.add_argument("--baseline-seed", type=int, default=0, help="its seed (default 0)")
 
 
 def _time(text: str) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 
 from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password, load_api_keys, missing_keys_message
@@ -76,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.backtest.cli import add_arguments
 
     add_arguments(backtest)
+
+    optimize = commands.add_parser(
+        "optimize",
+        help="search the strategy's settings with Optuna; judge the best on held-out candles",
+    )
+    from engine.search.cli import add_arguments as optimize_arguments
+
+    optimize_arguments(optimize)
 
     import_ = commands.add_parser(
         "import", help="read candle files (CSV, Feather, JSON, Parquet) into the candle store"
@@ -190,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
-        public = args.command in ("backtest", "download", "import")
+        public = args.command in ("backtest", "optimize", "download", "import")
         keys = "not needed" if public else _keys_source(settings)
         if getattr(args, "supervised_setup", None):
             from engine.runtime.setup_check import check_supervised_setup
@@ -257,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine()
         setup_logging("backtest", make_session_factory(engine), console=False)
         return run_command(args, settings, engine)
+    if args.command == "optimize":
+        from engine.search.cli import run_command as optimize
+
+        engine = make_engine()
+        setup_logging("optimize", make_session_factory(engine), console=False)
+        return optimize(args, settings, engine, partial(setup_logging, console=False))
     factory = make_session_factory(make_engine())
     if os.environ.get("VOLT_FAULTS_FILE"):  # the soak's fault plan, for worker and supervisor
         from engine.tools.faults import install_faults

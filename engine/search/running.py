@@ -1,0 +1,134 @@
+"""Running a study's trials: in this process, or in one process per core sharing the study
+through its storage. Ctrl-C (or a `stop_optimize` command from the dashboard) stops starting
+trials; every trial that finished is already stored."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from config.loading import load_config
+from data.store.commands import finish_command
+from data.store.db import make_engine, make_session_factory
+from engine.search.records import (
+    mark_stopping,
+    record_trial,
+    run_status,
+    stop_requested,
+    trials_recorded,
+)
+from engine.search.study import make_objective, trial_row
+
+log = logging.getLogger("volt.optimize")
+JOIN_SECONDS = 120  # a worker finishing its running trial after Ctrl-C
+
+
+def run_trials(
+    search, run_id: int, config_path: str | None, timeout: float | None, log_setup=None
+) -> bool:
+    """Run the search's trials; True when stopped early (Ctrl-C or the dashboard).
+    `log_setup(process, factory)`: how each further process sends its log and events."""
+    engine = make_engine()
+    search.enqueue_defaults()
+    bar = tqdm(
+        total=search.trials,
+        desc="optimize",
+        unit="trial",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+    )
+    try:
+        if search.jobs == 1:
+            try:
+                optimize_here(search, engine, run_id, search.trials, timeout, bar)
+            except KeyboardInterrupt:
+                return True
+            return run_status(engine, run_id) == "stopping"
+        return _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, log_setup)
+    finally:
+        bar.close()
+
+
+def optimize_here(search, engine: Engine, run_id: int, trials: int, timeout, bar) -> None:
+    def after_trial(study, trial) -> None:
+        record_trial(engine, run_id, **trial_row(trial))
+        if bar is not None:
+            bar.update(1)
+        command_id = stop_requested(engine, run_id)
+        if command_id is not None:
+            mark_stopping(engine, run_id)
+            finish_command(
+                make_session_factory(engine), command_id, True, "stopping after the running trials"
+            )
+        if run_status(engine, run_id) == "stopping":
+            study.stop()
+
+    search.study.optimize(
+        make_objective(search.bench, search.space),
+        n_trials=trials,
+        timeout=timeout,
+        callbacks=[after_trial],
+        gc_after_trial=False,
+    )
+
+
+def _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, log_setup) -> bool:
+    shares = [
+        search.trials // search.jobs + (i < search.trials % search.jobs) for i in range(search.jobs)
+    ]
+    context = multiprocessing.get_context("spawn")  # no forked copy of this process's state
+    workers = [
+        context.Process(
+            target=worker_main,
+            args=(config_path, search.request, run_id, i, share, timeout, log_setup),
+            name=f"volt-optimize-{i}",
+        )
+        for i, share in enumerate(shares)
+        if share
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        while any(w.is_alive() for w in workers):
+            bar.update(trials_recorded(engine, run_id) - bar.n)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        for worker in workers:  # a terminal's Ctrl-C reached them too; a kill -INT did not
+            if worker.is_alive() and worker.pid:
+                os.kill(worker.pid, signal.SIGINT)
+        for worker in workers:
+            worker.join(JOIN_SECONDS)
+            if worker.is_alive():
+                worker.terminate()
+        return True
+    bar.update(trials_recorded(engine, run_id) - bar.n)
+    failed = [w.name for w in workers if w.exitcode not in (0, None)]
+    if failed:
+        raise RuntimeError(f"search process {', '.join(failed)} failed: see the log")
+    return run_status(engine, run_id) == "stopping"
+
+
+def worker_main(config_path, request, run_id: int, index: int, trials: int, timeout, log_setup):
+    """One search process: its own market and votes, the shared study."""
+    from engine.search.cli import Search
+
+    engine = make_engine()
+    if log_setup is not None:
+        log_setup("optimize", make_session_factory(engine))
+    seed = request.get("seed")
+    request = dict(request, seed=None if seed is None else int(seed) + index)
+    try:
+        search = Search(load_config(config_path), request)
+        optimize_here(search, engine, run_id, trials, timeout, None)
+    except KeyboardInterrupt:
+        return
+    except Exception:
+        log.exception("search process %d failed", index)
+        raise
