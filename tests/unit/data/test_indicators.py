@@ -14,6 +14,7 @@ from data.market.indicators import (
     add_indicators_with_ta,
     rsi,
 )
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.trailing import ewm_mean
 from engine.venues.synthetic import SYNTHETIC_EPOCH, SyntheticFeed
 
@@ -23,8 +24,8 @@ def candles(seed: int, pair: str, count: int) -> pd.DataFrame:
     return SyntheticFeed(seed, "5m").candles(pair, until, count)
 
 
-def assert_same_as_ta(frame: pd.DataFrame) -> None:
-    ours, theirs = add_indicators(frame), add_indicators_with_ta(frame)
+def assert_same_as_ta(frame: pd.DataFrame, periods: IndicatorPeriods = DEFAULT_PERIODS) -> None:
+    ours, theirs = add_indicators(frame, periods), add_indicators_with_ta(frame, periods)
     assert list(ours.columns) == list(theirs.columns)
     pd.testing.assert_index_equal(ours.index, theirs.index)
     for column in theirs.columns:
@@ -43,6 +44,16 @@ def assert_same_as_ta(frame: pd.DataFrame) -> None:
 @pytest.mark.parametrize("count", [300, 2000])
 def test_indicators_equal_ta_on_seeded_markets(seed, pair, count):
     assert_same_as_ta(candles(seed, pair, count))
+
+
+@pytest.mark.parametrize(
+    "periods",
+    [IndicatorPeriods(rsi=5, bollinger=50), IndicatorPeriods(rsi=30, bollinger=8)],
+    ids=["rsi5-bands50", "rsi30-bands8"],
+)
+@pytest.mark.parametrize("count", [4, 5, 6, 7, 8, 9, 29, 30, 31, 49, 50, 300])
+def test_configured_periods_give_tas_values(periods, count):
+    assert_same_as_ta(candles(9, "SOL/USDT", count), periods)
 
 
 @pytest.mark.parametrize("count", [1, 2, 13, 14, 15, 19, 20, 26, 33, 34])

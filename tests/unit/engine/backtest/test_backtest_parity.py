@@ -15,6 +15,7 @@ from agents.rsi_rule import RsiRule
 from config import load_config
 from data import queries
 from data.market.indicators import add_indicators, add_indicators_over_windows
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.store.db import as_utc
 from data.store.models import ProtectionLock, Rejection
 from engine.backtest import load_csv, run_backtest, synthetic_market
@@ -62,6 +63,16 @@ drawdown_pause_hours = 1.0
 stop_out_cooldown_minutes = 0
 """
 TICKS = 300  # one tick per 5-minute candle
+# Every configurable length off its default, short enough to warm inside the 120 candles.
+OTHER_PERIODS = IndicatorPeriods(rsi=9, bollinger=30, trend_fast=20, trend_slow=90, momentum=6)
+OTHER_INDICATORS = """
+[indicators]
+rsi_period = 9
+bollinger_period = 30
+trend_fast_span = 20
+trend_slow_span = 90
+momentum_window = 6
+"""
 
 
 def _live_and_backtest(trader_factory, store, path):
@@ -114,6 +125,27 @@ def test_backtest_makes_the_live_traders_trades_to_the_cent(trader_factory, stor
     assert result.simulation.blocked.get("stop_out_cooldown", 0) > 0
 
 
+def test_backtest_makes_the_live_traders_trades_with_other_indicator_periods(
+    trader_factory, store, tmp_path
+):
+    """Configured lengths reach the live Trader and the backtest alike: the whole team
+    votes (the regime on its own trend spans, sentiment on its own momentum), and the
+    lengths do change what it trades."""
+    path = tmp_path / "periods.toml"
+    team = TEAM.replace("regime = 0.0", "regime = 0.1").replace(
+        "sentiment = 0.0", "sentiment = 0.3"
+    )
+    path.write_text(team + DEFAULT_RISK + OTHER_INDICATORS)
+    live, result = _live_and_backtest(trader_factory, store, path)
+    assert len(live) >= 5
+    default_path = tmp_path / "default_periods.toml"
+    default_path.write_text(team + DEFAULT_RISK)
+    default = run_backtest(load_config(default_path), result.market)
+    assert not default.trades[["entry_ts", "exit_ts"]].equals(
+        result.trades[["entry_ts", "exit_ts"]]
+    ), "the periods changed the decisions"
+
+
 def test_backtest_trails_and_blocks_as_the_live_trader(trader_factory, store, tmp_path):
     """A trailing stop, and protections that block entries and pause for a drawdown."""
     path = tmp_path / "tight.toml"
@@ -132,28 +164,38 @@ def test_backtest_trails_and_blocks_as_the_live_trader(trader_factory, store, tm
     )
 
 
+@pytest.mark.parametrize("periods", [DEFAULT_PERIODS, OTHER_PERIODS], ids=["default", "other"])
 @pytest.mark.parametrize("window", [60, 120, 300])
-def test_indicators_over_windows_equal_the_live_windows_last_row(window):
+def test_indicators_over_windows_equal_the_live_windows_last_row(window, periods):
     candles = SyntheticFeed(7, "5m").candles(
         "ETH/USDT", SYNTHETIC_EPOCH + timedelta(minutes=5 * 900), 900
     )
-    every_row = add_indicators_over_windows(candles, window)
-    for row in [3, 13, 14, 40, window - 1, window, window + 17, 899]:
-        live = add_indicators(candles.iloc[max(0, row - window + 1) : row + 1]).iloc[-1]
+    every_row = add_indicators_over_windows(candles, window, periods)
+    for row in [3, 8, 9, 13, 14, 29, 40, window - 1, window, window + 17, 899]:
+        trailing = candles.iloc[max(0, row - window + 1) : row + 1]
+        live = add_indicators(trailing, periods).iloc[-1]
         ours = every_row.iloc[row][live.index]
-        np.testing.assert_allclose(ours, live, rtol=1e-9, atol=1e-12, err_msg=f"row {row}")
+        # %B near 0 is a difference of two close prices over the band's width: the bands'
+        # rounding (a rolling sum over 900 rows or over the window) shows there, ~1e-12.
+        prices = live.index.drop("bb_pct")
+        np.testing.assert_allclose(
+            ours[prices], live[prices], rtol=1e-9, atol=1e-12, err_msg=f"row {row}"
+        )
+        assert ours["bb_pct"] == pytest.approx(live["bb_pct"], rel=1e-9, abs=1e-10, nan_ok=True)
 
 
+@pytest.mark.parametrize("periods", [DEFAULT_PERIODS, OTHER_PERIODS], ids=["default", "other"])
 @pytest.mark.parametrize("window", [60, 300])
-def test_regime_over_windows_equals_the_live_windows_last_row(window):
+def test_regime_over_windows_equals_the_live_windows_last_row(window, periods):
     candles = SyntheticFeed(3, "5m").candles(
         "BTC/USDT", SYNTHETIC_EPOCH + timedelta(minutes=5 * 900), 900
     )
     limits = RegimeLimits()
-    every_row = classify(add_indicators_over_windows(candles, window), limits, window)
+    frame = add_indicators_over_windows(candles, window, periods)
+    every_row = classify(frame, limits, window, periods)
     for row in [30, 100, window - 1, window + 5, 640, 899]:
-        frame = add_indicators(candles.iloc[max(0, row - window + 1) : row + 1])
-        live = classify(frame, limits).iloc[-1]
+        trailing = add_indicators(candles.iloc[max(0, row - window + 1) : row + 1], periods)
+        live = classify(trailing, limits, periods=periods).iloc[-1]
         ours = every_row.iloc[row][live.index]
         np.testing.assert_allclose(ours, live, rtol=1e-9, atol=1e-12, err_msg=f"row {row}")
 
