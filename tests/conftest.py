@@ -118,6 +118,15 @@ def fresh_postgres_database(server_url: str):
         admin.dispose()
 
 
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh, empty database on the PostgreSQL test server (skipped without one)."""
+    if not os.environ.get("VOLT_TEST_PG_URL"):
+        pytest.skip("no PostgreSQL test server: VOLT_TEST_PG_URL is unset (.ci/run sets it)")
+    with fresh_postgres_database(os.environ["VOLT_TEST_PG_URL"]) as url:
+        yield url
+
+
 @pytest.fixture(params=BACKENDS)
 def store(request, volt_home, monkeypatch):
     """The store every database test runs on: SQLite always, PostgreSQL when

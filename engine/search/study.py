@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, Trial, TrialState
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from config import Settings
 from config.search_space import Dimension, apply_params, read_setting, rounded
@@ -29,6 +30,7 @@ from engine.search.trials import TrialMarket, figures
 
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # VOLT prints its own progress
+STORAGE_ATTEMPTS = 5
 
 
 class StudyError(ValueError):
@@ -53,15 +55,19 @@ def open_storage(url: str | None, home: Path):
             f"--storage: {parsed.drivername} is not supported; use postgresql:// or sqlite:///"
         )
     shown = parsed.render_as_string(hide_password=True)
-    try:
-        storage = RDBStorage(
-            parsed.render_as_string(hide_password=False),
-            engine_kwargs={"pool_pre_ping": True},
-        )
-    except Exception as exc:  # the driver's own message can carry the URL: name only the kind
-        log.warning("study storage %s unreachable", shown, exc_info=True)
-        raise StudyError(f"--storage {shown}: cannot open it ({type(exc).__name__})") from None
-    return storage, shown
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            storage = RDBStorage(
+                parsed.render_as_string(hide_password=False),
+                engine_kwargs={"pool_pre_ping": True},
+            )
+            return storage, shown
+        except IntegrityError:  # another process created Optuna's tables at the same moment
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as exc:  # the driver's message can carry the URL: name only the kind
+            log.warning("study storage %s unreachable: %s", shown, type(exc).__name__)
+            raise StudyError(f"--storage {shown}: cannot open it ({type(exc).__name__})") from None
+    raise StudyError(f"--storage {shown}: its tables could not be created; try again")
 
 
 def load_study(name: str, storage, seed: int | None, prune: bool, identity: dict):
