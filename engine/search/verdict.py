@@ -63,20 +63,21 @@ class Outcome:
 
     @property
     def advice(self) -> str:
+        measure = OBJECTIVE_LABELS[self.objective]
         if self.chosen.result.stats is self.defaults.result.stats or not self.best_params:
             return "the defaults were the best trial: keep them"
         if not self.beats_defaults:
             return (
-                "the best trial does NOT beat the configured defaults on the held-out "
-                "window: keep the defaults"
+                f"the best trial does NOT beat the configured defaults' {measure} on the "
+                "held-out window: keep the defaults"
             )
         if self.overfitting.overfit:
             return (
-                "the best trial beats the defaults on the held-out window, but the "
+                f"the best trial beats the defaults' {measure} on the held-out window, but the "
                 "deflated Sharpe ratio says its in-sample edge is within the luck of "
                 f"{self.trials} trials: treat it with suspicion, keep the defaults"
             )
-        return "the best trial beats the configured defaults on the held-out window"
+        return f"the best trial beats the configured defaults' {measure} on the held-out window"
 
     @property
     def verdict(self) -> str:
