@@ -21,7 +21,7 @@ from data.stats.backtest_labels import (
     baseline_sentence,
     stat_text,
 )
-from views import ui
+from views import optimize, ui
 
 STAT_ROWS = {k: label for k, label in STAT_LABELS.items() if k != "final_equity"}
 
@@ -38,6 +38,13 @@ def annualised(run) -> bool:
 
 st.title("Backtest")
 cfg = ui.settings()
+view = st.radio(
+    "View", ["Backtest", "Optimize"], horizontal=True, key="backtest_view",
+    label_visibility="collapsed",
+)  # fmt: skip
+if view == "Optimize":  # the strategy search: views/optimize.py
+    optimize.render(cfg)
+    st.stop()
 st.caption(
     "The same agents, consensus, risk gate and paper fills (fees and slippage) as live "
     "trading, on past candles as fast as the machine allows."

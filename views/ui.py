@@ -78,20 +78,25 @@ def send_command(kind: str, payload: dict | None = None) -> int:
     return command_id
 
 
-def launch_backtest(command_id: int) -> None:
-    """Start the process that runs a stored backtest command; it outlives this page's rerun
-    and writes its progress and result to the database."""
+def launch_engine_command(kind: str, command_id: int) -> None:
+    """Start `python -m engine KIND --command ID` (a backtest or a strategy search) for a stored
+    command; it outlives this page's rerun and writes its progress and result to the
+    database. Its stderr goes to VOLT_HOME/logs/KIND.stderr.log."""
     logs = volt_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "backtest.stderr.log", "ab") as stderr:
+    with open(logs / f"{kind}.stderr.log", "ab") as stderr:
         subprocess.Popen(
-            [sys.executable, "-m", "engine", "backtest", "--command", str(command_id)],
+            [sys.executable, "-m", "engine", kind, "--command", str(command_id)],
             cwd=Path(__file__).resolve().parent.parent,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             start_new_session=True,
         )
+
+
+def launch_backtest(command_id: int) -> None:
+    launch_engine_command("backtest", command_id)
 
 
 def save_upload(upload) -> str:

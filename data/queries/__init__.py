@@ -23,6 +23,7 @@ from data.queries.decisions import (
     resolved_votes,
     weight_history,
 )
+from data.queries.optimize import optimize_runs, optimize_trials
 from data.queries.portfolio import equity_change_since, equity_curve, open_positions
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (
@@ -54,6 +55,8 @@ __all__ = [
     "llm_votes",
     "metrics_history",
     "open_positions",
+    "optimize_runs",
+    "optimize_trials",
     "protection_locks",
     "realised_pnl",
     "rejections",
