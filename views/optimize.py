@@ -255,7 +255,7 @@ def verdict(run: pd.Series) -> None:
     cols[2].metric("Buy & hold", _pct(defaults.get("buy_and_hold_pct")))
     cols[3].metric("Chance p (chosen)", _num(chosen.get("p_value")))
     cols[4].metric(
-        overfit.get("name", "overfitting").capitalize(),
+        _first_upper(overfit.get("name", "overfitting")),
         _num(overfit.get("value")),
         f"over {overfit.get('trials', '?')} trials: "
         + ("OVERFIT" if overfit.get("overfit") else "edge survives"),
@@ -337,6 +337,10 @@ def apply_panel(cfg: Settings, run: pd.Series) -> None:
         f"`python -m engine check --config {written}`, then start VOLT with "
         f"`VOLT_CONFIG={written} ./start.sh` (or `--config {written}`)."
     )
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]  # "Deflated Sharpe ratio", not "Deflated sharpe ratio"
 
 
 def _pct(value) -> str:

@@ -119,7 +119,7 @@ def test_a_stored_search_compares_chosen_defaults_and_buy_and_hold_held_out(sear
         summary["defaults"]["buy_and_hold_pct"], abs=1e-3
     )
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Deflated sharpe ratio"] == f"{summary['overfitting']['value']:.3f}"
+    assert metrics["Deflated Sharpe ratio"] == f"{summary['overfitting']['value']:.3f}"
     assert metrics["Buy & hold"] == f"{summary['defaults']['buy_and_hold_pct']:+.2f}%"
 
 
