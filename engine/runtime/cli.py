@@ -11,6 +11,11 @@ from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password, load_api_keys, missing_keys_message
 from data.store.commands import LIVE_CONFIRMATION
 from data.store.db import make_engine, make_session_factory
+from engine.runtime.evidence_gate import (
+    acknowledge_on_the_command_line,
+    add_accept_argument,
+    check_report,
+)
 from engine.runtime.home import AlreadyRunning, setup_logging
 
 
@@ -33,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     supervise.add_argument("--speed", type=_positive, help="clock speed (overrides the config)")
     live_help = f"confirm live trading for this start only: the word {LIVE_CONFIRMATION}"
     supervise.add_argument("--confirm-live", metavar="WORD", help=live_help)
+    add_accept_argument(supervise)
 
     run = commands.add_parser("run", help="run one engine worker in the foreground")
     run.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
@@ -47,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop cleanly after this many wall-clock seconds",
     )
     run.add_argument("--confirm-live", metavar="WORD", help=live_help)
+    add_accept_argument(run)
     run.add_argument("--supervisor-pid", type=int, help=argparse.SUPPRESS)
     run.add_argument("--supervised-setup", help=argparse.SUPPRESS)  # what was confirmed
 
@@ -208,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         confirmed = (
             _live_confirmed(settings, args) if args.command in ("supervise", "run") else False
         )
+        # The go-live gate, read now: a supervised worker runs what its supervisor confirmed.
+        supervised = getattr(args, "supervised_setup", None)
+        if settings.mode == "live" and confirmed and not supervised:
+            acknowledge_on_the_command_line(settings, args, make_engine())
         if args.command in ("check", "supervise"):
             _check_dashboard_access(settings)
         replay = _check_replay(settings) if args.command in ("check", "supervise", "run") else ""
@@ -232,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{settings.broker.kind} broker, {', '.join(settings.market.pairs)} on "
             f"{settings.market.timeframe}, clock x{settings.clock.speed:g}, API keys {keys}"
         )
+        for line in check_report(settings, make_engine()):
+            print(f"volt: {line}")
         return 0
     if args.command == "run" and not confirmed:
         print(

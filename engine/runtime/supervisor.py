@@ -21,6 +21,7 @@ from data.store.db import utcnow
 from data.store.events import record_event
 from data.store.state import read_state, update_state
 from engine.runtime.commands import Handler, Outcome, answer_commands
+from engine.runtime.evidence_gate import warn_at_start
 from engine.runtime.home import InstanceLock, logs_dir, stop_on_signals
 from engine.runtime.kill_switch import KillSwitch
 from engine.runtime.live_confirmation import LiveConfirmation
@@ -138,6 +139,7 @@ class Supervisor:
                 extra={"kind": "command_interrupted"},
             )
         self.live.refuse_stale()
+        warn_at_start(self.settings, self.factory)  # testnet and live only
         log.info("supervisor started (pid %d)", os.getpid())
 
     def step(self) -> None:

@@ -12,6 +12,7 @@ from data.store.commands import get_command, submit_command
 from data.store.models import Command
 from data.store.state import read_state, save_exchange_status, update_state
 from engine.runtime.supervisor import Supervisor
+from tests.support.evidence import file_evidence
 from tests.support.pages import open_page
 from tests.support.runs import run_engine
 
@@ -111,7 +112,9 @@ def test_a_worker_refuses_a_config_changed_since_its_supervisor_started(
 def test_an_unconfirmed_live_supervisor_waits_for_the_word_typed_on_the_dashboard(
     tmp_path, store, caplog
 ):
-    supervisor = Supervisor(load_config(write(tmp_path, LIVE)), store[1])
+    settings = load_config(write(tmp_path, LIVE))
+    file_evidence(store[1], settings)  # good evidence: the word alone confirms
+    supervisor = Supervisor(settings, store[1])
     assert not supervisor.live.may_trade()
     assert read_state(store[1]).status == "confirm_live"
     ok, message = supervisor.start_trading(1)
@@ -167,6 +170,7 @@ def test_the_control_page_takes_the_live_confirmation_and_shows_the_exchange(
     tmp_path, volt_home, store, monkeypatch
 ):
     monkeypatch.setenv("VOLT_CONFIG", str(write(tmp_path, LIVE)))
+    file_evidence(store[1], load_config(write(tmp_path, LIVE)))  # the word alone confirms
     app = open_page("views/control.py")
     assert app.text_input(key="live_confirm_text").disabled  # no supervisor to take it
     update_state(store[1], supervisor_pid=os.getpid())
