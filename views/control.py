@@ -1,10 +1,14 @@
-"""Control: start, stop, pause and resume trading, close a position, and see each outcome."""
+"""Control: start, stop, pause and resume trading, close a position, and see each outcome;
+before testnet or live, the held-out evidence for the config about to trade."""
 
 import pandas as pd
 import streamlit as st
 
+from config.fingerprint import strategy_fingerprint
 from data import queries
 from data.store.commands import LIVE_CONFIRMATION
+from data.store.db import utcnow
+from data.store.evidence import WEAK_EVIDENCE_ACKNOWLEDGEMENT, EvidenceVerdict, evidence_verdict
 from views import ui
 
 st.title("Control")
@@ -24,6 +28,29 @@ if state["supervisor_pid"] is None:
         "`./start.sh`."
     )
 
+
+def evidence_panel(verdict: EvidenceVerdict) -> None:
+    """The go-live gate's reading for this config: none, weak (with why) or present."""
+    st.subheader("Go-live evidence")
+    head, *details = verdict.lines()
+    if verdict.state == "present":
+        st.success(head)
+    elif cfg.mode == "paper":
+        st.info(f"{head} · paper mode: informational only")
+    else:
+        st.warning(head)
+    st.markdown("\n".join(f"- {line}" for line in details))
+
+
+fingerprint = strategy_fingerprint(cfg)
+evidence = evidence_verdict(ui.read(queries.latest_evidence, fingerprint), utcnow(), fingerprint)
+evidence_panel(evidence)
+if cfg.mode == "testnet" and evidence.weak:
+    st.warning(
+        f"Testnet trades without good held-out evidence ({evidence.summary()}). It is not "
+        "blocked; live would need a second typed acknowledgement."
+    )
+
 running = state["worker_pid"] is not None and not state["halted"]
 if cfg.mode == "live" and not running:
     st.error(
@@ -40,13 +67,25 @@ if cfg.mode == "live" and not running:
         key="live_confirm_text",
         disabled=no_supervisor,
     )
+    payload = {"typed": typed.strip()}
+    accepted = True
+    if evidence.weak:
+        # The supervisor judges the evidence again when the command arrives.
+        st.error(f"The held-out evidence is weak: {evidence.summary()}.")
+        accept = st.text_input(
+            f"Type {WEAK_EVIDENCE_ACKNOWLEDGEMENT} as well to trade live anyway",
+            key="live_accept_weak_text",
+            disabled=no_supervisor,
+        )
+        payload["accept_weak_evidence"] = accept.strip()
+        accepted = accept.strip() == WEAK_EVIDENCE_ACKNOWLEDGEMENT
     if st.button(
         "Confirm live trading",
         type="primary",
         key="live_confirm",
-        disabled=no_supervisor or typed.strip() != LIVE_CONFIRMATION,
+        disabled=no_supervisor or typed.strip() != LIVE_CONFIRMATION or not accepted,
     ):
-        sent(ui.send_command("confirm_live", {"typed": typed.strip()}), "Live confirmation")
+        sent(ui.send_command("confirm_live", payload), "Live confirmation")
 
 
 @st.fragment(run_every=ui.refresh_every())

@@ -34,6 +34,7 @@ from data.queries.system import (
     latest_metrics,
     metrics_history,
 )
+from data.store.evidence import latest_evidence  # the go-live gate's, read by engine and page
 
 __all__ = [
     "agent_timeline",
@@ -50,6 +51,7 @@ __all__ = [
     "events",
     "exchange_status",
     "journal",
+    "latest_evidence",
     "latest_metrics",
     "latest_trades",
     "llm_votes",
