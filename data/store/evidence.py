@@ -94,7 +94,8 @@ class EvidenceVerdict:
             "wanted)",
             f"Overfitting: {e['overfit_name']} {_num(e['overfit_value'], '.3f')}, "
             + ("FLAGGED as overfit" if e["overfit"] else "not flagged"),
-            f"Data span {_day(e['span_start'])} to {_day(e['span_end'])}, {e['trials']} trials"
+            f"Data span {_day(e['span_start'])} to {_day(e['span_end'])}, {e['trials']} "
+            + ("trial" if e["trials"] == 1 else "trials")
             + (f", from {e['source']}" if e["source"] else ""),
             f"Made {e['created_at']:%Y-%m-%d %H:%M} UTC, {self.age_days:.1f} days ago "
             f"(at most {MAX_EVIDENCE_AGE_DAYS} wanted)",

@@ -95,3 +95,10 @@ def test_the_gate_reads_the_latest_evidence_at_the_moment_it_is_asked(store):
     assert go_live_evidence(store[1], "0123456789abcdef", NOW).weak
     record_evidence(store[0], **made(0))
     assert go_live_evidence(store[1], "0123456789abcdef", NOW).state == "present"
+
+
+def test_one_trial_reads_as_one():
+    lines = evidence_verdict(made(1, trials=1), NOW).lines()
+    assert any(
+        line.startswith("Data span 2024-01-01 to 2025-12-31, 1 trial, from") for line in lines
+    )
