@@ -20,6 +20,7 @@ from engine.backtest.replay import live_agent_names, stored_votes
 from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes
 from engine.backtest.simulate import Costs, Simulation, equity_curve, simulate
 from engine.backtest.stats import run_stats
+from engine.backtest.vote_cache import VoteCache
 from engine.wiring import build_gate, indicator_periods, regime_limits
 
 Progress = Callable[[float], None]
@@ -72,8 +73,10 @@ def prepare(
     store: Engine | None = None,
     all_agents: bool = False,
     progress: Progress | None = None,
+    cache: VoteCache | None = None,
 ) -> Prepared:
-    """Vote frames for the team (every rule agent when `all_agents`, for tuning weights)."""
+    """Vote frames for the team (every rule agent when `all_agents`, for tuning weights);
+    `cache`: a search's votes of earlier trials, reused where an agent's lengths are."""
     weights = dict(settings.agents.weights)
     if all_agents:
         weights.update({name: 1.0 for name in RULE_AGENTS})
@@ -99,6 +102,8 @@ def prepare(
             settings.market.history_candles,
             replies,
             periods,
+            cache,
+            pair,
         )
         if progress:
             progress((i + 1) / len(market.pairs))

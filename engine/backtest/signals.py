@@ -16,6 +16,7 @@ from agents import RuleAgent
 from agents.regime import REGIMES, RegimeLimits, classify
 from data.market.indicators import add_indicators_over_windows
 from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
+from engine.backtest.vote_cache import VoteCache, agent_key, reads_no_frame_lengths
 
 REGIME_CODES = {name: code for code, name in enumerate(REGIMES)}
 
@@ -63,19 +64,46 @@ def team_votes(
     window: int,
     stored: list[StoredVotes] = (),
     periods: IndicatorPeriods = DEFAULT_PERIODS,
+    cache: VoteCache | None = None,
+    pair: str = "",
 ) -> TeamVotes:
     """Every agent's votes on every row's trailing `window`, the indicators and the regime
-    computed with `periods` (the agents must be built with the same: `build_team`)."""
-    frame = add_indicators_over_windows(candles, window, periods)
+    computed with `periods` (the agents must be built with the same: `build_team`). With a
+    `cache` (a search's), each agent's votes are reused where the lengths it reads are."""
+    computed: list[pd.DataFrame] = []
+
+    def indicators() -> pd.DataFrame:  # with these lengths, at most once here
+        if not computed:
+            computed.append(add_indicators_over_windows(candles, window, periods))
+        return computed[0]
+
+    # A cached frame's own lengths may differ: only what no length changes is read from it
+    # (the candles, ATR: the consensus, the regime, sentiment); the rest from `indicators`.
+    frame = cache.frame((pair, window), indicators) if cache is not None else indicators()
     directions, confidences = {}, {}
+    shared = (pair, window, regime_limits)
     for agent in agents:
-        votes = agent.vote_frame(frame)
-        directions[agent.name] = votes["direction"].to_numpy(dtype=float)
-        confidences[agent.name] = votes["confidence"].to_numpy(dtype=float)
+
+        def vote(agent=agent) -> tuple[np.ndarray, np.ndarray]:
+            reads = frame if reads_no_frame_lengths(agent.name) else indicators()
+            votes = agent.vote_frame(reads)
+            return (
+                votes["direction"].to_numpy(dtype=float),
+                votes["confidence"].to_numpy(dtype=float),
+            )
+
+        key = (*shared, agent.name, agent_key(agent.name, periods))
+        direction, confidence = cache.arrays(key, vote) if cache is not None else vote()
+        directions[agent.name], confidences[agent.name] = direction, confidence
     for replies in stored:
         directions[replies.agent] = replies.direction.astype(float)
         confidences[replies.agent] = replies.confidence
-    code = classify(frame, regime_limits, window, periods)["regime_code"].to_numpy()
+
+    def regime() -> tuple[np.ndarray]:
+        return (classify(frame, regime_limits, window, periods)["regime_code"].to_numpy(),)
+
+    key = (*shared, "classify", agent_key("regime", periods))
+    (code,) = cache.arrays(key, regime) if cache is not None else regime()
     return TeamVotes(frame, directions, confidences, code)
 
 

@@ -5,15 +5,15 @@ trial, over plain arrays."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from config import Settings
 from engine.backtest.candles import Market
 from engine.backtest.runner import BacktestResult, Prepared, evaluate, prepare
+from engine.backtest.vote_cache import VoteCache
 from engine.search.objective import objective_value
 from engine.search.overfitting import ReturnShape, return_shape
 from engine.search.split import Split
@@ -51,26 +51,12 @@ class TrialMarket:
     split: Split
     objective: str
     min_trades: int = 0
-    _votes: dict[str, Prepared] = field(default_factory=dict)
+    cache: VoteCache = field(default_factory=VoteCache)
 
     def prepared(self, settings: Settings) -> Prepared:
-        """Every rule agent's votes for these indicator periods, computed on first use."""
-        key = json.dumps(
-            [
-                settings.indicators.model_dump(),
-                settings.agents.regime.model_dump(),
-                settings.agents.sentiment.source,
-                settings.market.history_candles,
-            ],
-            sort_keys=True,
-        )
-        if key not in self._votes:
-            self._votes[key] = prepare(settings, self.market, all_agents=True)
-        return replace(self._votes[key], settings=settings)
-
-    @property
-    def vote_sets(self) -> int:
-        return len(self._votes)
+        """Every rule agent's votes with these settings' indicator lengths: each agent's
+        computed once per distinct set of the lengths it reads, and shared."""
+        return prepare(settings, self.market, all_agents=True, cache=self.cache)
 
     def in_sample(self, settings: Settings, report: FoldReport | None = None) -> InSample:
         prepared = self.prepared(settings)
