@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.search_space import Optimize
+from data.market.periods import IndicatorPeriods
 
 _TIMEFRAME_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
@@ -148,6 +149,16 @@ class Indicators(_Section):
                 f"trend_slow_span {self.trend_slow_span} (the fast trend EMA is the shorter)"
             )
         return self
+
+    def periods(self) -> IndicatorPeriods:
+        """These lengths as the indicators and agents take them (live, backtests, charts)."""
+        return IndicatorPeriods(
+            rsi=self.rsi_period,
+            bollinger=self.bollinger_period,
+            trend_fast=self.trend_fast_span,
+            trend_slow=self.trend_slow_span,
+            momentum=self.momentum_window,
+        )
 
 
 class Regime(_Section):

@@ -141,14 +141,7 @@ def regime_limits(settings: Settings) -> RegimeLimits:
 
 def indicator_periods(settings: Settings) -> IndicatorPeriods:
     """The indicator lengths of config [indicators], for the live loop and backtests alike."""
-    indicators = settings.indicators
-    return IndicatorPeriods(
-        rsi=indicators.rsi_period,
-        bollinger=indicators.bollinger_period,
-        trend_fast=indicators.trend_fast_span,
-        trend_slow=indicators.trend_slow_span,
-        momentum=indicators.momentum_window,
-    )
+    return settings.indicators.periods()
 
 
 def build_live_agents(settings: Settings) -> list[LiveAgent]:

@@ -19,8 +19,12 @@ elif cfg.feed.kind == "replay":
     st.caption(f"Replayed market data: {ui.replay_source(cfg)}, on the engine's own clock.")
 
 
+# The lengths the agents read ([indicators]), so the chart shows the RSI they decided on.
+PERIODS = cfg.indicators.periods()
+
+
 def price_chart(candles, markers) -> go.Figure:
-    frame = ui.localise(add_indicators(candles).reset_index(), "ts")
+    frame = ui.localise(add_indicators(candles, PERIODS).reset_index(), "ts")
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.03
     )
@@ -78,7 +82,9 @@ def price_chart(candles, markers) -> go.Figure:
             col=1,
         )
     figure.add_trace(
-        go.Scattergl(x=frame["ts"], y=frame["rsi"], name="RSI", mode="lines"), row=2, col=1
+        go.Scattergl(x=frame["ts"], y=frame["rsi"], name=f"RSI {PERIODS.rsi}", mode="lines"),
+        row=2,
+        col=1,
     )
     for level in (30, 70):
         figure.add_hline(y=level, line_dash="dot", row=2, col=1)

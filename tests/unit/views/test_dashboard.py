@@ -81,11 +81,20 @@ def test_overview_shows_equity_and_pnl(populated):
     assert app.get("plotly_chart"), "the equity curve is missing"
 
 
+def test_market_page_charts_the_rsi_length_the_agents_read(populated, tmp_path, monkeypatch):
+    config = tmp_path / "rsi9.toml"
+    config.write_text(POPULATED_CONFIG + "\n[indicators]\nrsi_period = 9\n")
+    monkeypatch.setenv("VOLT_CONFIG", str(config))
+    app = open_page("views/market.py")
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert "RSI 9" in {trace.get("name") for trace in spec["data"]}
+
+
 def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
     app = open_page("views/market.py")
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = {trace.get("name") for trace in spec["data"]}
-    assert {"BTC/USDT", "Upper band", "Lower band", "RSI"} <= names
+    assert {"BTC/USDT", "Upper band", "Lower band", "RSI 14"} <= names
     decisions = app.dataframe[0].value
     says = {"technical": "RSI", "regime": "regime", "sentiment": "crowd"}
     assert set(decisions["agent"]) == set(says)
