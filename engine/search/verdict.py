@@ -19,7 +19,7 @@ from engine.backtest.report import build_report
 from engine.backtest.runner import BacktestResult
 from engine.search.objective import OBJECTIVE_LABELS, objective_value
 from engine.search.overfitting import Overfitting, ReturnShape, judge
-from engine.search.trials import TrialMarket
+from engine.search.trials import WORST, TrialMarket
 
 log = logging.getLogger(__name__)
 TABLE_ROWS = 10
@@ -60,12 +60,24 @@ class Outcome:
     overfitting: Overfitting
     beats_defaults: bool
     importances: dict[str, float] = field(default_factory=dict)
+    starved: bool = False  # every trial scored worst: too few in-sample trades
+    min_trades: int = 0
 
     @property
     def advice(self) -> str:
         measure = OBJECTIVE_LABELS[self.objective]
+        if self.starved:
+            return (
+                f"no trial made the {self.min_trades} in-sample trades asked (--min-trades): "
+                "nothing to choose from; keep the defaults"
+            )
         if self.chosen.result.stats is self.defaults.result.stats or not self.best_params:
             return "the defaults were the best trial: keep them"
+        if not self.chosen.result.stats["trades"]:
+            return (
+                "the best trial made no trade on the held-out window: nothing shows it "
+                "works; keep the defaults"
+            )
         if not self.beats_defaults:
             return (
                 f"the best trial does NOT beat the configured defaults' {measure} on the "
@@ -115,7 +127,8 @@ def judge_study(study: optuna.Study, bench: TrialMarket, draws: int, seed: int) 
     sharpes = [t.user_attrs["shape"]["sharpe"] for t in complete]
     tried = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     overfitting = judge(ReturnShape(**best.user_attrs["shape"]), sharpes, tried)
-    same = chosen_settings == bench.settings
+    starved = best.value <= WORST
+    same = chosen_settings == bench.settings or starved  # nothing chosen: the defaults stand
     return Outcome(
         bench.objective,
         tried,
@@ -124,8 +137,10 @@ def judge_study(study: optuna.Study, bench: TrialMarket, draws: int, seed: int) 
         defaults if same else chosen,
         defaults,
         overfitting,
-        not same and chosen.objective > defaults.objective,
+        not same and chosen.result.stats["trades"] > 0 and chosen.objective > defaults.objective,
         importances(study),
+        starved,
+        bench.min_trades,
     )
 
 
@@ -169,7 +184,10 @@ def print_outcome(outcome: Outcome, study: optuna.Study, held_span: tuple[str, s
         "search:"
     )
     print(f"  {'':<26} {label[:14]:>14}  return%  sharpe  max dd%  trades  chance p")
-    for held in (outcome.chosen, outcome.defaults):
+    shown = (outcome.defaults,)
+    if outcome.chosen is not outcome.defaults:
+        shown = (outcome.chosen, outcome.defaults)
+    for held in shown:
         f = held.figures()
         name = f"trial #{outcome.best_number} (chosen)" if held.name == "chosen" else "defaults"
         print(

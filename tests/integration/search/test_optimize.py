@@ -120,6 +120,14 @@ def test_the_same_seed_tries_the_same_settings(tmp_path):
     assert [t.in_sample for t in first] == [t.in_sample for t in second]
 
 
+def test_a_search_where_no_trial_trades_enough_keeps_the_defaults(tmp_path):
+    done = optimize(tmp_path, "--trials", "3", "--min-trades", "100000")
+    assert done.returncode == 0, done.stderr
+    assert "no trial made the 100000 in-sample trades asked" in done.stdout
+    run = rows(tmp_path)[0][0]
+    assert run.best_params == {} and "keep the defaults" in run.summary["advice"]
+
+
 def test_bad_input_is_refused_in_one_line(tmp_path):
     for args, cause in ((("--holdout", "1.5"), "--holdout"),
                         (("--storage", "mysql://x@y/z"), "--storage")):  # fmt: skip
