@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--baseline-seed", type=int, default=0, help="its seed (default 0)")
 
+
 def add_market_arguments(parser: argparse.ArgumentParser) -> None:
     """The candles a run reads (also `engine optimize`'s): --data or --synthetic, pairs, span."""
     source = parser.add_mutually_exclusive_group()

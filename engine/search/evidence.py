@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from config.fingerprint import strategy_fingerprint
-from data.store.evidence import record_evidence
 from sqlalchemy import Engine
 
+from config.fingerprint import strategy_fingerprint
 from config.search_space import apply_params
+from data.store.evidence import record_evidence
 from engine.search.overfitting import Overfitting, judge
 from engine.search.verdict import HeldOut, Outcome
 
