@@ -9,18 +9,24 @@ numba, in parallel). vectorbt: its broadcast `Portfolio.from_signals` over the 1
 columns, the way its users sweep a grid, fed the same RSI values (Wilder's, as `ta` and VOLT
 compute them; vectorbt's own RSI averages differently and would find another best). Both
 sides' timings include the RSI and the signals; the candles are not timed. Each side runs
-once untimed first (numba compiles both), then the median of --repeat.
+once untimed first (numba compiles both), then the median of --repeat. VOLT's compile time
+is printed apart: once in a fresh process with an empty numba cache (what a new machine
+pays once, `cache=True`), and this process's first call (normally a cache load).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -28,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from data.market.indicators import rsi  # noqa: E402
-from engine.backtest.grid import rsi_grid  # noqa: E402
+from engine.backtest.grid import _sweep, rsi_grid  # noqa: E402
 
 PERIODS = (7, 10, 14, 21, 28)
 ENTRY_LEVELS = tuple(range(10, 40, 3))  # 10 levels
@@ -45,6 +51,27 @@ def read_closes(path: str) -> np.ndarray:
     from data.candles.readers import read_candle_file
 
     return read_candle_file(path).candles["close"].to_numpy(dtype=float)
+
+
+COLD_COMPILE = """
+import time, numpy as np
+began = time.perf_counter()
+from engine.backtest.grid import rsi_grid
+rsi_grid(np.linspace(1.0, 2.0, 100), (3,), (30,), (70,), 0.001)
+print(time.perf_counter() - began)
+"""
+
+
+def cold_compile_seconds() -> float:
+    """Import and first call in a new process whose numba cache starts empty."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = os.environ | {"NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_COMPILE], env=env, capture_output=True, text=True
+        )
+    if out.returncode:
+        sys.exit(f"bench: the cold compile failed: {out.stderr.strip().splitlines()[-1]}")
+    return float(out.stdout)
 
 
 def volt(close: np.ndarray):
@@ -99,23 +126,27 @@ def main() -> None:
     parser.add_argument("--data", help="a candle file instead of the seeded random walk")
     args = parser.parse_args()
     close = read_closes(args.data) if args.data else random_walk(args.candles)
-    source = args.data or f"a seeded random walk of {len(close):,} closes"
+    source = args.data or "a geometric random walk (seed 7, 5-minute steps, sigma 0.2 %)"
     combos = len(PERIODS) * len(ENTRY_LEVELS) * len(EXIT_LEVELS)
     print(
         f"RSI rule grid: {combos:,} combinations ({len(PERIODS)} lengths x "
         f"{len(ENTRY_LEVELS)} entry x {len(EXIT_LEVELS)} exit levels), fee {FEE:.1%}, "
-        f"size {SIZE:g}, on the close; {source}"
+        f"size {SIZE:g}, on the close; {len(close):,} closes of {source}"
     )
     warnings.filterwarnings("ignore")
+    cold = cold_compile_seconds()
     began = time.perf_counter()
     volt(close[:1000])
+    first = time.perf_counter() - began
+    loaded = "loaded from numba's cache" if _sweep.stats.cache_hits else "compiled"
     print(
-        f"VOLT's first call (numba compiles, or loads its cache): "
-        f"{time.perf_counter() - began:.2f} s"
+        f"VOLT compile, a new machine (empty numba cache, import included): {cold:.2f} s; "
+        f"this run's first call ({loaded}): {first:.2f} s; {numba.get_num_threads()} threads"
     )
     volt_s, (volt_profit, volt_best) = timed(volt, close, args.repeat)
     vbt_s, (vbt_profit, vbt_best) = timed(vectorbt, close, args.repeat)
     same = volt_best[:3] == vbt_best[:3]
+    print(f"median of {args.repeat} runs after one untimed warm-up run each")
     print(f"VOLT      median {volt_s:8.3f} s  best {volt_best[:3]} profit {volt_best[3]:+.4f}")
     print(f"vectorbt  median {vbt_s:8.3f} s  best {vbt_best[:3]} profit {vbt_best[3]:+.4f}")
     gap = float(np.max(np.abs(volt_profit - vbt_profit)))
