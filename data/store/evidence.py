@@ -15,6 +15,7 @@ from data.store.research import Evidence
 
 MAX_EVIDENCE_AGE_DAYS = 30  # older evidence judged another market
 MAX_P_VALUE = 0.1  # above it, the held-out result is too likely to be luck
+MIN_HELD_OUT_TRADES = 10  # fewer: too few to tell a result from luck
 # What a person types, besides LIVE, to trade live on weak evidence.
 WEAK_EVIDENCE_ACKNOWLEDGEMENT = "TRADE WITHOUT EVIDENCE"
 HOW_TO_GET_EVIDENCE = "python -m engine optimize --config FILE"
@@ -123,6 +124,10 @@ def evidence_verdict(
         reasons.append(
             f"chance-baseline p-value {p_value:.3f} is above {MAX_P_VALUE:g}: "
             "the held-out result could be luck"
+        )
+    if evidence["trades"] < MIN_HELD_OUT_TRADES:
+        reasons.append(
+            f"only {evidence['trades']} held-out trades (at least {MIN_HELD_OUT_TRADES} wanted)"
         )
     if evidence["overfit"]:
         reasons.append(

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -97,6 +98,7 @@ def run_command(
             return 1
         request.update({k: v for k, v in payload.items() if k in REQUEST_KEYS})
     try:
+        _check_config_path(args.write_config)
         search = prepare_search(settings, request)
     except (CandleDataError, SearchSpaceError, StudyError, ValueError) as exc:
         log.warning("optimize refused: %s", exc, exc_info=True, extra={"kind": "optimize"})
@@ -106,30 +108,38 @@ def run_command(
         return 2
     run_id = start_search_run(engine, **search.run_fields(args.command_id))
     print(search.heading(run_id))
+    status, message = "failed", "ended before its verdict"
     try:
         stopped = run_trials(search, run_id, args.config, args.timeout, log_setup)
         outcome = judge_study(search.study, search.bench, args.draws, 0)
-    except Exception as exc:
-        log.exception("optimize failed")
-        finish_search_run(engine, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        print_outcome(outcome, search.study, search.held_span)
+        gap = record_search_evidence(engine, run_id, search, outcome)
+        if gap is not None:
+            print(f"volt: no go-live evidence filed: {gap}")
+        written = _write_config(args.write_config, args.config, search, outcome, run_id)
+        status = "stopped" if stopped else "done"
+        message = f"{trials_recorded(engine, run_id)} trials; {outcome.verdict}"
+        summary = outcome.summary() | {"config_written": written, "no_evidence": gap}
+        finish_search_run(
+            engine,
+            run_id,
+            status,
+            message,
+            best_params=outcome.best_params,
+            importances=outcome.importances,
+            summary=summary,
+        )
+    except (Exception, KeyboardInterrupt) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        message = (
+            "interrupted before its verdict" if interrupted else (f"{type(exc).__name__}: {exc}")
+        )
+        log.error("optimize run #%d failed: %s", run_id, message, exc_info=not interrupted)
+        finish_search_run(engine, run_id, "stopped" if interrupted else "failed", message)
         if args.command_id is not None:
-            finish_command(factory, args.command_id, False, f"{type(exc).__name__}: {exc}")
-        print(f"volt: optimize failed: {exc}", file=sys.stderr)
+            finish_command(factory, args.command_id, False, message)
+        print(f"volt: optimize run #{run_id}: {message}", file=sys.stderr)
         return 1
-    print_outcome(outcome, search.study, search.held_span)
-    record_search_evidence(engine, run_id, search, outcome)
-    written = _write_config(args.write_config, args.config, search, outcome, run_id)
-    done = trials_recorded(engine, run_id)
-    status = "stopped" if stopped else "done"
-    finish_search_run(
-        engine,
-        run_id,
-        status,
-        f"{done} trials; {outcome.verdict}",
-        best_params=outcome.best_params,
-        importances=outcome.importances,
-        summary=outcome.summary() | {"config_written": written},
-    )
     print(
         f"volt: study {search.name!r} in {search.storage_shown}: {len(search.study.trials)} "
         f"trials in all; stored as optimize run #{run_id}"
@@ -138,6 +148,17 @@ def run_command(
     if args.command_id is not None:
         finish_command(factory, args.command_id, True, f"run #{run_id}: {outcome.verdict}")
     return 0
+
+
+def _check_config_path(path: str | None) -> None:
+    """Refused before a search, not after it: --write-config names a new file in a folder."""
+    if not path:
+        return
+    target = Path(path)
+    if target.exists():
+        raise ValueError(f"--write-config {path}: already exists; name a new file")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise ValueError(f"--write-config {path}: {target.parent} is not a folder")
 
 
 class Search:
@@ -174,14 +195,18 @@ class Search:
         self.fingerprint = strategy_fingerprint(settings)
         self.held_span = span_text(market, self.split.held_out)
         self.identity = {
-            "source": market.source,
+            # The data by name and span, not path: machines sharing a study keep files apart.
+            "source": [Path(str(d)).name for d in request["data"]]
+            if request.get("data")
+            else market.source,
             "pairs": list(market.pairs),
             "timeframe": f"{market.step_seconds // 60}m",
             "in_sample": [list(span_text(market, rows)) for rows in self.split.in_sample],
             "held_out": list(self.held_span),
             "objective": self.objective,
             "fingerprint": self.fingerprint,
-            "space": sorted(d.path for d in self.space),
+            "space": [[d.path, d.low, d.high, d.step] for d in self.space],
+            "min_trades": self.bench.min_trades,
         }
         digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
         self.name = request.get("study") or (
@@ -246,7 +271,8 @@ def _write_config(path, base, search: Search, outcome, run_id: int) -> str | Non
         written = write_config(
             path, base, changed_sections(search.settings, outcome.best_params), header
         )
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
+        log.warning("config not written: %s", exc, exc_info=True)
         print(f"volt: config not written: {exc}", file=sys.stderr)
         return None
     print(f"volt: wrote {written} (use it with --config {written} or VOLT_CONFIG)")

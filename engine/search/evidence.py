@@ -14,9 +14,29 @@ from engine.search.overfitting import Overfitting, judge
 from engine.search.verdict import HeldOut, Outcome
 
 
-def record_search_evidence(engine: Engine, run_id: int, search, outcome: Outcome) -> None:
+def evidence_gap(search) -> str | None:
+    """Why this search's result says nothing about the config trading live, or None: the go-live
+    gate takes evidence only from real candles of the config's own pairs and timeframe."""
+    settings, market = search.settings, search.market
+    if not search.request.get("data"):
+        return "the search ran on the simulated market"
+    if set(market.pairs) != set(settings.market.pairs):
+        return (
+            f"the search ran on {', '.join(market.pairs)}, the config trades "
+            f"{', '.join(settings.market.pairs)}"
+        )
+    if market.step_seconds != settings.timeframe_seconds:
+        return f"the search's candles are not the config's {settings.market.timeframe}"
+    return None
+
+
+def record_search_evidence(engine: Engine, run_id: int, search, outcome: Outcome) -> str | None:
     """One row for the defaults (their own probabilistic Sharpe ratio: the search did not
-    choose them) and, when it differs, one for the best trial (deflated for every trial)."""
+    choose them) and, when it differs, one for the best trial (deflated for every trial).
+    None when filed; else why nothing was (`evidence_gap`)."""
+    gap = evidence_gap(search)
+    if gap is not None:
+        return gap
     in_sample = search.bench.in_sample(search.settings)
     defaults_fit = judge(in_sample.shape, [in_sample.shape.sharpe])
     _record(

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from sqlalchemy import select
 
-from config import Settings
+from config import load_config
 from config.fingerprint import strategy_fingerprint
 from data.store.commands import submit_command
 from data.store.db import make_engine, make_session_factory
@@ -19,13 +19,23 @@ from data.store.research import OptimizeRun, OptimizeTrial
 from tests.support.random_walk import random_walk_csv
 from tests.support.runs import ROOT, run_engine, volt_env, wait_for
 
-SYNTHETIC = ("--synthetic", "3", "--pairs", "BTC/USDT", "ETH/USDT",
-             "--from", "2026-02-01", "--to", "2026-02-08")  # fmt: skip
+SYNTHETIC = (
+    "--synthetic",
+    "3",
+    "--pairs",
+    "BTC/USDT",
+    "ETH/USDT",
+    "--from",
+    "2026-02-01",
+    "--to",
+    "2026-02-08",
+)
 
 
 def optimize(home, *args, timeout=300):
-    return run_engine("optimize", *SYNTHETIC, "--jobs", "1", *args, timeout=timeout,
-                      VOLT_HOME=str(home))  # fmt: skip
+    return run_engine(
+        "optimize", *SYNTHETIC, "--jobs", "1", *args, timeout=timeout, VOLT_HOME=str(home)
+    )
 
 
 def rows(home):
@@ -73,13 +83,42 @@ def test_the_study_and_every_trial_are_stored(searched):
     assert len(study_of(home, "s").trials) == 12
 
 
-def test_the_held_out_evidence_is_filed_under_the_configs_fingerprint(searched):
-    home, _ = searched
+def test_a_search_on_the_simulated_market_files_no_go_live_evidence(searched):
+    home, done = searched
     run = rows(home)[0][0]
+    assert "no go-live evidence filed: the search ran on the simulated market" in done.stdout
     engine = make_engine(f"sqlite:///{home}/volt.db")
+    assert latest_evidence(engine, run.config_fingerprint) is None
+    engine.dispose()
+
+
+def test_a_search_on_real_candles_of_the_configs_pairs_files_its_evidence(tmp_path):
+    config = tmp_path / "btc.toml"
+    config.write_text('[market]\npairs = ["BTC/USDT"]\nhistory_candles = 240\n')
+    walk = random_walk_csv(tmp_path / "walk.csv", 3_000, seed=4)
+    done = run_engine(
+        "optimize",
+        "--config",
+        str(config),
+        "--data",
+        str(walk),
+        "--pairs",
+        "BTC/USDT",
+        "--jobs",
+        "1",
+        "--trials",
+        "4",
+        "--min-trades",
+        "0",
+        VOLT_HOME=str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    run = rows(tmp_path)[0][0]
+    engine = make_engine(f"sqlite:///{tmp_path}/volt.db")
     evidence = latest_evidence(engine, run.config_fingerprint)
     engine.dispose()
-    assert run.config_fingerprint == strategy_fingerprint(Settings())
+    settings = load_config(config)
+    assert run.config_fingerprint == strategy_fingerprint(settings)
     assert evidence is not None and evidence["run_id"] == run.id
     assert evidence["return_pct"] == pytest.approx(run.summary["defaults"]["return_pct"])
     assert evidence["held_out_start"] < evidence["held_out_end"]
@@ -103,9 +142,22 @@ def test_a_second_invocation_resumes_the_study(searched):
 
 def test_a_study_resumed_on_other_data_is_refused_in_one_line(searched):
     home, _ = searched
-    other = run_engine("optimize", "--synthetic", "4", "--pairs", "BTC/USDT", "--from",
-                       "2026-02-01", "--to", "2026-02-08", "--study", "s", "--trials", "1",
-                       VOLT_HOME=str(home))  # fmt: skip
+    other = run_engine(
+        "optimize",
+        "--synthetic",
+        "4",
+        "--pairs",
+        "BTC/USDT",
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-02-08",
+        "--study",
+        "s",
+        "--trials",
+        "1",
+        VOLT_HOME=str(home),
+    )
     assert other.returncode == 2
     assert "study 's' was started with another" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
@@ -129,8 +181,10 @@ def test_a_search_where_no_trial_trades_enough_keeps_the_defaults(tmp_path):
 
 
 def test_bad_input_is_refused_in_one_line(tmp_path):
-    for args, cause in ((("--holdout", "1.5"), "--holdout"),
-                        (("--storage", "mysql://x@y/z"), "--storage")):  # fmt: skip
+    for args, cause in (
+        (("--holdout", "1.5"), "--holdout"),
+        (("--storage", "mysql://x@y/z"), "--storage"),
+    ):
         done = optimize(tmp_path, "--trials", "1", *args)
         assert done.returncode == 2 and cause in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
@@ -138,9 +192,23 @@ def test_bad_input_is_refused_in_one_line(tmp_path):
 
 def test_a_search_over_a_random_walk_is_flagged_overfit(tmp_path):
     walk = random_walk_csv(tmp_path / "walk.csv", 6_000, seed=8)
-    done = run_engine("optimize", "--data", str(walk), "--pairs", "BTC/USDT", "--jobs", "1",
-                      "--trials", "40", "--seed", "2", "--min-trades", "0",
-                      VOLT_HOME=str(tmp_path), timeout=300)  # fmt: skip
+    done = run_engine(
+        "optimize",
+        "--data",
+        str(walk),
+        "--pairs",
+        "BTC/USDT",
+        "--jobs",
+        "1",
+        "--trials",
+        "40",
+        "--seed",
+        "2",
+        "--min-trades",
+        "0",
+        VOLT_HOME=str(tmp_path),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "OVERFIT" in done.stdout
     run = rows(tmp_path)[0][0]
@@ -151,14 +219,33 @@ def test_a_search_over_a_random_walk_is_flagged_overfit(tmp_path):
 
 def test_ctrl_c_keeps_every_finished_trial(tmp_path):
     search = subprocess.Popen(
-        [sys.executable, "-m", "engine", "optimize", *SYNTHETIC, "--jobs", "1", "--trials",
-         "2000", "--study", "long", "--min-trades", "0"],
-        cwd=ROOT, env=volt_env(VOLT_HOME=str(tmp_path)), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "optimize",
+            *SYNTHETIC,
+            "--jobs",
+            "1",
+            "--trials",
+            "2000",
+            "--study",
+            "long",
+            "--min-trades",
+            "0",
+        ],
+        cwd=ROOT,
+        env=volt_env(VOLT_HOME=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_for(lambda: (tmp_path / "volt.db").exists() and len(rows(tmp_path)[1]) >= 3,
-                 120, "three finished trials")  # fmt: skip
+        wait_for(
+            lambda: (tmp_path / "volt.db").exists() and len(rows(tmp_path)[1]) >= 3,
+            120,
+            "three finished trials",
+        )
         search.send_signal(signal.SIGINT)
         out, err = search.communicate(timeout=120)
     finally:
@@ -174,14 +261,28 @@ def test_ctrl_c_keeps_every_finished_trial(tmp_path):
 def test_the_dashboard_starts_a_search_by_command_and_stops_it(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/volt.db")
     factory = make_session_factory(engine)
-    command_id = submit_command(factory, "optimize", {
-        "synthetic": 3, "pairs": ["BTC/USDT"], "start": "2026-02-01", "end": "2026-02-08",
-        "trials": 2000, "jobs": 1, "study": "page", "min_trades": 0})  # fmt: skip
+    command_id = submit_command(
+        factory,
+        "optimize",
+        {
+            "synthetic": 3,
+            "pairs": ["BTC/USDT"],
+            "start": "2026-02-01",
+            "end": "2026-02-08",
+            "trials": 2000,
+            "jobs": 1,
+            "study": "page",
+            "min_trades": 0,
+        },
+    )
     search = subprocess.Popen(
         [sys.executable, "-m", "engine", "optimize", "--command", str(command_id)],
-        cwd=ROOT, env=volt_env(VOLT_HOME=str(tmp_path)), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=volt_env(VOLT_HOME=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(rows(tmp_path)[1]) >= 2, 120, "two finished trials")
         run = rows(tmp_path)[0][0]

@@ -52,7 +52,16 @@ def test_a_p_value_above_a_tenth_is_weak():
 
 def test_no_p_value_is_weak():
     verdict = evidence_verdict(made(1, p_value=None, trades=0), NOW)
-    assert verdict.reasons == ["no chance-baseline p-value (no held-out trades to judge)"]
+    assert verdict.reasons == [
+        "no chance-baseline p-value (no held-out trades to judge)",
+        "only 0 held-out trades (at least 10 wanted)",
+    ]
+
+
+def test_too_few_held_out_trades_are_weak():
+    assert not evidence_verdict(made(1, trades=10), NOW).weak
+    verdict = evidence_verdict(made(1, trades=3), NOW)
+    assert verdict.reasons == ["only 3 held-out trades (at least 10 wanted)"]
 
 
 def test_a_search_flagged_as_overfit_is_weak_and_named():
