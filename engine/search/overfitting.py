@@ -106,7 +106,7 @@ class Overfitting:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
-            "value": self.value,
+            "value": self.value if self.value == self.value else None,  # JSON has no NaN
             "trials": self.trials,
             "benchmark": self.benchmark,
             "overfit": self.overfit,

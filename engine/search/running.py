@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import sys
 import time
@@ -100,11 +99,15 @@ def _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, lo
             bar.update(trials_recorded(engine, run_id) - bar.n)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        for worker in workers:  # a terminal's Ctrl-C reached them too; a kill -INT did not
-            if worker.is_alive() and worker.pid:
-                os.kill(worker.pid, signal.SIGINT)
+        # Workers ignore SIGINT (a second one inside Optuna's own handling would lose a
+        # trial): told through the run's status, each ends after its running trial.
+        mark_stopping(engine, run_id)
+        try:
+            for worker in workers:
+                worker.join(JOIN_SECONDS)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: do not wait
         for worker in workers:
-            worker.join(JOIN_SECONDS)
             if worker.is_alive():
                 worker.terminate()
         return True
@@ -116,8 +119,11 @@ def _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, lo
 
 
 def worker_main(config_path, request, run_id: int, index: int, trials: int, timeout, log_setup):
-    """One search process: its own market and votes, the shared study."""
+    """One search process: its own market and votes, the shared study. It ignores Ctrl-C:
+    the parent stops it through the run's status, after its running trial."""
     from engine.search.cli import Search
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     engine = make_engine()
     if log_setup is not None:

@@ -20,13 +20,13 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, Trial, TrialState
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from config import Settings
 from config.search_space import Dimension, apply_params, read_setting, rounded
 from engine.search.objective import objective_value
-from engine.search.trials import TrialMarket, figures
+from engine.search.trials import WORST, TrialMarket, figures
 
 log = logging.getLogger(__name__)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # VOLT prints its own progress
@@ -54,7 +54,7 @@ def open_storage(url: str | None, home: Path):
         raise StudyError(
             f"--storage: {parsed.drivername} is not supported; use postgresql:// or sqlite:///"
         )
-    shown = parsed.render_as_string(hide_password=True)
+    shown = shown_url(parsed)
     for attempt in range(STORAGE_ATTEMPTS):
         try:
             storage = RDBStorage(
@@ -68,6 +68,12 @@ def open_storage(url: str | None, home: Path):
             log.warning("study storage %s unreachable: %s", shown, type(exc).__name__)
             raise StudyError(f"--storage {shown}: cannot open it ({type(exc).__name__})") from None
     raise StudyError(f"--storage {shown}: its tables could not be created; try again")
+
+
+def shown_url(url: URL) -> str:
+    """The URL as VOLT prints and stores it: no password, before the host or in the query."""
+    query = {k: ("***" if "password" in k.lower() else v) for k, v in url.query.items()}
+    return url.set(query=query).render_as_string(hide_password=True)
 
 
 def load_study(name: str, storage, seed: int | None, prune: bool, identity: dict):
@@ -151,15 +157,17 @@ def trial_row(trial: FrozenTrial) -> dict:
     """A finished trial as the dashboard's `optimize_trials` row stores it."""
     held = trial.user_attrs.get("held_out") or {}
     value = trial.value if trial.state == TrialState.COMPLETE else None
+    starved = value is not None and value <= WORST  # scored worst: too few in-sample trades
     return {
         "number": trial.number,
         "state": trial.state.name.lower(),
         "params": trial.params,
-        "in_sample": value if value is None or math.isfinite(value) else None,
+        "in_sample": None if value is None or starved or not math.isfinite(value) else value,
         "held_out": held.get("objective"),
         "figures": {
             "folds": trial.user_attrs.get("folds", []),
             "held_out": held,
             "refused": trial.user_attrs.get("refused"),
+            "too_few_trades": starved,
         },
     }

@@ -176,7 +176,8 @@ def print_outcome(outcome: Outcome, study: optuna.Study, held_span: tuple[str, s
     for t in rows:
         held = t.user_attrs["held_out"]
         print(
-            f"{t.number:>5}  {t.value:>9.3f}  {_num(held['objective']):>8}  "
+            f"{t.number:>5}  {_num(t.value if t.value > WORST else None, '.3f', 'too few'):>9}  "
+            f"{_num(held['objective']):>8}  "
             f"{_num(held['return_pct'], '+.2f'):>16}  {held['trades'] or 0:>6.0f}"
         )
     print(
@@ -204,8 +205,8 @@ def print_outcome(outcome: Outcome, study: optuna.Study, held_span: tuple[str, s
     print(f"verdict: {outcome.verdict}")
 
 
-def _num(value, spec: str = ".3f") -> str:
-    return "n/a" if value is None or value != value else format(value, spec)
+def _num(value, spec: str = ".3f", missing: str = "n/a") -> str:
+    return missing if value is None or value != value else format(value, spec)
 
 
 def _finite(value: float) -> float | None:
