@@ -82,6 +82,12 @@ def level_grid(
     exits_given = np.asarray(list(exit_levels), dtype=np.float64)
     if not levels or not len(entries_given) or not len(exits_given):
         raise GridError("grid: the periods, entry levels and exit levels must each be non-empty")
+    if entries_given.max() >= exits_given.min():
+        # Both signals on one candle: vectorbt ignores both, a plain rule would not; refused.
+        raise GridError(
+            f"grid: entry level {entries_given.max():g} is not below exit level "
+            f"{exits_given.min():g}: a candle could both buy and sell"
+        )
     if not (0.0 <= fee_rate < 1.0) or not size > 0.0:
         raise GridError(f"grid: fee_rate {fee_rate} must be in [0, 1) and size {size} above 0")
     names = list(levels)

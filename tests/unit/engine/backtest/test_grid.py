@@ -97,7 +97,7 @@ def test_a_buy_signal_while_long_and_a_sell_signal_while_flat_do_nothing():
 def test_the_warm_up_gives_no_signal_even_below_every_level():
     close = np.arange(1.0, 8.0)
     levels = {3: np.array([np.nan, np.nan, np.nan, 5.0, 5.0, 5.0, 5.0])}
-    grid = level_grid(close, levels, (101.0,), (100.0,), fee_rate=0.0)
+    grid = level_grid(close, levels, (99.0,), (100.0,), fee_rate=0.0)
     assert grid.trades[0] == 1 and grid.profit[0] == pytest.approx(7.0 - 4.0)  # in at row 3
 
 
@@ -134,6 +134,7 @@ def test_each_combination_is_one_row_periods_outermost(close):
         {"fee_rate": -0.001},
         {"size": 0.0},
         {"levels": {14: np.zeros(3)}},
+        {"entry_levels": (30.0, 70.0)},  # an entry not below an exit: both on one candle
     ],
 )
 def test_a_grid_that_cannot_be_swept_is_refused_in_one_line(change):
