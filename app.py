@@ -4,11 +4,16 @@ Page scripts live in views/, not pages/: Streamlit 1.67 runs the first session a
 as an old-style multipage app whenever a pages/ folder sits beside the main script.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from views import ui
 
-st.set_page_config(page_title="VOLT", page_icon=":material/bolt:", layout="wide")
+# A local file, not a Material icon: Streamlit fetches those from fonts.gstatic.com, and
+# nothing may leave the machine that the user did not configure.
+ICON = Path(__file__).resolve().parent / "views" / "assets" / "volt.png"
+st.set_page_config(page_title="VOLT", page_icon=str(ICON), layout="wide")
 
 navigation = st.navigation(
     [

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import func, select
@@ -116,8 +117,23 @@ def page(volt):
         )
         tab = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
         tab.set_default_timeout(30_000)
+        tab.on("request", lambda request: REQUESTED.append(request.url))
         yield tab
         browser.close()
+
+
+REQUESTED: list[str] = []  # every URL the browser asked for, on every page
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def left_loopback(urls: list[str]) -> list[str]:
+    """The URLs that would leave this machine (data: and blob: URLs never do)."""
+    return [
+        url
+        for url in urls
+        if urlparse(url).scheme in ("http", "https", "ws", "wss")
+        and urlparse(url).hostname not in LOOPBACK
+    ]
 
 
 def open_page(tab, base: str, path: str) -> None:
@@ -167,6 +183,7 @@ def test_1_every_page_loads_and_shows_live_data(volt, page):
         settled(page)
         page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
     assert len(list(SHOTS.glob("*.png"))) == len(PAGES)
+    assert REQUESTED and not left_loopback(REQUESTED)  # favicon, fonts, scripts: all local
 
 
 def test_2_stop_then_start_and_the_page_follows_the_engine(volt, page):
