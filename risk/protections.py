@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 STOP_OUTS = frozenset({"stop_loss", "trailing_stop"})
+# Closes a person ordered (the kill switch, a manual close): they say nothing of the strategy.
+PERSON_EXITS = frozenset({"kill_switch", "manual"})
 
 
 def at(ts: datetime) -> str:
@@ -131,14 +133,15 @@ class DailyLossLimit:
 
 @dataclass(frozen=True)
 class LosingStreak:
-    """Have the last N trades all lost?"""
+    """Have the strategy's last N trades all lost? A close a person ordered is not its trade."""
 
     losses: int
     cooldown: timedelta
     name: str = "losing_streak"
 
     def check(self, context: RiskContext) -> Block | None:
-        last = context.recent_trades[-self.losses :]
+        judged = [t for t in context.recent_trades if t.exit_reason not in PERSON_EXITS]
+        last = judged[-self.losses :]
         if len(last) < self.losses or any(trade.pnl >= 0 for trade in last):
             return None
         until = last[-1].exit_ts + self.cooldown

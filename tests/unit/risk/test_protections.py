@@ -75,6 +75,19 @@ def test_losing_streak_cools_down_after_n_losses_in_a_row():
     assert rule.check(expired) is None
 
 
+def test_kill_switch_and_manual_closes_do_not_count_toward_a_losing_streak():
+    rule = LosingStreak(3, timedelta(hours=2))
+    forced = (
+        loss(minutes_ago=50),
+        loss("BTC/USDT", 40, "kill_switch"),
+        loss("ETH/USDT", 35, "manual"),
+        loss(minutes_ago=30),
+    )
+    assert rule.check(context(recent_trades=forced)) is None  # two of the strategy's own
+    third = (*forced, loss(minutes_ago=20))
+    assert "the last 3 trades all lost" in rule.check(context(recent_trades=third)).reason
+
+
 def test_stop_out_cooldown_blocks_only_that_pair_and_expires():
     rule = StopOutCooldown(timedelta(minutes=60))
     stopped = (loss("ETH/USDT", 10, "stop_loss"), loss("BTC/USDT", 30, "take_profit"))
