@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine, or_, select
 
 from data.queries.frames import read_frame
+from data.store.commands import kill_in_force_id
 from data.store.db import as_utc, utcnow
 from data.store.equity_peak import peak_mark, stored_peak
 from data.store.models import EngineState, EquitySnapshot, ProtectionLock, Rejection
@@ -37,6 +38,8 @@ def protection_locks(engine: Engine) -> pd.DataFrame:
     columns = ["protection", "pair", "reason", "clears", "ts", "until"]
     with engine.connect() as conn:
         now = risk_now(conn)
+        state = conn.execute(select(EngineState).where(EngineState.id == 1)).first()
+        kill = kill_in_force_id(conn)
     statement = (
         select(*[getattr(ProtectionLock, c) for c in columns])
         .where(
@@ -45,7 +48,22 @@ def protection_locks(engine: Engine) -> pd.DataFrame:
         )
         .order_by(ProtectionLock.id)
     )
-    return read_frame(engine, statement, columns)
+    locks = read_frame(engine, statement, columns)
+    halted = bool(state and state.halted)
+    if (halted or kill is not None) and "kill_switch" not in set(locks["protection"]):
+        # The engine refuses every entry while halted or a kill is in force (RiskContext):
+        # the panel says so beside the HALTED banner, not "clear".
+        why = f"engine halted: {state.halt_reason}" if halted else f"kill switch #{kill} pressed"
+        blocked = {
+            "protection": "kill_switch",
+            "pair": None,
+            "reason": why,
+            "clears": "when a person re-arms it (Kill switch page)",
+            "ts": None,
+            "until": None,
+        }
+        locks = pd.concat([pd.DataFrame([blocked], columns=columns), locks], ignore_index=True)
+    return locks
 
 
 def rejections(engine: Engine, limit: int = 20) -> pd.DataFrame:

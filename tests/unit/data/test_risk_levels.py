@@ -96,6 +96,16 @@ def test_expired_locks_do_not_show_as_blocking(db):
     assert sorted(shown["protection"]) == ["daily_loss_limit", "max_exposure"]
 
 
+def test_a_halted_engine_shows_as_the_blocking_reason(db):
+    engine, factory = db
+    assert queries.protection_locks(engine).empty
+    update_state(factory, halted=True, halt_reason="kill switch (command #7)")
+    shown = queries.protection_locks(engine)
+    assert list(shown["protection"]) == ["kill_switch"]
+    assert shown.iloc[0]["reason"] == "engine halted: kill switch (command #7)"
+    assert "re-arms" in shown.iloc[0]["clears"]
+
+
 def test_indexes_added_later_are_built_and_used(db, tmp_path):
     engine, factory = db
     with engine.begin() as conn:

@@ -352,6 +352,16 @@ def test_risk_panel_shows_exposure_each_protection_and_rejections(page, volt_hom
     assert any("block new entries" in w.value for w in app.warning)
 
 
+def test_the_risk_panel_shows_a_halt_as_what_blocks_entries(volt_home, store):
+    update_state(store[1], halted=True, halt_reason="kill switch (command #3)")
+    app = open_page("views/kill_switch.py")
+    protections = next(f.value for f in app.dataframe if "question" in f.value.columns)
+    kill = protections[protections["protection"] == "kill_switch"].iloc[0]
+    assert kill["state"] == "BLOCKING: engine halted: kill switch (command #3)"
+    assert any("block new entries" in w.value for w in app.warning)
+    assert not any("No protection blocks" in c.value for c in app.caption)
+
+
 def test_the_risk_panel_lists_every_protection_the_engine_runs():
     from engine.wiring import build_protections
     from views.risk_panel import PROTECTIONS
