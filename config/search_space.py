@@ -46,7 +46,14 @@ SEARCH_SPACE: tuple[Dimension, ...] = (
     Dimension("indicators.momentum_window", 3, 48, 3, integer=True),
 )
 KNOWN = {d.path: d for d in SEARCH_SPACE}
-OBJECTIVES = ("sharpe", "sortino", "return_over_drawdown", "expectancy")
+# What a trial may maximise, and how pages and printouts name it.
+OBJECTIVE_LABELS = {
+    "sharpe": "Sharpe ratio",
+    "sortino": "Sortino ratio",
+    "return_over_drawdown": "return over max drawdown",
+    "expectancy": "expectancy (mean P&L a trade)",
+}
+OBJECTIVES = tuple(OBJECTIVE_LABELS)
 
 
 class Bounds(BaseModel):

@@ -9,13 +9,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-# The engine's names for its objectives (engine.search.objective; pages do not import the engine).
-OBJECTIVE_LABELS = {
-    "sharpe": "Sharpe ratio",
-    "sortino": "Sortino ratio",
-    "return_over_drawdown": "return over max drawdown",
-    "expectancy": "expectancy (mean P&L a trade)",
-}
+from config.search_space import OBJECTIVE_LABELS
+
 COMPARISON_COLUMNS = {
     "objective": "Objective",
     "return_pct": "Return [%]",

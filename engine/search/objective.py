@@ -5,13 +5,6 @@ from __future__ import annotations
 
 import math
 
-OBJECTIVE_LABELS = {
-    "sharpe": "Sharpe ratio",
-    "sortino": "Sortino ratio",
-    "return_over_drawdown": "return over max drawdown",
-    "expectancy": "expectancy (mean P&L a trade)",
-}
-
 
 def objective_value(name: str, stats: dict[str, float]) -> float:
     if name == "return_over_drawdown":

@@ -13,11 +13,11 @@ import optuna
 from optuna.trial import TrialState
 
 from config import Settings
-from config.search_space import apply_params
+from config.search_space import OBJECTIVE_LABELS, apply_params
 from data.stats.backtest_labels import stat_text
 from engine.backtest.report import build_report
 from engine.backtest.runner import BacktestResult
-from engine.search.objective import OBJECTIVE_LABELS, objective_value
+from engine.search.objective import objective_value
 from engine.search.overfitting import Overfitting, ReturnShape, judge
 from engine.search.trials import WORST, TrialMarket
 
