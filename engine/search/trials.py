@@ -5,6 +5,7 @@ trial, over plain arrays."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from config import Settings
 from engine.backtest.candles import Market
+from engine.backtest.report import json_safe
 from engine.backtest.runner import BacktestResult, Prepared, evaluate, prepare
 from engine.backtest.vote_cache import VoteCache
 from engine.search.objective import objective_value
@@ -79,8 +81,4 @@ class TrialMarket:
 
 def figures(stats: dict[str, float]) -> dict[str, float]:
     """The statistics a trial keeps, JSON-safe (NaN as None)."""
-    out = {}
-    for name in FIGURES:
-        value = float(stats.get(name, float("nan")))
-        out[name] = value if value == value and abs(value) != float("inf") else None
-    return out
+    return {name: json_safe(float(stats.get(name, math.nan))) for name in FIGURES}

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from config import Settings
 from config.search_space import OBJECTIVE_LABELS, apply_params
 from data.stats.backtest_labels import stat_text
-from engine.backtest.report import build_report
+from engine.backtest.report import build_report, json_safe
 from engine.backtest.runner import BacktestResult
 from engine.search.objective import objective_value
 from engine.search.overfitting import Overfitting, ReturnShape, judge
@@ -40,12 +40,12 @@ class HeldOut:
             "name": self.name,
             "objective": self.objective,
             "return_pct": s["return_pct"],
-            "sharpe": _finite(s["sharpe"]),
+            "sharpe": json_safe(float(s["sharpe"])),
             "max_drawdown_pct": s["max_drawdown_pct"],
             "trades": s["trades"],
             "buy_and_hold_pct": s["buy_and_hold_pct"],
-            "buy_and_hold_sharpe": _finite(s["buy_and_hold_sharpe"]),
-            "p_value": _finite(self.p_value),
+            "buy_and_hold_sharpe": json_safe(float(s["buy_and_hold_sharpe"])),
+            "p_value": json_safe(float(self.p_value)),
         }
 
 
@@ -207,7 +207,3 @@ def print_outcome(outcome: Outcome, study: optuna.Study, held_span: tuple[str, s
 
 def _num(value, spec: str = ".3f", missing: str = "n/a") -> str:
     return missing if value is None or value != value else format(value, spec)
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value == value and math.isfinite(value) else None
