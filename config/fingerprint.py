@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from config.search_space import read_setting
 from config.settings import Settings
 
 # Sections (or section.field) that decide and trade. Left out on purpose: mode, feed, replay,
@@ -35,9 +36,7 @@ def strategy_settings(settings: Settings) -> dict:
     """The fingerprinted settings as plain JSON-ready values, by dotted name."""
     out = {}
     for path in STRATEGY_SETTINGS:
-        value = settings
-        for part in path.split("."):
-            value = getattr(value, part, None)
+        value = read_setting(settings, path)
         out[path] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
     return out
 
