@@ -12,16 +12,24 @@ import tomli_w
 from config.loading import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 
+def check_new_config(path: str | os.PathLike) -> Path:
+    """A path a config may be written to: a new file, in a folder (or one still to make)."""
+    path = Path(path)
+    if path.exists():
+        raise ConfigError(f"{path}: already exists; name a new file (nothing was written)")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(f"{path}: {path.parent} is not a folder (nothing was written)")
+    return path
+
+
 def write_config(
     path: str | os.PathLike, base: str | os.PathLike | None, tables: dict, header: str
 ) -> Path:
     """`base`'s tables (None: $VOLT_CONFIG or the default file) with `tables` merged over
     them, checked by loading it back. Refuses to replace a file: a running engine reads its
     config on reload, and a recommendation must never change it silently."""
-    path = Path(path)
+    path = check_new_config(path)
     base_path = Path(base or os.environ.get("VOLT_CONFIG") or DEFAULT_CONFIG_PATH)
-    if path.exists():
-        raise ConfigError(f"{path}: already exists; name a new file (nothing was written)")
     raw = tomllib.loads(base_path.read_text(encoding="utf-8"))
     for section, values in tables.items():
         raw.setdefault(section, {}).update(values)

@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from config import Settings
 from config.fingerprint import strategy_fingerprint
 from config.loading import ConfigError
-from config.search_space import OBJECTIVES, SearchSpaceError, search_space
+from config.search_space import OBJECTIVES, SearchSpaceError, changed_sections, search_space
+from config.writing import check_new_config, write_config
 from data.store.commands import finish_command
 from data.store.db import make_session_factory, volt_home
 from engine.backtest.baseline import DRAWS
@@ -98,9 +99,10 @@ def run_command(
             return 1
         request.update({k: v for k, v in payload.items() if k in REQUEST_KEYS})
     try:
-        _check_config_path(args.write_config)
-        search = prepare_search(settings, request)
-    except (CandleDataError, SearchSpaceError, StudyError, ValueError) as exc:
+        if args.write_config:  # refused before a search, not after it
+            check_new_config(args.write_config)
+        search = Search(settings, request)
+    except (CandleDataError, ConfigError, SearchSpaceError, StudyError, ValueError) as exc:
         log.warning("optimize refused: %s", exc, exc_info=True, extra={"kind": "optimize"})
         print(f"volt: {exc}", file=sys.stderr)
         if args.command_id is not None:
@@ -148,17 +150,6 @@ def run_command(
     if args.command_id is not None:
         finish_command(factory, args.command_id, True, f"run #{run_id}: {outcome.verdict}")
     return 0
-
-
-def _check_config_path(path: str | None) -> None:
-    """Refused before a search, not after it: --write-config names a new file in a folder."""
-    if not path:
-        return
-    target = Path(path)
-    if target.exists():
-        raise ValueError(f"--write-config {path}: already exists; name a new file")
-    if target.parent.exists() and not target.parent.is_dir():
-        raise ValueError(f"--write-config {path}: {target.parent} is not a folder")
 
 
 class Search:
@@ -249,16 +240,9 @@ class Search:
         )
 
 
-def prepare_search(settings: Settings, request: dict) -> Search:
-    return Search(settings, request)
-
-
 def _write_config(path, base, search: Search, outcome, run_id: int) -> str | None:
     if not path:
         return None
-    from config.search_space import changed_sections
-    from config.writing import write_config
-
     if not outcome.best_params:
         print("volt: no config written: the defaults were the best trial")
         return None

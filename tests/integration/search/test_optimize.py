@@ -181,13 +181,18 @@ def test_a_search_where_no_trial_trades_enough_keeps_the_defaults(tmp_path):
 
 
 def test_bad_input_is_refused_in_one_line(tmp_path):
+    taken = tmp_path / "taken.toml"
+    taken.write_text("# a config already there\n")
     for args, cause in (
         (("--holdout", "1.5"), "--holdout"),
         (("--storage", "mysql://x@y/z"), "--storage"),
+        (("--write-config", str(taken)), "already exists"),  # before any trial runs
+        (("--write-config", str(taken / "new.toml")), "is not a folder"),
     ):
         done = optimize(tmp_path, "--trials", "1", *args)
         assert done.returncode == 2 and cause in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+    assert not (tmp_path / "volt.db").exists() or not rows(tmp_path)[0]  # no run was started
 
 
 def test_a_search_over_a_random_walk_is_flagged_overfit(tmp_path):
