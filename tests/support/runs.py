@@ -47,6 +47,20 @@ def run_engine(*args: str, timeout: float = 120, **env: str) -> subprocess.Compl
     )
 
 
+def start_engine(*args: str, new_session: bool = False, **env: str) -> subprocess.Popen:
+    """`run_engine` left running, its output piped; `new_session`: its own process group, as a
+    terminal gives a command (a signal to the group reaches every process it starts)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        env=volt_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
 def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

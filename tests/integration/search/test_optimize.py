@@ -2,10 +2,7 @@
 never saw, stored so that it can be resumed, stopped or repeated."""
 
 import signal
-import subprocess
-import sys
 
-import optuna
 import pytest
 from sqlalchemy import select
 
@@ -15,9 +12,9 @@ from data.store.commands import submit_command
 from data.store.db import make_engine, make_session_factory
 from data.store.evidence import latest_evidence
 from data.store.models import Command
-from data.store.research import OptimizeRun, OptimizeTrial
 from tests.support.random_walk import random_walk_csv
-from tests.support.runs import ROOT, run_engine, volt_env, wait_for
+from tests.support.runs import run_engine, start_engine, wait_for
+from tests.support.search import journal_study, stored_search
 
 SYNTHETIC = (
     "--synthetic",
@@ -38,22 +35,6 @@ def optimize(home, *args, timeout=300):
     )
 
 
-def rows(home):
-    engine = make_engine(f"sqlite:///{home}/volt.db")
-    with make_session_factory(engine)() as session:
-        runs = session.scalars(select(OptimizeRun).order_by(OptimizeRun.id)).all()
-        trials = session.scalars(select(OptimizeTrial).order_by(OptimizeTrial.id)).all()
-    engine.dispose()
-    return runs, trials
-
-
-def study_of(home, name):
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(home / "studies" / "optuna.journal"))
-    )
-    return optuna.load_study(study_name=name, storage=storage)
-
-
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
@@ -72,7 +53,7 @@ def test_a_search_prints_the_held_out_comparison(searched):
 
 def test_the_study_and_every_trial_are_stored(searched):
     home, _ = searched
-    runs, trials = rows(home)
+    runs, trials = stored_search(home)
     assert [r.status for r in runs] == ["done"] and runs[0].study == "s"
     assert len(trials) == 12 and sorted(t.number for t in trials) == list(range(12))
     complete = [t for t in trials if t.state == "complete"]
@@ -80,12 +61,12 @@ def test_the_study_and_every_trial_are_stored(searched):
     assert all("held_out" in t.figures and t.params for t in complete)
     assert runs[0].summary["defaults"]["name"] == "defaults"
     assert set(runs[0].spans) == {"in_sample", "held_out"}
-    assert len(study_of(home, "s").trials) == 12
+    assert len(journal_study(home, "s").trials) == 12
 
 
 def test_a_search_on_the_simulated_market_files_no_go_live_evidence(searched):
     home, done = searched
-    run = rows(home)[0][0]
+    run = stored_search(home)[0][0]
     assert "no go-live evidence filed: the search ran on the simulated market" in done.stdout
     engine = make_engine(f"sqlite:///{home}/volt.db")
     assert latest_evidence(engine, run.config_fingerprint) is None
@@ -113,7 +94,7 @@ def test_a_search_on_real_candles_of_the_configs_pairs_files_its_evidence(tmp_pa
         VOLT_HOME=str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    run = rows(tmp_path)[0][0]
+    run = stored_search(tmp_path)[0][0]
     engine = make_engine(f"sqlite:///{tmp_path}/volt.db")
     evidence = latest_evidence(engine, run.config_fingerprint)
     engine.dispose()
@@ -126,7 +107,7 @@ def test_a_search_on_real_candles_of_the_configs_pairs_files_its_evidence(tmp_pa
 
 def test_the_first_trial_of_a_new_study_is_the_configured_settings(searched):
     home, _ = searched
-    first = study_of(home, "s").trials[0]
+    first = journal_study(home, "s").trials[0]
     assert first.params["risk.stop_atr_multiple"] == 2.0
     assert first.params["indicators.rsi_period"] == 14
 
@@ -136,8 +117,8 @@ def test_a_second_invocation_resumes_the_study(searched):
     again = optimize(home, "--trials", "4", "--seed", "5", "--study", "s", "--min-trades", "0")
     assert again.returncode == 0, again.stderr
     assert "resuming 12 stored trials" in again.stdout
-    assert len(study_of(home, "s").trials) == 16
-    assert [t.number for t in rows(home)[1][12:]] == [12, 13, 14, 15]
+    assert len(journal_study(home, "s").trials) == 16
+    assert [t.number for t in stored_search(home)[1][12:]] == [12, 13, 14, 15]
 
 
 def test_a_study_resumed_on_other_data_is_refused_in_one_line(searched):
@@ -167,7 +148,7 @@ def test_the_same_seed_tries_the_same_settings(tmp_path):
     for name in ("a", "b"):
         done = optimize(tmp_path / name, "--trials", "6", "--seed", "11", "--min-trades", "0")
         assert done.returncode == 0, done.stderr
-    first, second = (rows(tmp_path / name)[1] for name in ("a", "b"))
+    first, second = (stored_search(tmp_path / name)[1] for name in ("a", "b"))
     assert [t.params for t in first] == [t.params for t in second]
     assert [t.in_sample for t in first] == [t.in_sample for t in second]
 
@@ -176,7 +157,7 @@ def test_a_search_where_no_trial_trades_enough_keeps_the_defaults(tmp_path):
     done = optimize(tmp_path, "--trials", "3", "--min-trades", "100000")
     assert done.returncode == 0, done.stderr
     assert "no trial made the 100000 in-sample trades asked" in done.stdout
-    run = rows(tmp_path)[0][0]
+    run = stored_search(tmp_path)[0][0]
     assert run.best_params == {} and "keep the defaults" in run.summary["advice"]
 
 
@@ -192,7 +173,7 @@ def test_bad_input_is_refused_in_one_line(tmp_path):
         done = optimize(tmp_path, "--trials", "1", *args)
         assert done.returncode == 2 and cause in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
-    assert not (tmp_path / "volt.db").exists() or not rows(tmp_path)[0]  # no run was started
+    assert not stored_search(tmp_path)[0]  # no run was started
 
 
 def test_a_search_over_a_random_walk_is_flagged_overfit(tmp_path):
@@ -216,38 +197,29 @@ def test_a_search_over_a_random_walk_is_flagged_overfit(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "OVERFIT" in done.stdout
-    run = rows(tmp_path)[0][0]
+    run = stored_search(tmp_path)[0][0]
     assert run.summary["overfitting"]["overfit"] is True
     assert run.summary["overfitting"]["value"] < 0.95
     assert "keep the defaults" in run.summary["advice"]
 
 
 def test_ctrl_c_keeps_every_finished_trial(tmp_path):
-    search = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "optimize",
-            *SYNTHETIC,
-            "--jobs",
-            "1",
-            "--trials",
-            "2000",
-            "--study",
-            "long",
-            "--min-trades",
-            "0",
-        ],
-        cwd=ROOT,
-        env=volt_env(VOLT_HOME=str(tmp_path)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    search = start_engine(
+        "optimize",
+        *SYNTHETIC,
+        "--jobs",
+        "1",
+        "--trials",
+        "2000",
+        "--study",
+        "long",
+        "--min-trades",
+        "0",
+        VOLT_HOME=str(tmp_path),
     )
     try:
         wait_for(
-            lambda: (tmp_path / "volt.db").exists() and len(rows(tmp_path)[1]) >= 3,
+            lambda: len(stored_search(tmp_path)[1]) >= 3,
             120,
             "three finished trials",
         )
@@ -256,10 +228,10 @@ def test_ctrl_c_keeps_every_finished_trial(tmp_path):
     finally:
         search.kill()
     assert search.returncode == 0, err
-    runs, trials = rows(tmp_path)
+    runs, trials = stored_search(tmp_path)
     assert runs[0].status == "stopped"
     assert "every finished trial kept" in out
-    finished = [t for t in study_of(tmp_path, "long").trials if t.state.is_finished()]
+    finished = [t for t in journal_study(tmp_path, "long").trials if t.state.is_finished()]
     assert len(trials) >= 3 and {t.number for t in trials} <= {t.number for t in finished}
 
 
@@ -280,17 +252,10 @@ def test_the_dashboard_starts_a_search_by_command_and_stops_it(tmp_path):
             "min_trades": 0,
         },
     )
-    search = subprocess.Popen(
-        [sys.executable, "-m", "engine", "optimize", "--command", str(command_id)],
-        cwd=ROOT,
-        env=volt_env(VOLT_HOME=str(tmp_path)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    search = start_engine("optimize", "--command", str(command_id), VOLT_HOME=str(tmp_path))
     try:
-        wait_for(lambda: len(rows(tmp_path)[1]) >= 2, 120, "two finished trials")
-        run = rows(tmp_path)[0][0]
+        wait_for(lambda: len(stored_search(tmp_path)[1]) >= 2, 120, "two finished trials")
+        run = stored_search(tmp_path)[0][0]
         submit_command(factory, "stop_optimize", {"run_id": run.id})
         out, err = search.communicate(timeout=120)
     finally:
@@ -300,6 +265,6 @@ def test_the_dashboard_starts_a_search_by_command_and_stops_it(tmp_path):
         commands = {c.kind: c for c in session.scalars(select(Command)).all()}
     assert commands["optimize"].status == "done" and "run #" in commands["optimize"].result
     assert commands["stop_optimize"].status == "done"
-    run = rows(tmp_path)[0][0]
+    run = stored_search(tmp_path)[0][0]
     assert run.status == "stopped" and run.command_id == command_id
     engine.dispose()

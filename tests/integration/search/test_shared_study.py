@@ -4,17 +4,13 @@ cores share a study through its journal file."""
 
 import os
 import signal
-import subprocess
-import sys
 
 import optuna
 from optuna.trial import TrialState
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from data.store.db import make_engine, make_session_factory
-from data.store.research import OptimizeTrial
-from tests.support.runs import ROOT, run_engine, volt_env, wait_for
+from tests.support.runs import run_engine, start_engine, wait_for
+from tests.support.search import journal_study, stored_search
 
 MARKET = (
     "--synthetic",
@@ -32,29 +28,20 @@ MARKET = (
 
 def test_two_processes_on_one_postgresql_study_add_up(postgres_url, tmp_path):
     searches = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "engine",
-                "optimize",
-                *MARKET,
-                "--study",
-                "shared",
-                "--storage",
-                postgres_url,
-                "--trials",
-                "8",
-                "--jobs",
-                "1",
-                "--seed",
-                str(seed),
-            ],
-            cwd=ROOT,
-            env=volt_env(VOLT_HOME=str(tmp_path / f"machine{seed}")),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        start_engine(
+            "optimize",
+            *MARKET,
+            "--study",
+            "shared",
+            "--storage",
+            postgres_url,
+            "--trials",
+            "8",
+            "--jobs",
+            "1",
+            "--seed",
+            str(seed),
+            VOLT_HOME=str(tmp_path / f"machine{seed}"),
         )
         for seed in (1, 2)
     ]
@@ -88,39 +75,26 @@ def test_this_machines_cores_share_one_study(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "on 2 processes" in done.stdout
-    engine = make_engine(f"sqlite:///{tmp_path}/volt.db")
-    with make_session_factory(engine)() as session:
-        numbers = session.scalars(select(OptimizeTrial.number)).all()
-        assert session.scalar(select(func.count()).select_from(OptimizeTrial)) == 6
-    engine.dispose()
-    assert sorted(numbers) == list(range(6))
+    numbers = [t.number for t in stored_search(tmp_path)[1]]
+    assert len(numbers) == 6 and sorted(numbers) == list(range(6))
 
 
 def test_ctrl_c_in_a_terminal_stops_every_process_after_its_running_trial(tmp_path):
-    search = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "optimize",
-            *MARKET,
-            "--study",
-            "ctrl-c",
-            "--trials",
-            "2000",
-            "--jobs",
-            "2",
-        ],
-        cwd=ROOT,
-        env=volt_env(VOLT_HOME=str(tmp_path)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    search = start_engine(
+        "optimize",
+        *MARKET,
+        "--study",
+        "ctrl-c",
+        "--trials",
+        "2000",
+        "--jobs",
+        "2",
+        new_session=True,
+        VOLT_HOME=str(tmp_path),
     )
     try:
         wait_for(
-            lambda: (tmp_path / "volt.db").exists() and recorded(tmp_path) >= 4,
+            lambda: len(stored_search(tmp_path)[1]) >= 4,
             180,
             "four finished trials",
         )
@@ -131,17 +105,6 @@ def test_ctrl_c_in_a_terminal_stops_every_process_after_its_running_trial(tmp_pa
             os.killpg(search.pid, signal.SIGKILL)
     assert search.returncode == 0, err
     assert "every finished trial kept" in out
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(tmp_path / "studies" / "optuna.journal"))
-    )
-    states = {t.state for t in optuna.load_study(study_name="ctrl-c", storage=storage).trials}
+    states = {t.state for t in journal_study(tmp_path, "ctrl-c").trials}
     assert states <= {TrialState.COMPLETE, TrialState.PRUNED}  # none failed, none left running
     assert "failed" not in err
-
-
-def recorded(home) -> int:
-    engine = make_engine(f"sqlite:///{home}/volt.db")
-    with make_session_factory(engine)() as session:
-        count = session.scalar(select(func.count()).select_from(OptimizeTrial))
-    engine.dispose()
-    return count
