@@ -8,11 +8,9 @@ screenshot of each page lands in test-output/browser/.
 
 import csv
 import io
-import os
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import func, select
@@ -20,9 +18,9 @@ from sqlalchemy import func, select
 from data.queries import trades, trades_csv
 from data.store.db import make_engine, make_session_factory
 from data.store.models import Command, Decision, Position
+from tests.support.browser import browser_or_skip, chromium, left_loopback, settled
 from tests.support.runs import ROOT, free_port, volt_env, wait_for
 
-CHROMIUM = Path(os.environ.get("VOLT_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "test-output" / "browser"
 # Trades often (technical agent alone), a 5-minute candle every second, quick refreshes.
 E2E_CONFIG = """
@@ -55,18 +53,9 @@ PAGES = {
 pytestmark = pytest.mark.timeout(600)
 
 
-def _browser_or_skip():
-    if not CHROMIUM.exists():
-        if os.environ.get("VOLT_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    return sync_api
-
-
 @pytest.fixture(scope="module")
 def volt(tmp_path_factory):
-    _browser_or_skip()
+    browser_or_skip()
     home = tmp_path_factory.mktemp("browser-home")
     config = home / "e2e.toml"
     config.write_text(E2E_CONFIG)
@@ -100,50 +89,22 @@ def volt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(volt):
-    sync_api = _browser_or_skip()
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     SHOTS.mkdir(parents=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
         tab.set_default_timeout(30_000)
         tab.on("request", lambda request: REQUESTED.append(request.url))
         yield tab
-        browser.close()
 
 
 REQUESTED: list[str] = []  # every URL the browser asked for, on every page
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-def left_loopback(urls: list[str]) -> list[str]:
-    """The URLs that would leave this machine (data: and blob: URLs never do)."""
-    return [
-        url
-        for url in urls
-        if urlparse(url).scheme in ("http", "https", "ws", "wss")
-        and urlparse(url).hostname not in LOOPBACK
-    ]
 
 
 def open_page(tab, base: str, path: str) -> None:
     tab.goto(f"{base}/{path}")
     settled(tab)
-
-
-def settled(tab) -> None:
-    tab.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
-    assert tab.locator("[data-testid='stException']").count() == 0, tab.inner_text("body")
 
 
 def rearm_commands(factory) -> int:
