@@ -138,15 +138,21 @@ class RegimeAgent(ColumnAgent):
         return columns
 
     def rationale(self, row: Mapping[str, float]) -> str:
+        """Names the EMA spans, the volatility windows and the crash window it compared."""
         regime = regime_name(row["regime_code"])
         trend = row["trend_strength"]
-        if abs(trend) >= self.limits.trend_threshold:
-            emas = f"EMA{self.periods.trend_fast} and EMA{self.periods.trend_slow}"
+        limits = self.limits
+        emas = f"EMA{self.periods.trend_fast} and EMA{self.periods.trend_slow}"
+        if abs(trend) >= limits.trend_threshold:
             shape = f"{'up' if trend > 0 else 'down'}trend ({trend:+.1f} ATR between {emas})"
         else:
-            shape = f"range (EMAs {trend:+.1f} ATR apart)"
+            shape = (
+                f"range ({emas} {trend:+.1f} ATR apart, under the "
+                f"{limits.trend_threshold:g} ATR of a trend)"
+            )
         return (
-            f"{regime.replace('_', ' ')} regime: {shape}; volatility {row['vol_ratio']:.1f}x "
-            f"its long-run level; {row['drop']:+.1%} from the "
-            f"{self.limits.crash_window}-candle high"
+            f"{regime.replace('_', ' ')} regime: {shape}; {limits.short_window}-candle "
+            f"volatility {row['vol_ratio']:.2f}x its level over up to {limits.long_window} "
+            f"candles (wild from {limits.high_volatility_ratio:g}x); {row['drop']:+.1%} from "
+            f"the {limits.crash_window}-candle high (a crash from {-limits.crash_drop:.0%})"
         )

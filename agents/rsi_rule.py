@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
+from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.rows import EVERY_ROW, EveryRow
 
 OVERSOLD, OVERBOUGHT = 30.0, 70.0
@@ -19,6 +20,9 @@ OVERSOLD, OVERBOUGHT = 30.0, 70.0
 
 class RsiRule(ColumnAgent):
     name = "rsi_rule"
+
+    def __init__(self, periods: IndicatorPeriods = DEFAULT_PERIODS) -> None:
+        self.periods = periods  # the length its `rsi` column was computed with
 
     def vote_columns(
         self, candles: Mapping[str, ArrayLike], rows: EveryRow = EVERY_ROW
@@ -30,4 +34,5 @@ class RsiRule(ColumnAgent):
         return {"direction": direction, "confidence": confidence, "rsi": rsi}
 
     def rationale(self, row: Mapping[str, float]) -> str:
-        return f"RSI {row['rsi']:.1f} (buy below {OVERSOLD:g}, sell above {OVERBOUGHT:g})"
+        rsi = f"RSI({self.periods.rsi}) {row['rsi']:.1f}"
+        return f"{rsi} (buy below {OVERSOLD:g}, sell above {OVERBOUGHT:g})"

@@ -61,6 +61,7 @@ class SentimentAgent(ColumnAgent):
         }
 
     def rationale(self, row: Mapping[str, float]) -> str:
+        """Names the momentum lag and the baselines' window it read."""
         mood = row["mood"]
         if mood >= ACTION_THRESHOLD:
             word = "greedy: time to take profits"
@@ -69,7 +70,8 @@ class SentimentAgent(ColumnAgent):
         else:
             word = "calm"
         return (
-            f"crowd {word} (mood {mood:+.2f}): {self.momentum_window}-candle momentum "
-            f"{row['momentum_z']:+.1f} sigma on {row['volume_surge']:.1f}x usual volume "
-            "(offline proxy from market data)"
+            f"crowd {word} (mood {mood:+.2f}, acting from {ACTION_THRESHOLD:g}): "
+            f"{self.momentum_window}-candle momentum {row['momentum_z']:+.2f} sigma of "
+            f"{BASELINE_WINDOW}-candle volatility on {row['volume_surge']:.2f}x the "
+            f"{BASELINE_WINDOW}-candle median volume (offline proxy from market data)"
         )

@@ -8,13 +8,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agents.base import ColumnAgent
-from data.market.indicators import indicator_warmup
+from data.market.indicators import ATR_WINDOW, indicator_warmup
 from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
-from data.market.rows import EVERY_ROW, EveryRow
+from data.market.rows import EVERY_ROW, MACD_FAST, MACD_SIGNAL, MACD_SLOW, EveryRow
 
 # Score = weighted blend of three signals in [-1, 1]; positive favours buying.
 RSI_WEIGHT, BAND_WEIGHT, MACD_WEIGHT = 0.4, 0.4, 0.2
 ACTION_THRESHOLD = 0.2  # below this |score| the agent says HOLD
+MACD_LENGTHS = f"{MACD_FAST},{MACD_SLOW},{MACD_SIGNAL}"  # fixed, unlike RSI's and the bands'
 
 
 class TechnicalAgent(ColumnAgent):
@@ -56,17 +57,20 @@ class TechnicalAgent(ColumnAgent):
         }
 
     def rationale(self, row: Mapping[str, float]) -> str:
+        """Names the lengths the indicator columns were computed with and the numbers read."""
         rsi, band_pct, hist = row["rsi"], row["bb_pct"], row["macd_hist"]
         rsi_text = "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
+        bands = f"{self.periods.bollinger}-candle Bollinger bands"
         band_text = (
-            "below the lower band"
+            f"below the lower of the {bands} (%B {band_pct:.2f})"
             if band_pct < 0
-            else "above the upper band"
+            else f"above the upper of the {bands} (%B {band_pct:.2f})"
             if band_pct > 1
-            else f"{band_pct:.0%} of the way up the bands"
+            else f"{band_pct:.0%} of the way up the {bands}"
         )
         momentum = "rising" if hist > 0 else "falling"
         return (
-            f"RSI {rsi:.1f} ({rsi_text}); price {band_text}; MACD momentum {momentum} "
-            f"(histogram {hist:+.4g}); score {row['score']:+.2f}"
+            f"RSI({self.periods.rsi}) {rsi:.1f} ({rsi_text}); price {band_text}; "
+            f"MACD({MACD_LENGTHS}) momentum {momentum} (histogram {hist:+.4g}, "
+            f"ATR({ATR_WINDOW}) {row['atr']:.4g}); score {row['score']:+.2f}"
         )
