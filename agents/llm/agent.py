@@ -23,6 +23,7 @@ from agents.llm.reply import (
     REASON_DETAIL_MAX_CHARS,
     abstention,
     abstention_reason,
+    exchange_record,
     llm_vote,
     offline_abstention,
     read_reply,
@@ -94,13 +95,14 @@ class LlmAgent:
         attempt = self._ollama.chat(messages, deadline)
         if attempt.busy:
             return self._abstain("busy", BUSY, pair=brief.pair)
+        sent = exchange_record(messages)  # kept with the vote from here on, reply or not
         if attempt.late:
-            return self._abstain("late", self._ollama.late_reason(), pair=brief.pair)
+            return self._abstain("late", self._ollama.late_reason(), pair=brief.pair, sent=sent)
         if attempt.error is not None:
-            return self._chat_failed(attempt.error, brief.pair)
-        return self._read_reply(attempt.value, attempt.latency_ms, brief.pair)
+            return self._chat_failed(attempt.error, brief.pair, sent)
+        return self._read_reply(attempt.value, attempt.latency_ms, brief.pair, messages)
 
-    def _chat_failed(self, error: BaseException, pair: str) -> Vote:
+    def _chat_failed(self, error: BaseException, pair: str, sent: dict) -> Vote:
         if isinstance(error, ConnectionError):
             self._ollama.go_offline(self._ollama.unreachable(), str(error))
             return self._offline_vote(pair)
@@ -110,27 +112,31 @@ class LlmAgent:
                 return self._offline_vote(pair)
             detail = shorten(str(error.error), REASON_DETAIL_MAX_CHARS)
             reason = f"Ollama returned HTTP {error.status_code}: {detail}"
-            return self._abstain("http", reason, pair=pair)
+            return self._abstain("http", reason, pair=pair, sent=sent)
         if isinstance(error, httpx.TimeoutException):
-            return self._abstain("late", self._ollama.late_reason(), pair=pair)
+            return self._abstain("late", self._ollama.late_reason(), pair=pair, sent=sent)
         if isinstance(error, httpx.HTTPError):
-            detail = f"{type(error).__name__}: {error}"
-            return self._abstain("transport", f"connection to Ollama failed: {detail}", pair=pair)
+            reason = f"connection to Ollama failed: {type(error).__name__}: {error}"
+            return self._abstain("transport", reason, pair=pair, sent=sent)
         if isinstance(error, ValueError):  # a 200 whose body is not a chat response
             detail = shorten(str(error), REASON_DETAIL_MAX_CHARS)
-            return self._abstain("garbled", f"Ollama's response was garbled: {detail}", pair=pair)
-        return self._abstain(
-            "unexpected", f"unexpected error: {type(error).__name__}: {error}", pair=pair
-        )
+            reason = f"Ollama's response was garbled: {detail}"
+            return self._abstain("garbled", reason, pair=pair, sent=sent)
+        reason = f"unexpected error: {type(error).__name__}: {error}"
+        return self._abstain("unexpected", reason, pair=pair, sent=sent)
 
-    def _read_reply(self, response: Any, latency_ms: float | None, pair: str) -> Vote:
+    def _read_reply(
+        self, response: Any, latency_ms: float | None, pair: str, messages: list[dict[str, str]]
+    ) -> Vote:
         if latency_ms is not None:
             self._health.count_latency(latency_ms)
         read = read_reply(response)
+        exchange = exchange_record(messages, response)
         if read.reply is None:
-            return self._abstain(read.failure, read.reason, read.raw, latency_ms, pair)
+            return self._abstain(read.failure, read.reason, read.raw, latency_ms, pair, exchange)
         self._health.count_vote()
-        return llm_vote(self.name, self.settings.model, read.reply, read.raw, latency_ms)
+        model = self.settings.model
+        return llm_vote(self.name, model, read.reply, read.raw, latency_ms, exchange)
 
     def _offline_vote(self, pair: str) -> Vote:
         reason = self._health.offline_reason or self._ollama.unreachable()
@@ -145,6 +151,7 @@ class LlmAgent:
         raw: str = "",
         latency_ms: float | None = None,
         pair: str = "",
+        sent: dict | None = None,
     ) -> Vote:
         reason = abstention_reason(reason)
         repeated = self._health.count_abstention(kind, reason)
@@ -154,4 +161,4 @@ class LlmAgent:
             log.info("LLM abstained%s: %s", where, reason)
         else:
             log.warning("LLM abstained%s: %s", where, reason, extra={"kind": "llm"})
-        return abstention(self.name, self.settings.model, reason, raw, latency_ms)
+        return abstention(self.name, self.settings.model, reason, raw, latency_ms, sent)

@@ -18,6 +18,10 @@ from data.types import Action, Vote, VoteSource
 RATIONALE_MAX_CHARS = 500
 RAW_REPLY_MAX_CHARS = 2000
 REASON_DETAIL_MAX_CHARS = 200
+PROMPT_MAX_CHARS = 2000  # each message kept with the vote, bounded like the raw reply
+# What Ollama reports of a reply's cost: token counts, and durations (ns on the wire, ms kept).
+TOKEN_COUNTS = ("prompt_eval_count", "eval_count")
+DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
 
 
 class LlmReply(BaseModel):
@@ -62,14 +66,41 @@ def read_reply(response: Any) -> ReadReply:
     return ReadReply(raw, reply=reply)
 
 
-def llm_vote(agent: str, model: str, reply: LlmReply, raw: str, latency_ms: float | None) -> Vote:
+def exchange_record(messages: list[dict[str, str]], response: Any = None) -> dict:
+    """What the vote was asked and what the reply cost, kept with it: the messages sent
+    (each bounded), Ollama's token counts and its durations in ms (None when unknown, as
+    for a request that got no reply)."""
+    record: dict[str, Any] = {
+        "prompt": [
+            {"role": m["role"], "content": shorten(m["content"], PROMPT_MAX_CHARS)}
+            for m in messages
+        ]
+    }
+    for name in TOKEN_COUNTS:
+        value = getattr(response, name, None)
+        record[name] = int(value) if isinstance(value, int | float) else None
+    for name in DURATIONS:
+        value = getattr(response, name, None)
+        record[f"{name}_ms"] = round(value / 1e6, 1) if isinstance(value, int | float) else None
+    return record
+
+
+def llm_vote(
+    agent: str,
+    model: str,
+    reply: LlmReply,
+    raw: str,
+    latency_ms: float | None,
+    exchange: dict | None = None,
+) -> Vote:
+    """`exchange`: from `exchange_record`, the prompt and the reply's cost."""
     return Vote(
         agent,
         Action(reply.action),
         reply.confidence,
         clean(reply.rationale),
         VoteSource.LLM,
-        {"model": model, "latency_ms": latency_ms, "raw_reply": raw},
+        {"model": model, "latency_ms": latency_ms, "raw_reply": raw, **(exchange or {})},
     )
 
 
@@ -79,9 +110,15 @@ def abstention_reason(reason: str) -> str:
 
 
 def abstention(
-    agent: str, model: str, reason: str, raw: str = "", latency_ms: float | None = None
+    agent: str,
+    model: str,
+    reason: str,
+    raw: str = "",
+    latency_ms: float | None = None,
+    exchange: dict | None = None,
 ) -> Vote:
-    """A HOLD at confidence 0 that the consensus skips; `reason` from `abstention_reason`."""
+    """A HOLD at confidence 0 that the consensus skips; `reason` from `abstention_reason`;
+    `exchange` when a request was sent (`exchange_record`)."""
     return Vote(
         agent,
         Action.HOLD,
@@ -93,6 +130,7 @@ def abstention(
             "latency_ms": latency_ms,
             "raw_reply": shorten(raw, RAW_REPLY_MAX_CHARS),
             "error": reason,
+            **(exchange or {}),
         },
     )
 

@@ -33,12 +33,22 @@ class ChatScript:
     trickle_seconds: float = 0.0  # spread the body over this long, a byte at a time
     done_reason: str = "stop"
     raw_body: str | None = None  # sent as-is with a 200, for a garbled response
+    # What a real reply reports of its cost: tokens, and durations in nanoseconds.
+    prompt_eval_count: int = 212
+    eval_count: int = 38
+    total_duration: int = 1_840_000_000
+    load_duration: int = 21_000_000
+    prompt_eval_duration: int = 410_000_000
+    eval_duration: int = 1_390_000_000
 
 
-def valid(action: str = "BUY", confidence: float = 0.7, rationale: str = "") -> ChatScript:
+def valid(
+    action: str = "BUY", confidence: float = 0.7, rationale: str = "", **cost: int
+) -> ChatScript:
+    """A reply in the schema; `cost` sets its token counts or durations (ChatScript's names)."""
     rationale = rationale or "RSI 28 is oversold and price sits on the lower band."
     reply = {"action": action, "confidence": confidence, "rationale": rationale}
-    return ChatScript(content=json.dumps(reply))
+    return ChatScript(content=json.dumps(reply), **cost)
 
 
 def invalid_json() -> ChatScript:
@@ -248,12 +258,12 @@ def _chat_response(model: str, script: ChatScript) -> dict:
         "message": {"role": "assistant", "content": content},
         "done": True,
         "done_reason": script.done_reason,
-        "total_duration": 1_840_000_000,
-        "load_duration": 21_000_000,
-        "prompt_eval_count": 212,
-        "prompt_eval_duration": 410_000_000,
-        "eval_count": 38,
-        "eval_duration": 1_390_000_000,
+        "total_duration": script.total_duration,
+        "load_duration": script.load_duration,
+        "prompt_eval_count": script.prompt_eval_count,
+        "prompt_eval_duration": script.prompt_eval_duration,
+        "eval_count": script.eval_count,
+        "eval_duration": script.eval_duration,
     }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agents.llm import LlmAgent, LlmReply, LlmSettings, MarketBrief, render_brief
+from agents.llm.reply import PROMPT_MAX_CHARS, exchange_record
 from data.types import Action, VoteSource
 from tests.support.fake_ollama import (
     FakeOllama,
@@ -80,6 +81,38 @@ def test_a_valid_reply_becomes_an_llm_vote_with_the_raw_reply_and_latency(ollama
     assert json.loads(vote.data["raw_reply"])["confidence"] == 0.72
     assert vote.data["model"] == MODEL
     assert vote.data["latency_ms"] > 0
+
+
+def test_a_vote_keeps_the_messages_sent_and_ollamas_token_counts_and_durations(ollama, clock):
+    ollama.script(valid("SELL", 0.6, "overbought", eval_count=51, total_duration=2_500_000_000))
+    vote = make_agent(ollama.host, clock).vote(BRIEF)
+    assert vote.data["prompt"] == ollama.chat_requests()[0]["messages"]
+    assert [m["role"] for m in vote.data["prompt"]] == ["system", "user"]
+    assert vote.data["prompt"][1]["content"] == render_brief(BRIEF)
+    assert (vote.data["prompt_eval_count"], vote.data["eval_count"]) == (212, 51)
+    assert vote.data["total_duration_ms"] == 2500.0 and vote.data["load_duration_ms"] == 21.0
+
+
+def test_a_bad_reply_keeps_the_prompt_and_tokens_beside_the_raw_reply(ollama, clock):
+    ollama.script(invalid_json())
+    vote = make_agent(ollama.host, clock).vote(BRIEF)
+    assert vote.source == VoteSource.ABSTAIN
+    assert vote.data["prompt"][1]["content"] == render_brief(BRIEF)
+    assert vote.data["eval_count"] == 38
+
+
+def test_a_late_reply_keeps_the_prompt_sent_but_no_token_counts(ollama, clock):
+    ollama.script(slow(2.0))
+    vote = make_agent(ollama.host, clock).vote(BRIEF)
+    assert vote.source == VoteSource.ABSTAIN and "no reply within" in vote.rationale
+    assert vote.data["prompt"][1]["content"] == render_brief(BRIEF)
+    assert vote.data["eval_count"] is None and vote.data["total_duration_ms"] is None
+
+
+def test_each_message_kept_is_bounded_like_the_raw_reply():
+    long = {"role": "user", "content": "x" * (PROMPT_MAX_CHARS * 3)}
+    kept = exchange_record([long])["prompt"][0]["content"]
+    assert len(kept) == PROMPT_MAX_CHARS and kept.endswith("…")
 
 
 def test_a_reply_that_is_not_json_abstains_and_keeps_the_raw_reply(ollama, clock):

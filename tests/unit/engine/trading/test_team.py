@@ -67,6 +67,23 @@ def test_the_llm_votes_in_the_loop_and_its_reply_is_kept(trader_factory, store, 
         assert status["abstentions"] == 1
 
 
+def test_the_stored_llm_vote_carries_the_prompt_sent_and_the_replys_tokens(
+    trader_factory, store, tmp_path
+):
+    with FakeOllama(models=["llama3.2:latest"]) as ollama:
+        ollama.script(valid("HOLD", 0.4, "mixed", prompt_eval_count=301, eval_count=27))
+        config = tmp_path / "llm.toml"
+        config.write_text(TEAM_WITH_LLM.format(host=ollama.host))
+        trader, clock = trader_factory(config)
+        run_ticks(trader, clock, market_hours=0.1)
+        stored = llm_votes(store)[0].data
+        sent = ollama.chat_requests()[0]["messages"]
+    assert stored["prompt"] == sent  # the system and the user message, as Ollama got them
+    assert (stored["prompt_eval_count"], stored["eval_count"]) == (301, 27)
+    assert stored["total_duration_ms"] == 1840.0 and stored["eval_duration_ms"] == 1390.0
+    assert stored["load_duration_ms"] == 21.0 and stored["prompt_eval_duration_ms"] == 410.0
+
+
 def test_an_unreachable_ollama_is_skipped_quickly_and_never_counts(trader_factory, store, tmp_path):
     ollama = FakeOllama().start()
     ollama.stop()  # a port with nothing listening
