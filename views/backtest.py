@@ -113,6 +113,12 @@ def running_panel() -> None:
         st.error(f"The backtest failed: {outcome.iloc[0]['result']}")
     elif not outcome.empty and outcome.iloc[0]["status"] == "done":
         st.success(f"Done: {outcome.iloc[0]['result']}")
+        if not mine.empty and st.session_state.get("backtest_selected_for") != command_id:
+            # The runs below were read before it finished: the whole page again, this run
+            # selected (once, so the trader may pick another afterwards).
+            st.session_state["backtest_selected_for"] = command_id
+            st.session_state["backtest_select_run"] = int(mine.iloc[0]["id"])
+            st.rerun(scope="app")
     else:
         st.progress(0.0, text="Starting the backtest…")
 
@@ -135,8 +141,17 @@ def run_name(row) -> str:
 
 
 names = {run_name(row): int(row["id"]) for _, row in done.iterrows()}
+if (finished := st.session_state.pop("backtest_select_run", None)) in names.values():
+    # A run this session started has just finished: show it, and compare it first.
+    name = next(n for n, run_id in names.items() if run_id == finished)
+    st.session_state["backtest_run"] = name
+    compared = [n for n in st.session_state.get("backtest_compare", []) if n in names]
+    st.session_state["backtest_compare"] = [name, *[n for n in compared if n != name]][:3]
 chosen = st.multiselect(
-    "Compare runs", list(names), default=list(names)[:3], key="backtest_compare"
+    "Compare runs",
+    list(names),
+    default=None if finished in names.values() else list(names)[:3],  # set just above
+    key="backtest_compare",
 )
 if chosen:
     picked = done.set_index("id").loc[[names[n] for n in chosen]]

@@ -9,24 +9,81 @@ from data import queries
 from data.store.commands import LIVE_CONFIRMATION
 from data.store.db import utcnow
 from data.store.evidence import WEAK_EVIDENCE_ACKNOWLEDGEMENT, EvidenceVerdict, evidence_verdict
-from views import ui
+from views import command_status, ui
 
 st.title("Control")
 ui.require_password()
 cfg = ui.settings()
+PAGE = "control"  # this page's command banner (views/command_status.py)
 
 
 def sent(command_id: int, what: str) -> None:
-    st.session_state["last_command"] = f"{what} sent as command #{command_id}."
+    command_status.sent(PAGE, command_id, what)
 
 
-state = ui.read(queries.engine_state)
-st.markdown(ui.state_line(state))
-if state["supervisor_pid"] is None:
-    st.warning(
-        "The supervisor is not running, so commands wait until it starts. Start VOLT with "
-        "`./start.sh`."
-    )
+@st.fragment(run_every=ui.refresh_every())
+def control_room() -> None:
+    """The page's one status line, the latest command's banner and the buttons, all from one
+    read of the engine's state per refresh, so they never disagree with each other."""
+    command_status.refresh(PAGE)  # first: a finished command's state is in the read below
+    state = ui.read(queries.engine_state)
+    st.markdown(ui.state_line(state))
+    if state["supervisor_pid"] is None:
+        st.warning(
+            "The supervisor is not running, so commands wait until it starts. Start VOLT with "
+            "`./start.sh`."
+        )
+    if state["halted"]:
+        st.error("Halted by the kill switch: re-arm it on the Kill switch page to start again.")
+    banner = st.empty()  # filled after the buttons, so a press shows in this very run
+    left, right = st.columns(2)
+    with left:
+        trading_buttons(state)
+    with right:
+        close_position()
+    with banner.container():
+        command_status.show(PAGE)
+
+
+def trading_buttons(state: dict) -> None:
+    running = state["worker_pid"] is not None and not state["halted"]
+    st.subheader("Trading")
+    if st.session_state.get("confirm_start"):
+        st.warning(f"Start trading in {cfg.mode.upper()} mode?")
+        yes, no = st.columns(2)
+        if yes.button("Yes, start trading", type="primary", key="start_confirm"):
+            sent(ui.send_command("start"), "Start")
+            st.session_state["confirm_start"] = False
+            st.rerun()
+        if no.button("Cancel", key="start_cancel"):
+            st.session_state["confirm_start"] = False
+            st.rerun()
+    elif st.button("Start trading", key="start", disabled=bool(state["halted"]) or running):
+        st.session_state["confirm_start"] = True
+        st.rerun()
+    stop_help = "No new orders, cancel open ones, then stop the worker; the supervisor stays up"
+    if st.button("Stop trading", key="stop", help=stop_help):  # never disabled: state may be stale
+        sent(ui.send_command("stop"), "Stop")
+    pause, resume = st.columns(2)
+    if pause.button("Pause new entries", key="pause", help="Stops and exits keep working"):
+        sent(ui.send_command("pause"), "Pause")
+    if resume.button("Resume entries", key="resume"):
+        sent(ui.send_command("resume"), "Resume")
+
+
+def close_position() -> None:
+    st.subheader("Close a position")
+    positions = ui.read(queries.open_positions)
+    if positions.empty:
+        st.caption("No open positions.")
+        return
+    pair = st.selectbox("Position", positions["pair"].tolist(), key="close_pair")
+    confirmed = st.checkbox(f"Sell all of {pair} at market", key="close_confirmed")
+    if st.button("Close position", key="close", disabled=not confirmed):
+        sent(ui.send_command("close_position", {"pair": pair}), f"Close {pair}")
+
+
+control_room()
 
 
 def evidence_panel(verdict: EvidenceVerdict) -> None:
@@ -51,7 +108,11 @@ if cfg.mode == "testnet" and evidence.weak:
         "blocked; live would need a second typed acknowledgement."
     )
 
+# Read once per page run, not refreshed: the typed confirmation must not be redrawn under the
+# typing. The status shown is the control room's above.
+state = ui.read(queries.engine_state)
 running = state["worker_pid"] is not None and not state["halted"]
+
 if cfg.mode == "live" and not running:
     st.error(
         f"**LIVE mode**: the engine trades real money on {cfg.exchange.id}, at most "
@@ -86,56 +147,7 @@ if cfg.mode == "live" and not running:
         disabled=no_supervisor or typed.strip() != LIVE_CONFIRMATION or not accepted,
     ):
         sent(ui.send_command("confirm_live", payload), "Live confirmation")
-
-
-@st.fragment(run_every=ui.refresh_every())
-def trading_panel() -> None:
-    """Reruns on its own, so the state and the buttons follow the engine without a reload."""
-    state = ui.read(queries.engine_state)
-    running = state["worker_pid"] is not None and not state["halted"]
-    st.subheader("Trading")
-    st.markdown(ui.state_line(state))
-    if st.session_state.get("confirm_start"):
-        st.warning(f"Start trading in {cfg.mode.upper()} mode?")
-        yes, no = st.columns(2)
-        if yes.button("Yes, start trading", type="primary", key="start_confirm"):
-            sent(ui.send_command("start"), "Start")
-            st.session_state["confirm_start"] = False
-            st.rerun()
-        if no.button("Cancel", key="start_cancel"):
-            st.session_state["confirm_start"] = False
-            st.rerun()
-    elif st.button("Start trading", key="start", disabled=bool(state["halted"]) or running):
-        st.session_state["confirm_start"] = True
-        st.rerun()
-    stop_help = "No new orders, cancel open ones, then stop the worker; the supervisor stays up"
-    if st.button("Stop trading", key="stop", help=stop_help):  # never disabled: state may be stale
-        sent(ui.send_command("stop"), "Stop")
-    pause, resume = st.columns(2)
-    if pause.button("Pause new entries", key="pause", help="Stops and exits keep working"):
-        sent(ui.send_command("pause"), "Pause")
-    if resume.button("Resume entries", key="resume"):
-        sent(ui.send_command("resume"), "Resume")
-    if state["halted"]:
-        st.error("Halted by the kill switch: re-arm it on the Kill switch page to start again.")
-    if message := st.session_state.get("last_command"):
-        st.success(message)
-
-
-left, right = st.columns(2)
-with left:
-    trading_panel()
-
-with right:
-    st.subheader("Close a position")
-    positions = ui.read(queries.open_positions)
-    if positions.empty:
-        st.caption("No open positions.")
-    else:
-        pair = st.selectbox("Position", positions["pair"].tolist(), key="close_pair")
-        confirmed = st.checkbox(f"Sell all of {pair} at market", key="close_confirmed")
-        if st.button("Close position", key="close", disabled=not confirmed):
-            sent(ui.send_command("close_position", {"pair": pair}), f"Close {pair}")
+        st.rerun()  # the control room above shows its banner
 
 
 @st.fragment(run_every=ui.refresh_every())

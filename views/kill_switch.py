@@ -3,9 +3,10 @@
 import streamlit as st
 
 from data import queries
-from views import risk_panel, ui
+from views import command_status, risk_panel, ui
 
 CONFIRM_WORD = "KILL"
+PAGE = "kill_switch"  # this page's command banner (views/command_status.py)
 
 st.title("Kill switch")
 ui.require_password()
@@ -13,12 +14,15 @@ ui.require_password()
 
 @st.fragment(run_every=ui.refresh_every())
 def engine_halt_state() -> None:
-    """Reruns on its own, so a press shows as HALTED without a reload."""
+    """Reruns on its own, so a press shows as HALTED, and its banner as done, without a
+    reload."""
+    command_status.refresh(PAGE)  # first: a finished command's state is in the read below
     state = ui.read(queries.engine_state)
     if state["halted"]:
         st.error(f"Engine HALTED: {state['halt_reason']}")
     else:
         st.markdown(ui.state_line(state))
+    command_status.show(PAGE)
     last_kill = ui.read(queries.commands, 1, ("kill",))
     if not last_kill.empty and last_kill["status"].iloc[0] == "failed":
         st.error(
@@ -51,11 +55,8 @@ if st.button(
     key="kill",
     disabled=typed.strip() != CONFIRM_WORD,
 ):
-    command_id = ui.send_command("kill")
-    st.session_state["kill_sent"] = command_id
-
-if command_id := st.session_state.get("kill_sent"):
-    st.warning(f"Kill switch sent as command #{command_id}; the outcome appears below.")
+    command_status.sent(PAGE, ui.send_command("kill"), "Kill switch")
+    st.rerun()  # the banner at the top follows it
 
 
 @st.fragment(run_every=ui.refresh_every())
@@ -69,8 +70,8 @@ def rearm_panel() -> None:
         "I have checked the positions and want trading to resume", key="rearm_confirmed"
     )
     if st.button("Re-arm and resume trading", key="rearm", disabled=not rearm_ok):
-        ui.send_command("rearm")
-        st.success("Re-arm sent; the engine resumes once the supervisor takes it.")
+        command_status.sent(PAGE, ui.send_command("rearm"), "Re-arm")
+        st.rerun()  # the whole page: the banner at the top follows it
 
 
 rearm_panel()

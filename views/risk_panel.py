@@ -26,6 +26,35 @@ def share(value: float, whole: float) -> float:
     return value / whole if whole else 0.0
 
 
+def entries_headline(state: dict, locks: pd.DataFrame, rows: list[dict]) -> None:
+    """What keeps new entries out, first the strongest: a halt, the trader's pause, the
+    protections; "nothing" only when the engine would enter."""
+    halt = locks[locks["protection"] == "kill_switch"] if not locks.empty else locks
+    others = sum(1 for r in rows if r["state"] != "clear" and r["protection"] != "kill_switch")
+    also = f" {others} other protection(s) block them too." if others and not halt.empty else ""
+    if not halt.empty:
+        st.error(
+            f"New entries blocked: {halt['reason'].iloc[0]}. Re-arm on the Kill switch page." + also
+        )
+    elif state["entries_paused"] or state["status"] == "paused":
+        more = f" {others} protection(s) block them as well." if others else ""
+        st.warning(
+            "New entries paused from the Control page (Resume entries there); exits and stops "
+            "go on." + more
+        )
+    elif others:
+        st.warning(f"{others} protection(s) block new entries; exits and stops go on.")
+    elif state["entry_blocks"]:
+        st.warning(f"New entries wait: {state['entry_blocks']}; exits and stops go on.")
+    elif state["status"] != "running":
+        st.caption(
+            f"No protection blocks new entries, but the engine is {state['status']}: nothing "
+            "trades until it runs."
+        )
+    else:
+        st.caption("No protection blocks new entries.")
+
+
 def show() -> None:
     cfg = ui.settings()
     risk, rules = cfg.risk, cfg.risk.protections
@@ -65,11 +94,7 @@ def show() -> None:
                     "clears": lock.clears,
                 }
             )
-    blocking = sum(1 for row in rows if row["state"] != "clear")
-    if blocking:
-        st.warning(f"{blocking} protection(s) block new entries; exits and stops go on.")
-    else:
-        st.caption("No protection blocks new entries.")
+    entries_headline(ui.read(queries.engine_state), locks, rows)
     table = pd.DataFrame(rows, columns=["protection", "question", "state", "clears"])
     ui.table(table, ["protection", "question", "state", "clears"], key="protections")
 

@@ -27,6 +27,7 @@ from data.queries.optimize import optimize_runs, optimize_trials
 from data.queries.portfolio import equity_change_since, equity_curve, open_positions
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (
+    command_outcome,
     commands,
     engine_state,
     events,
@@ -43,6 +44,7 @@ __all__ = [
     "backtest_runs",
     "backtest_trades",
     "candles",
+    "command_outcome",
     "commands",
     "engine_state",
     "equity_and_peak",

@@ -80,3 +80,13 @@ def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd
     if kinds:
         statement = statement.where(Command.kind.in_(kinds))
     return read_frame(engine, statement.limit(limit), columns)
+
+
+def command_outcome(engine: Engine, command_id: int) -> dict | None:
+    """One command's state as its runner last wrote it (pending, claimed, done or failed)."""
+    statement = select(Command.id, Command.kind, Command.status, Command.result).where(
+        Command.id == command_id
+    )
+    with engine.connect() as conn:
+        row = conn.execute(statement).first()
+    return dict(row._mapping) if row else None

@@ -68,3 +68,30 @@ def test_a_stored_run_shows_its_chance_baseline_pairs_and_months(volt_home):
     assert list(pairs.index) == ["BTC/USDT", "ETH/USDT"]
     assert {"Return [%]", "Buy & hold [%]", "Trades", "Chance p"} <= set(pairs.columns)
     assert list(months.index) == ["2026-02"] and list(months.columns) == ["Strategy", "Buy & hold"]
+
+
+def test_a_run_from_the_page_is_selected_when_it_finishes(volt_home):
+    earlier = run_engine(
+        "backtest", "--synthetic", "5", "--pairs", "BTC/USDT",
+        "--from", "2026-02-01", "--to", "2026-02-02", VOLT_HOME=str(volt_home),
+    )  # fmt: skip
+    assert earlier.returncode == 0, earlier.stderr
+    app = open_page(PAGE)
+    assert app.selectbox(key="backtest_run").value.startswith("#1 ")
+    app.date_input(key="backtest_from").set_value(date(2026, 2, 1))
+    app.date_input(key="backtest_to").set_value(date(2026, 2, 2))
+    app.text_input(key="backtest_label").set_value("the new one")
+    app.button[0].click().run()
+    factory = make_session_factory(make_engine())
+
+    def finished():
+        with factory() as session:
+            run = session.scalars(select(BacktestRun).where(BacktestRun.id == 2)).one_or_none()
+            return run if run is not None and run.status == "done" else None
+
+    wait_for(finished, timeout=60, what="the backtest from the page")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.selectbox(key="backtest_run").value.startswith("#2 the new one")
+    assert app.multiselect(key="backtest_compare").value[0].startswith("#2 the new one")
+    assert "#2" in app.dataframe[0].value.columns  # the comparison table has it

@@ -358,7 +358,15 @@ def test_the_risk_panel_shows_a_halt_as_what_blocks_entries(volt_home, store):
     protections = next(f.value for f in app.dataframe if "question" in f.value.columns)
     kill = protections[protections["protection"] == "kill_switch"].iloc[0]
     assert kill["state"] == "BLOCKING: engine halted: kill switch (command #3)"
-    assert any("block new entries" in w.value for w in app.warning)
+    headline = "New entries blocked: engine halted: kill switch (command #3)."
+    assert any(e.value.startswith(headline) for e in app.error)
+    assert not any("No protection blocks" in c.value for c in app.caption)
+
+
+def test_the_risk_panel_says_entries_are_paused_while_the_trader_paused_them(volt_home, store):
+    update_state(store[1], status="paused", entries_paused=True)
+    app = open_page("views/overview.py")
+    assert any(w.value.startswith("New entries paused from the Control page") for w in app.warning)
     assert not any("No protection blocks" in c.value for c in app.caption)
 
 
