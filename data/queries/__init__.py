@@ -18,13 +18,21 @@ from data.queries.closed_trades import (
 )
 from data.queries.decisions import (
     agent_timeline,
+    decision_detail,
+    decision_list,
     journal,
     llm_votes,
     resolved_votes,
     weight_history,
 )
 from data.queries.optimize import optimize_runs, optimize_trials
-from data.queries.portfolio import equity_change_since, equity_curve, open_positions
+from data.queries.performance import (
+    account_resets,
+    equity_drawdown,
+    profit_by_day,
+    profit_by_pair,
+)
+from data.queries.portfolio import equity_curve, open_positions, pnl_today
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (
     command_outcome,
@@ -38,6 +46,7 @@ from data.queries.system import (
 from data.store.evidence import latest_evidence  # the go-live gate's, read by engine and page
 
 __all__ = [
+    "account_resets",
     "agent_timeline",
     "backtest_curve",
     "backtest_report",
@@ -46,10 +55,12 @@ __all__ = [
     "candles",
     "command_outcome",
     "commands",
+    "decision_detail",
+    "decision_list",
     "engine_state",
     "equity_and_peak",
-    "equity_change_since",
     "equity_curve",
+    "equity_drawdown",
     "events",
     "exchange_status",
     "journal",
@@ -59,8 +70,11 @@ __all__ = [
     "llm_votes",
     "metrics_history",
     "open_positions",
+    "pnl_today",
     "optimize_runs",
     "optimize_trials",
+    "profit_by_day",
+    "profit_by_pair",
     "protection_locks",
     "realised_pnl",
     "rejections",
