@@ -26,13 +26,7 @@ from data.queries.decisions import (
     weight_history,
 )
 from data.queries.optimize import optimize_runs, optimize_trials
-from data.queries.performance import (
-    account_resets,
-    equity_drawdown,
-    profit_by_day,
-    profit_by_pair,
-)
-from data.queries.portfolio import equity_curve, open_positions, pnl_today
+from data.queries.portfolio import equity_change_since, equity_curve, open_positions
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (
     command_outcome,
@@ -46,7 +40,6 @@ from data.queries.system import (
 from data.store.evidence import latest_evidence  # the go-live gate's, read by engine and page
 
 __all__ = [
-    "account_resets",
     "agent_timeline",
     "backtest_curve",
     "backtest_report",
@@ -59,8 +52,8 @@ __all__ = [
     "decision_list",
     "engine_state",
     "equity_and_peak",
+    "equity_change_since",
     "equity_curve",
-    "equity_drawdown",
     "events",
     "exchange_status",
     "journal",
@@ -70,11 +63,8 @@ __all__ = [
     "llm_votes",
     "metrics_history",
     "open_positions",
-    "pnl_today",
     "optimize_runs",
     "optimize_trials",
-    "profit_by_day",
-    "profit_by_pair",
     "protection_locks",
     "realised_pnl",
     "rejections",
