@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.alerts import Alerts
 from config.search_space import Optimize
 from data.market.periods import IndicatorPeriods
 
@@ -329,6 +330,7 @@ class Settings(_Section):
     exchange: Exchange = Exchange()
     dashboard: Dashboard = Dashboard()
     optimize: Optimize = Optimize()
+    alerts: Alerts = Alerts()
 
     @model_validator(mode="after")
     def _pairs_share_quote_currency(self) -> Settings:
