@@ -26,6 +26,12 @@ from data.queries.decisions import (
     weight_history,
 )
 from data.queries.optimize import optimize_runs, optimize_trials
+from data.queries.performance import (
+    account_resets,
+    equity_drawdown,
+    profit_by_day,
+    profit_by_pair,
+)
 from data.queries.portfolio import equity_change_since, equity_curve, open_positions
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (
@@ -40,6 +46,7 @@ from data.queries.system import (
 from data.store.evidence import latest_evidence  # the go-live gate's, read by engine and page
 
 __all__ = [
+    "account_resets",
     "agent_timeline",
     "backtest_curve",
     "backtest_report",
@@ -54,6 +61,7 @@ __all__ = [
     "equity_and_peak",
     "equity_change_since",
     "equity_curve",
+    "equity_drawdown",
     "events",
     "exchange_status",
     "journal",
@@ -65,6 +73,8 @@ __all__ = [
     "open_positions",
     "optimize_runs",
     "optimize_trials",
+    "profit_by_day",
+    "profit_by_pair",
     "protection_locks",
     "realised_pnl",
     "rejections",
