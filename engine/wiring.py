@@ -253,6 +253,7 @@ def _venue_broker(settings: Settings, exchange: ExchangeClient | None, feed: Fee
             poll_seconds=cfg.order_poll_seconds,
             reconcile_hours=cfg.reconcile_hours,
             fee_rate=broker_cfg.fee_rate,
+            capital=broker_cfg.starting_capital,
         )
     return PaperExchange(
         make_exchange_factory(),

@@ -120,6 +120,9 @@ class Trade(Base):
     exit_reason: Mapped[str] = mapped_column(String(24))
     entry_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     exit_order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    # Coin left unsold, below the exchange's minimum (a fee taken in the coin bought):
+    # written off in this round trip, its cost in `pnl` (engine.trading.book.record_exit).
+    dust: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class JournalEntry(Base):
@@ -214,6 +217,8 @@ class ExchangeStatus(Base):
     calls: Mapped[list] = mapped_column(JSON, default=list)  # the last calls: call, ms, ok, at
     balances: Mapped[dict] = mapped_column(JSON, default=dict)
     balances_from: Mapped[str] = mapped_column(String(32), default="")
+    # What on the account is not VOLT's (engine.trading.holdings): balances, orders, dust.
+    foreign: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]
 
 
@@ -226,6 +231,9 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     traceback: Mapped[str] = mapped_column(Text, default="")
+    # `ts` is the wall clock; this the engine's market time then (data.store.market_clock),
+    # empty before any engine ran. The two differ on a simulated or replayed market.
+    market_ts: Mapped[datetime | None]
 
 
 class Command(Base):
@@ -238,6 +246,9 @@ class Command(Base):
     claimed_by: Mapped[str] = mapped_column(String(16), default="")
     result: Mapped[str] = mapped_column(Text, default="")
     done_ts: Mapped[datetime | None]
+    # The market times of `ts` and `done_ts` (see Event.market_ts).
+    market_ts: Mapped[datetime | None]
+    done_market_ts: Mapped[datetime | None]
 
 
 class SystemMetric(Base):
@@ -250,6 +261,7 @@ class SystemMetric(Base):
     engine_rss_mb: Mapped[float | None] = mapped_column(Float)
     on_ac: Mapped[bool | None]
     battery_percent: Mapped[float | None] = mapped_column(Float)
+    market_ts: Mapped[datetime | None]  # see Event.market_ts
 
 
 class ProtectionLock(Base):
@@ -336,6 +348,7 @@ TRADE_COLUMNS = [
     "pnl",
     "pnl_pct",
     "exit_reason",
+    "dust",
 ]
-# A round trip as a backtest stores it too: no row id, long only.
-ROUND_TRIP_COLUMNS = [c for c in TRADE_COLUMNS if c not in ("id", "side")]
+# A round trip as a backtest stores it too: no row id, long only, no exchange dust.
+ROUND_TRIP_COLUMNS = [c for c in TRADE_COLUMNS if c not in ("id", "side", "dust")]

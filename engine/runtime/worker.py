@@ -18,6 +18,7 @@ from data.store.state import read_state, save_exchange_status, update_state
 from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.guards import LaptopGuard
 from engine.runtime.home import stop_on_signals
+from engine.trading.holdings import foreign_holdings
 from engine.trading.reconcile import reconcile
 from engine.wiring import build_clock, build_trader
 
@@ -139,9 +140,10 @@ class Worker:
         if exchange is None:
             return
         try:
-            monitor, balances = exchange.monitor, {}
+            monitor, balances, foreign = exchange.monitor, {}, None
             try:
                 balances = self.trader.broker.balances()
+                foreign = foreign_holdings(self.trader.account)  # shown apart, never counted
             except Exception as exc:  # already an event where it matters; keep the rest
                 log.info("balances for the Control page: %s", exc)
             save_exchange_status(
@@ -155,6 +157,7 @@ class Worker:
                 calls=list(monitor.calls),
                 balances=balances,
                 balances_from=self.trader.broker.name,
+                foreign=foreign,
             )
         except Exception:
             log.exception("could not publish the exchange status")

@@ -35,13 +35,31 @@ def portfolio_view(
 ) -> PortfolioView:
     """The book now; `positions` when the caller has just read them in this session."""
     positions = open_positions(session) if positions is None else positions
-    cash = broker.cash()
+    cash = own_cash(session, broker, positions)
     value = sum(p.amount * marks.get(p.pair, p.entry_price) for p in positions.values())
     views = {
         pair: OpenPosition(pair, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
         for pair, p in positions.items()
     }
     return PortfolioView(equity=cash + value, cash=cash, positions=views)
+
+
+_REALISED = select(func.coalesce(func.sum(Trade.pnl), 0.0))
+
+
+def own_cash(session: Session, broker: Broker, positions: Mapping[str, Position]) -> float:
+    """VOLT's cash. An account only VOLT trades (paper): all of it. An exchange account
+    its owner may also use: the capital VOLT was given (broker.starting_capital), plus
+    its realised P&L, less what its open positions cost, capped by the quote the account
+    really holds (free or locked). So quote, coins and orders someone else moves on the
+    account leave VOLT's equity, daily loss and drawdown alone, while money taken out
+    from under VOLT still shows."""
+    if broker.exclusive_account:
+        return broker.cash()
+    realised = float(session.execute(_REALISED).scalar_one())
+    cost = sum(p.amount * p.entry_price + p.entry_fee for p in positions.values())
+    held = broker.balances().get(broker.quote, 0.0)
+    return max(0.0, min(broker.capital + realised - cost, held))
 
 
 def record_entry(
@@ -74,27 +92,35 @@ def record_exit(
 ) -> Trade:
     """Book a sale. Selling less than held (a thin book, an expired market order) books a
     trade for what was sold, with its share of the entry cost and fee, and keeps the rest
-    open with its stop and take profit. A rest below `dust` (the exchange would refuse to
-    sell it) is closed as dust: it stays in the account, its cost written off."""
+    open with its stop and take profit.
+
+    A rest below `dust` cannot be sold (below the exchange's minimum amount, order value or
+    lot step: what a fee taken in the coin bought leaves once the sale is rounded down to
+    the lot size). It belongs to this round trip and is written off in it: the trade bears
+    the whole position's cost, so its P&L counts the rest as lost, and `Trade.dust` says
+    how much coin was left. It is never a position or a trade of its own; the coin stays
+    in the account, where reconciliation expects it (see `reconcile.holdings_mismatches`)."""
     position = session.get(Position, fill.pair)
     held = position.amount
     sold = min(fill.amount, held)
-    share = sold / held if held else 1.0
-    trade = _book_trade(session, position, order, sold, share, fill, reason, fill.fee)
     rest = held - sold
     if rest <= held * ROUNDING:
+        trade = _book_trade(session, position, order, sold, 1.0, fill, reason)
         session.delete(position)
     elif rest < dust:
-        _book_trade(session, position, order, rest, 1 - share, fill, "dust", 0.0, proceeds=0.0)
+        trade = _book_trade(session, position, order, sold, 1.0, fill, reason, written_off=rest)
         session.delete(position)
-        log.warning(
-            "%s: %.8g left after the sale is below the exchange's minimum order, so it cannot "
-            "be sold; closed as dust (it stays in the account)",
+        log.info(
+            "%s: %.8g left after the sale cannot be sold (below the exchange's minimum); "
+            "written off in this trade (cost %.4f), it stays in the account",
             fill.pair,
             rest,
+            rest * position.entry_price,
             extra={"kind": "dust"},
         )
     else:
+        share = sold / held
+        trade = _book_trade(session, position, order, sold, share, fill, reason)
         position.amount = rest
         position.entry_fee -= position.entry_fee * share
         log.warning(
@@ -118,14 +144,13 @@ def _book_trade(
     share: float,
     fill: Fill,
     reason: str,
-    exit_fee: float,
-    proceeds: float | None = None,
+    written_off: float = 0.0,
 ) -> Trade:
-    """One round trip for `amount` of the position: `share` of its entry fee."""
+    """One round trip for `amount` sold of the position, bearing `share` of its entry fee
+    and the cost of `written_off` coin left unsold (dust)."""
     entry_fee = position.entry_fee * share
-    cost = amount * position.entry_price + entry_fee
-    if proceeds is None:
-        proceeds = amount * fill.price - exit_fee
+    cost = (amount + written_off) * position.entry_price + entry_fee
+    proceeds = amount * fill.price - fill.fee
     trade = Trade(
         pair=fill.pair,
         amount=amount,
@@ -133,15 +158,25 @@ def _book_trade(
         entry_price=position.entry_price,
         exit_ts=fill.ts,
         exit_price=fill.price,
-        fees=entry_fee + exit_fee,
+        fees=entry_fee + fill.fee,
         pnl=proceeds - cost,
         pnl_pct=(proceeds - cost) / cost if cost else 0.0,
         exit_reason=reason,
+        dust=written_off,
         entry_order_id=position.entry_order_id,
         exit_order_id=order.id,
     )
     session.add(trade)
     return trade
+
+
+_DUST = select(Trade.pair, func.sum(Trade.dust)).where(Trade.dust > 0).group_by(Trade.pair)
+
+
+def written_off_dust(session: Session) -> dict[str, float]:
+    """Coin each pair's round trips left unsold and wrote off: it may still be in the
+    account (or converted away by its owner), and is neither VOLT's position nor foreign."""
+    return {pair: float(total) for pair, total in session.execute(_DUST).all()}
 
 
 def exit_intent(session: Session, intent: OrderIntent) -> OrderIntent:

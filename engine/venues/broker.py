@@ -43,6 +43,8 @@ class BrokerFill:
 class Broker(Protocol):
     name: str
     exclusive_account: bool  # True when every coin in the account is VOLT's (paper)
+    # A broker whose account is not exclusive also has `quote` (its currency) and `capital`
+    # (the quote VOLT was given): VOLT counts its own cash from them (engine.trading.book).
 
     def cash(self) -> float: ...
 

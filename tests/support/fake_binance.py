@@ -23,7 +23,12 @@ from urllib.parse import parse_qsl, urlsplit
 API_KEY = "volt-test-key-0123456789"
 API_SECRET = "volt-test-secret-SHOULD-NEVER-BE-SEEN-9876543210"
 DAY_MS = 86_400_000
-FEE = Decimal("0.001")  # taken from what the account receives, as Binance does by default
+FEE = Decimal("0.001")  # the taker fee rate
+# Where the fee is taken (FakeBinance.fee_in): "received", as Binance does without BNB, from
+# what the account receives (the coin bought on a buy, the quote on a sale); "quote", always
+# in the quote currency; "BNB", paid in BNB at BNB_PRICE quote (the account must hold some).
+FEE_MODES = ("received", "quote", "BNB")
+BNB_PRICE = Decimal("600")
 
 MARKETS = {
     "BTCUSDT": {"base": "BTC", "quote": "USDT", "price": "60000", "step": "0.00001",
@@ -49,7 +54,10 @@ def _ms() -> int:
 
 
 class FakeBinance:
-    def __init__(self) -> None:
+    def __init__(self, fee_in: str = "received") -> None:
+        if fee_in not in FEE_MODES:
+            raise ValueError(f"fee_in {fee_in!r} must be one of {FEE_MODES}")
+        self.fee_in = fee_in
         self.lock = threading.RLock()
         self.markets = {symbol: dict(spec) for symbol, spec in MARKETS.items()}
         self.prices = {symbol: Decimal(spec["price"]) for symbol, spec in MARKETS.items()}
@@ -412,13 +420,12 @@ class FakeBinance:
             released = quantity * (order["price"] or price)
             quote[1] -= released
             quote[0] += released - value  # a better price than reserved comes back
-            commission, fee_asset = quantity * FEE, spec["base"]
-            base[0] += quantity - commission
+            base[0] += quantity
         else:
             released = quantity
             base[1] -= quantity
-            commission, fee_asset = value * FEE, spec["quote"]
-            quote[0] += value - commission
+            quote[0] += value
+        commission, fee_asset = self._charge_fee(spec, order["side"], quantity, value)
         order["reserved"] -= released
         order["executedQty"] += quantity
         order["cummulativeQuoteQty"] += value
@@ -433,6 +440,19 @@ class FakeBinance:
                  "isBestMatch": True}  # fmt: skip
         self.trades.append(trade)
         return [trade]
+
+    def _charge_fee(
+        self, spec: dict, side: str, quantity: Decimal, value: Decimal
+    ) -> tuple[Decimal, str]:
+        """Take one trade's fee from the account as `fee_in` says; its amount and asset."""
+        if self.fee_in == "BNB":
+            commission, asset = (value * FEE / BNB_PRICE).quantize(Decimal("1e-8")), "BNB"
+        elif self.fee_in == "received" and side == "BUY":
+            commission, asset = quantity * FEE, spec["base"]
+        else:
+            commission, asset = value * FEE, spec["quote"]
+        self._balance(asset)[0] -= commission
+        return commission, asset
 
     def _close(self, order: dict, status: str) -> None:
         self._move(order["reserve_asset"], order["reserved"], to_locked=False)

@@ -63,6 +63,7 @@ class CcxtBroker:
         poll_seconds: float,
         reconcile_hours: float,
         fee_rate: float,
+        capital: float,
     ) -> None:
         self.exchange = exchange
         self.api = exchange.api
@@ -74,6 +75,7 @@ class CcxtBroker:
         self.poll_seconds = poll_seconds
         self.reconcile_hours = reconcile_hours
         self.fee_rate = fee_rate
+        self.capital = capital  # the quote VOLT was given to trade (broker.starting_capital)
         self._pair_of: dict[str, str] = {}  # client order id -> pair, for lookups
         # Sent with no clear answer: client order id -> (exchange ms after which the request
         # can no longer execute, the order).
@@ -356,7 +358,17 @@ class CcxtBroker:
 
     def dust(self, pair: str, price: float | None = None) -> float:
         """Less than this cannot be sold; leftovers below it are not a mismatch."""
-        return least_sellable(self.exchange.market(pair).get("limits") or {}, price)
+        market = self.exchange.market(pair)
+        return least_sellable(market.get("limits") or {}, price, self._lot_step(market))
+
+    def _lot_step(self, market: dict) -> float:
+        """The amount's step (Binance's LOT_SIZE): a sale is rounded down to it."""
+        precision = (market.get("precision") or {}).get("amount")
+        if precision is None:
+            return 0.0
+        if self.api.precisionMode == ccxt.TICK_SIZE:
+            return float(precision)
+        return 10.0 ** -float(precision)
 
 
 def _now() -> datetime:

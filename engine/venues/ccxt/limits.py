@@ -43,10 +43,10 @@ def check_order_limits(
         )
 
 
-def least_sellable(limits: dict, price: float | None = None) -> float:
-    """Less than this cannot be sold: below the minimum amount, or (at `price`) below the
-    minimum order value."""
-    least = float((limits.get("amount") or {}).get("min") or 0.0)
+def least_sellable(limits: dict, price: float | None = None, step: float = 0.0) -> float:
+    """Less than this cannot be sold: below the minimum amount, below one lot `step` (the
+    amount is rounded down to it), or (at `price`) below the minimum order value."""
+    least = max(float((limits.get("amount") or {}).get("min") or 0.0), step)
     min_value = float((limits.get("cost") or {}).get("min") or 0.0)
     if price and min_value:
         least = max(least, min_value / price)

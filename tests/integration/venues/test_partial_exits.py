@@ -1,6 +1,8 @@
 """A sale that fills less than held: the sold part is booked, the rest stays open and
-protected, and what is too small to sell is closed as dust. Against the loopback Binance."""
+protected, and what is too small to sell is written off in the last sale's trade. Against the
+loopback Binance."""
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -45,8 +47,11 @@ def test_a_half_filled_sale_books_half_and_keeps_the_rest_protected(trader, fake
     assert any(e.kind == "partial_exit" for e in events())
 
 
-def test_the_rest_is_sold_with_an_id_of_its_own_and_its_dust_closed(trader, fake, store, events):
-    held_position(trader, store)
+def test_the_rest_is_sold_with_an_id_of_its_own_and_its_dust_written_off_in_it(
+    trader, fake, store, events, caplog
+):
+    caplog.set_level(logging.INFO, "volt.book")  # the dust note is an INFO event
+    bought = held_position(trader, store)
     fake.fill_ratio = 0.5
     trader.close_position("BTC/USDT", "manual", "c")
     fake.fill_ratio = 1
@@ -61,10 +66,15 @@ def test_the_rest_is_sold_with_an_id_of_its_own_and_its_dust_closed(trader, fake
         assert session.get(Position, "BTC/USDT") is None
         trades = session.scalars(select(Trade).order_by(Trade.id)).all()
         orders = session.scalars(select(Order).where(Order.side == "sell")).all()
-    assert [t.exit_reason for t in trades] == ["manual", "manual", "dust"]
+    assert [t.exit_reason for t in trades] == ["manual", "manual"]  # no dust trade
     assert len(orders) == 2
     trader.broker._balance = None
     left = trader.broker.balances().get("BTC", 0.0)
     assert 0 < left < trader.broker.dust("BTC/USDT")
-    assert trades[2].amount == pytest.approx(left)
-    assert any(e.kind == "dust" and "cannot be sold" in e.message for e in events())
+    assert [t.dust for t in trades] == [0.0, pytest.approx(left)]
+    # The two sales bear the whole entry between them: the coin sold, the dust, its fee.
+    assert sum(t.amount for t in trades) + left == pytest.approx(bought.amount)
+    entry_costs = [t.amount * t.exit_price - t.fees - t.pnl for t in trades]
+    assert sum(entry_costs) == pytest.approx(bought.amount * bought.price)
+    assert holdings_mismatches(trader) == []
+    assert any(e.kind == "dust" and "written off" in e.message for e in events())
