@@ -6,6 +6,7 @@ import os
 import re
 from datetime import UTC, date, datetime, time
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -312,6 +313,23 @@ class Dashboard(_Section):
     refresh_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     # Anything but loopback needs VOLT_DASHBOARD_PASSWORD: the pages can trade and halt.
     address: str = Field(default="127.0.0.1", min_length=1)
+    # Every time the pages show is the engine's market time in this zone: "local" (the
+    # computer's), "UTC", or an IANA name such as "Europe/Berlin".
+    timezone: str = "local"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, name: str) -> str:
+        if name in ("local", "UTC"):
+            return name
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"timezone {name!r} is not a known zone: use local, UTC or an IANA name "
+                "such as Europe/Berlin"
+            ) from None
+        return name
 
 
 class Settings(_Section):

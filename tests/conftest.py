@@ -73,6 +73,7 @@ SQLITE_ONLY_MODULES = {
     "test_detach",
     "test_start_sh",
     "test_nothing_silent",
+    "test_browser_seeded",
     "test_team",
     "test_agents",
     "test_backtest_parity",

@@ -137,6 +137,7 @@ def weights_chart(history) -> None:
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         yaxis_title="weight",
     )
+    ui.time_axis(figure)
     st.plotly_chart(figure, width="stretch", key="weights_chart")
     latest = history.iloc[::-1].head(10)
     with st.expander("Why the weights changed"):

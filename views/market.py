@@ -95,6 +95,7 @@ def price_chart(candles, markers) -> go.Figure:
         legend=dict(orientation="h"),
     )
     return figure
+    figure.update_xaxes(title_text=ui.time_label("Market time"), row=2, col=1)
 
 
 @st.fragment(run_every=ui.refresh_every())

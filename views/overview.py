@@ -1,7 +1,5 @@
 """Overview: equity, P&L, open positions and what the engine is doing."""
 
-from datetime import datetime, time
-
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -17,9 +15,8 @@ def overview_panel() -> None:
     state = ui.read(queries.engine_state)
     equity = ui.read(queries.equity_curve)
     positions = ui.read(queries.open_positions)
-    midnight = datetime.combine(datetime.now().astimezone().date(), time(), tzinfo=None)
     realised = ui.read(queries.realised_pnl)
-    today = ui.read(queries.realised_pnl, midnight.astimezone())
+    today = ui.pnl_today(state)  # the sidebar's figure: one "today" on every page
     unrealised = float(positions["unrealised_pnl"].sum()) if not positions.empty else 0.0
 
     st.markdown(ui.state_line(state))
@@ -36,13 +33,19 @@ def overview_panel() -> None:
     cols[0].metric(f"Equity ({quote})", ui.amount(current), ui.amount(current - start, True))
     cols[1].metric(f"Realised P&L ({quote})", ui.amount(realised, True))
     cols[2].metric(f"Unrealised P&L ({quote})", ui.amount(unrealised, True))
-    cols[3].metric(f"Realised today ({quote})", ui.amount(today, True))
+    cols[3].metric(
+        ui.today_label(),
+        ui.amount(today or 0.0, True),
+        help=f"Equity change since {ui.local_time(ui.market_midnight(state))}, fees included "
+        f"({ui.clock_note()})",
+    )
     cols[4].metric("Open positions", f"{len(positions)} / {cfg.risk.max_open_positions}")
 
     curve = ui.localise(equity, "ts")
     figure = go.Figure(go.Scatter(x=curve["ts"], y=curve["equity"], mode="lines", name="Equity"))
     figure.add_hline(y=start, line_dash="dot", annotation_text="starting capital")
     figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), title="Equity curve")
+    ui.time_axis(figure)
     st.plotly_chart(figure, width="stretch", key="equity_chart")
 
     st.subheader("Open positions")

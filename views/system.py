@@ -44,7 +44,10 @@ def system_panel() -> None:
         rss = metric["engine_rss_mb"]
         cols[3].metric("Engine worker RSS", "—" if rss is None else f"{rss:.0f} MB")
         cols[4].metric("Power", power)
-        st.caption(f"Sampled {ui.local_time(metric['ts'])}")
+        st.caption(
+            f"Sampled at {ui.local_time(metric['ts'])} market time "
+            f"(wall clock {ui.local_time(metric['wall_ts'])})"
+        )
         history = ui.localise(ui.read(queries.metrics_history), "ts")
         if len(history) > 1:
             figure = go.Figure()
@@ -55,6 +58,7 @@ def system_panel() -> None:
             ):
                 figure.add_trace(go.Scattergl(x=history["ts"], y=history[column], name=name))
             figure.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10))
+            ui.time_axis(figure)
             st.plotly_chart(figure, width="stretch", key="metrics_chart")
 
     st.subheader("Recent events")
@@ -63,13 +67,22 @@ def system_panel() -> None:
     if events.empty:
         st.caption("No events recorded.")
         return
-    for row in ui.localise(events, "ts").itertuples():
-        label = f"{row.ts:%Y-%m-%d %H:%M:%S} · {row.level} · {row.source} · {row.message}"
+    st.caption(f"{ui.time_label('Market time')}; the wall clock's in brackets where it differs.")
+    for row in ui.localise(events, "ts", "wall_ts").itertuples():
+        label = f"{row.ts:%Y-%m-%d %H:%M:%S}{_wall(row)} · {row.level} · {row.source} · "
+        label += row.message
         if row.traceback:
             with st.expander(label[:200]):
                 st.code(row.traceback, language="text")
         else:
             st.text(label)
+
+
+def _wall(row) -> str:
+    """An event's wall-clock stamp, where the market clock ran apart from it."""
+    if abs((row.ts - row.wall_ts).total_seconds()) < 1:
+        return ""
+    return f" (wall {row.wall_ts:%Y-%m-%d %H:%M:%S})"
 
 
 system_panel()

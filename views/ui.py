@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +20,8 @@ from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password
 from data import queries
 from data.store.commands import submit_command
-from data.store.db import database_url, make_engine, make_session_factory, volt_home
+from data.store.db import database_url, make_engine, make_session_factory, utcnow, volt_home
+from data.store.market_clock import market_time_of
 
 READ_TTL_SECONDS = 2
 # Mode banners, one colour each, at the top of every page's sidebar.
@@ -131,6 +133,8 @@ _LABELS = {
 _MONEY = {"value", "unrealised_pnl", "pnl", "fees", "entry_fee"}
 _PRICES = {"entry_price", "exit_price", "last_price", "stop_loss", "take_profit", "price"}
 _TIMES = {"ts", "entry_ts", "exit_ts", "candle_ts", "done_ts"}
+# Wall-clock stamps of engine events, shown beside their market time.
+_WALL_TIMES = {"wall_ts": "Wall time", "done_wall_ts": "Done, wall time"}
 
 
 def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> None:
@@ -148,11 +152,17 @@ def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> No
             fmt = "percent" if column == "pnl_pct" else "%.2f"
             config[column] = st.column_config.NumberColumn(label, format=fmt)
         elif column in _TIMES:
-            config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm:ss")
+            config[column] = st.column_config.DatetimeColumn(
+                time_label(label), format="YYYY-MM-DD HH:mm:ss", help=clock_note()
+            )
+        elif column in _WALL_TIMES:
+            config[column] = st.column_config.DatetimeColumn(
+                f"{_WALL_TIMES[column]} ({zone_name()})", format="YYYY-MM-DD HH:mm:ss"
+            )
         else:
             config[column] = st.column_config.Column(label)
     st.dataframe(
-        localise(frame, *(_TIMES & set(columns)))[columns],
+        localise(frame, *((_TIMES | set(_WALL_TIMES)) & set(columns)))[columns],
         column_config=config,
         hide_index=True,
         width="stretch",
@@ -160,24 +170,59 @@ def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> No
     )
 
 
+def zone() -> tzinfo:
+    """The timezone every page shows times in: `[dashboard] timezone`."""
+    name = settings().dashboard.timezone
+    if name == "local":
+        return datetime.now().astimezone().tzinfo
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+def zone_name() -> str:
+    name = settings().dashboard.timezone
+    return (datetime.now().astimezone().tzname() or "local") if name == "local" else name
+
+
+def market_simulated() -> bool:
+    """A synthetic or replayed market runs on a simulated clock, ahead of (or behind) the wall."""
+    return settings().feed.kind in ("synthetic", "replay")
+
+
+def time_label(label: str = "Time") -> str:
+    """A header for market times: "Time (UTC)", "Time (Europe/Berlin, simulated)"."""
+    return f"{label} ({zone_name()}{', simulated' if market_simulated() else ''})"
+
+
+def clock_note() -> str:
+    if market_simulated():
+        return f"Market time of the simulated market, in {zone_name()}; not the wall clock."
+    return f"Market time, in {zone_name()}."
+
+
 def local_time(ts) -> str:
+    """One time as text in the dashboard's timezone, the zone named."""
     if ts is None or pd.isna(ts):
         return "—"
     if isinstance(ts, str):  # ISO text from a JSON column
         ts = pd.Timestamp(ts).to_pydatetime()
     if isinstance(ts, datetime) and ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{ts.astimezone(zone()):%Y-%m-%d %H:%M:%S} {zone_name()}"
 
 
 def localise(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """Times in the trader's local timezone, for display."""
+    """Times in the dashboard's timezone, for tables and chart axes."""
     out = frame.copy()
-    local = datetime.now().astimezone().tzinfo
+    shown = zone()
     for column in columns:
         if column in out and not out.empty:
-            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(local)
+            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(shown)
     return out
+
+
+def time_axis(figure, label: str = "Market time") -> None:
+    """Name the zone (and a simulated clock) on a chart's time axis."""
+    figure.update_xaxes(title_text=time_label(label))
 
 
 def age(seconds: float | None) -> str:
@@ -192,15 +237,29 @@ def age(seconds: float | None) -> str:
 
 def state_line(state: dict) -> str:
     status = "halted" if state["halted"] else state["status"]
-    return f"**{status.upper()}** · last successful tick {age(state['heartbeat_age_s'])}"
+    line = f"**{status.upper()}** · last successful tick {age(state['heartbeat_age_s'])}"
+    now = market_time_of(state, utcnow())
+    if now is None:
+        return line
+    kind = "market time, simulated" if market_simulated() else "market time"
+    return f"{line} · {kind} {local_time(now)}"
 
 
 def market_midnight(state: dict) -> datetime:
-    """The start of the trading day in the trader's timezone, on the engine's clock (which
-    runs ahead of the wall clock on a simulated market)."""
-    now = state.get("market_time") or datetime.now(UTC)
-    local = now.astimezone()
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The start of the trading day: midnight in the dashboard's timezone on the engine's
+    market clock (ahead of the wall on a simulated market; the wall before any engine ran)."""
+    now = market_time_of(state, utcnow()) or utcnow()
+    return now.astimezone(zone()).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def pnl_today(state: dict) -> float | None:
+    """The one "today" figure of every page (data.queries.pnl_today), fees included."""
+    start = settings().broker.starting_capital
+    return read(queries.pnl_today, market_midnight(state), start)
+
+
+def today_label() -> str:
+    return f"P&L today ({quote()})"
 
 
 def replay_source(cfg: Settings) -> str:
@@ -232,9 +291,12 @@ def sidebar_status() -> None:
         venue = f"{cfg.exchange.id} testnet" if cfg.sandbox else cfg.exchange.id
         st.caption(f"Real market data from {venue}")
     st.markdown(state_line(state))
-    today = read(queries.equity_change_since, market_midnight(state))
+    today = pnl_today(state)
     if today is not None:
-        st.markdown(f"P&L today: **{today:+,.2f} {cfg.broker.quote_currency}**")
+        st.markdown(
+            f"{today_label()}: **{amount(today, True)}**",
+            help=f"Equity change since {local_time(market_midnight(state))} ({clock_note()})",
+        )
     if state["halted"]:
         st.error(f"Halted: {state['halt_reason']}")
 

@@ -32,7 +32,7 @@ from data.queries.performance import (
     profit_by_day,
     profit_by_pair,
 )
-from data.queries.portfolio import equity_change_since, equity_curve, open_positions
+from data.queries.portfolio import equity_curve, open_positions, pnl_today
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (
     command_outcome,
@@ -59,7 +59,6 @@ __all__ = [
     "decision_list",
     "engine_state",
     "equity_and_peak",
-    "equity_change_since",
     "equity_curve",
     "equity_drawdown",
     "events",
@@ -71,6 +70,7 @@ __all__ = [
     "llm_votes",
     "metrics_history",
     "open_positions",
+    "pnl_today",
     "optimize_runs",
     "optimize_trials",
     "profit_by_day",

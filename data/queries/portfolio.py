@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -46,23 +46,25 @@ def equity_curve(engine: Engine, limit: int = 5000) -> pd.DataFrame:
     return read_frame(engine, statement, ["ts", "equity", "cash"]).iloc[::-1]
 
 
-def equity_change_since(engine: Engine, since: datetime) -> float | None:
-    """Equity now less equity at `since` (the last snapshot before it, else the first after);
-    None before any snapshot."""
+def pnl_today(engine: Engine, day_start: datetime, opening_equity: float) -> float | None:
+    """Today's profit and loss, the one figure every page calls "today": equity now less
+    equity when the day began, so fees, realised and unrealised P&L all count. The day's
+    opening equity is the last snapshot before `day_start`; with none (the first day), the
+    `opening_equity` the account started with, so the first entries' fees count too. None
+    before any snapshot."""
+    day_start = day_start.astimezone(UTC)  # SQLite compares the stored UTC text, zone dropped
     with engine.connect() as conn:
         latest = conn.execute(
-            select(EquitySnapshot.equity).order_by(EquitySnapshot.id.desc()).limit(1)
+            select(EquitySnapshot.equity)
+            .order_by(EquitySnapshot.ts.desc(), EquitySnapshot.id.desc())
+            .limit(1)
         ).scalar()
         if latest is None:
             return None
-        before = conn.execute(
+        opening = conn.execute(
             select(EquitySnapshot.equity)
-            .where(EquitySnapshot.ts <= since)
-            .order_by(EquitySnapshot.ts.desc())
+            .where(EquitySnapshot.ts < day_start)
+            .order_by(EquitySnapshot.ts.desc(), EquitySnapshot.id.desc())
             .limit(1)
         ).scalar()
-        if before is None:
-            before = conn.execute(
-                select(EquitySnapshot.equity).order_by(EquitySnapshot.ts).limit(1)
-            ).scalar()
-    return float(latest - before)
+    return float(latest - (opening_equity if opening is None else opening))

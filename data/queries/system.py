@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from data.queries.frames import read_frame
@@ -45,15 +45,28 @@ def exchange_status(engine: Engine) -> dict | None:
 
 
 def latest_metrics(engine: Engine) -> dict | None:
+    """The last sample; `ts` its market time (`wall_ts` the wall's), as in every page frame."""
     with Session(engine) as session:
         metric = session.scalar(select(SystemMetric).order_by(SystemMetric.id.desc()).limit(1))
-        return metric.to_dict() if metric else None
+        values = metric.to_dict() if metric else None
+    if values:
+        wall, market = as_utc(values["ts"]), as_utc(values.pop("market_ts"))
+        values["ts"], values["wall_ts"] = market or wall, wall
+    return values
+
+
+def _market_and_wall(model, wall: str = "ts", market: str = "market_ts", prefix: str = ""):
+    """A row's market time as `<prefix>ts` (the wall's where none was known) and its wall time
+    as `<prefix>wall_ts`: pages show market time and keep the wall's beside it."""
+    wall_column = getattr(model, wall)
+    market_time = func.coalesce(getattr(model, market), wall_column)
+    return market_time.label(f"{prefix}ts"), wall_column.label(f"{prefix}wall_ts")
 
 
 def metrics_history(engine: Engine, hours: float = 6) -> pd.DataFrame:
     statement = (
         select(
-            SystemMetric.ts,
+            *_market_and_wall(SystemMetric),
             SystemMetric.cpu_percent,
             SystemMetric.cpu_temp_c,
             SystemMetric.memory_percent,
@@ -62,24 +75,35 @@ def metrics_history(engine: Engine, hours: float = 6) -> pd.DataFrame:
         .where(SystemMetric.ts >= utcnow() - timedelta(hours=hours))
         .order_by(SystemMetric.ts)
     )
-    return read_frame(engine, statement, ["ts", "cpu_percent", "cpu_temp_c"])
+    return read_frame(engine, statement, ["ts", "wall_ts", "cpu_percent", "cpu_temp_c"])
 
 
 def events(engine: Engine, limit: int = 100, min_level: str | None = None) -> pd.DataFrame:
     statement = select(Event).order_by(Event.id.desc()).limit(limit)
     if min_level == "WARNING":
         statement = statement.where(Event.level.in_(("WARNING", "ERROR", "CRITICAL")))
-    columns = ["id", "ts", "level", "source", "kind", "message", "traceback"]
-    statement = statement.with_only_columns(*[getattr(Event, c) for c in columns])
-    return read_frame(engine, statement, columns)
+    columns = ["id", "level", "source", "kind", "message", "traceback"]
+    statement = statement.with_only_columns(
+        Event.id, *_market_and_wall(Event), *[getattr(Event, c) for c in columns[1:]]
+    )
+    return read_frame(engine, statement, ["id", "ts", "wall_ts", *columns[1:]])
 
 
 def commands(engine: Engine, limit: int = 20, kinds: tuple[str, ...] = ()) -> pd.DataFrame:
-    columns = ["id", "ts", "kind", "payload", "status", "result", "done_ts"]
-    statement = select(*[getattr(Command, c) for c in columns]).order_by(Command.id.desc())
+    """Newest first; `ts`/`done_ts` in market time, `wall_ts`/`done_wall_ts` on the wall."""
+    statement = select(
+        Command.id,
+        *_market_and_wall(Command),
+        Command.kind,
+        Command.payload,
+        Command.status,
+        Command.result,
+        *_market_and_wall(Command, "done_ts", "done_market_ts", prefix="done_"),
+    ).order_by(Command.id.desc())
     if kinds:
         statement = statement.where(Command.kind.in_(kinds))
-    return read_frame(engine, statement.limit(limit), columns)
+    columns = ["id", "ts", "wall_ts", "kind", "payload", "status", "result", "done_ts"]
+    return read_frame(engine, statement.limit(limit), [*columns, "done_wall_ts"])
 
 
 def command_outcome(engine: Engine, command_id: int) -> dict | None:

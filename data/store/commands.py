@@ -8,6 +8,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.store.db import as_utc, core, transaction, utcnow
+from data.store.market_clock import market_now
 from data.store.models import Command
 
 SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live"})
@@ -25,7 +26,10 @@ def submit_command(factory: sessionmaker[Session], kind: str, payload: dict | No
     if kind not in ALL_COMMANDS:
         raise ValueError(f"unknown command {kind!r}; known: {', '.join(sorted(ALL_COMMANDS))}")
     with transaction(factory) as session:
-        command = Command(ts=utcnow(), kind=kind, payload=payload or {})
+        wall = utcnow()
+        command = Command(
+            ts=wall, market_ts=market_now(session, wall), kind=kind, payload=payload or {}
+        )
         session.add(command)
         session.flush()
         return command.id
@@ -73,6 +77,7 @@ def fail_interrupted(factory: sessionmaker[Session], claimer: str) -> list[int]:
                 "check the engine state and send it again"
             )
             command.done_ts = utcnow()
+            command.done_market_ts = market_now(session, command.done_ts)
         return [c.id for c in stuck]
 
 
@@ -90,15 +95,22 @@ def fail_pending_before(
         ]
         for command in stale:
             command.status, command.result, command.done_ts = "failed", result, utcnow()
+            command.done_market_ts = market_now(session, command.done_ts)
         return [c.id for c in stale]
 
 
 def finish_command(factory: sessionmaker[Session], command_id: int, ok: bool, result: str) -> None:
+    wall = utcnow()
     with transaction(factory) as session:
         session.execute(
             update(Command)
             .where(Command.id == command_id)
-            .values(status="done" if ok else "failed", result=result, done_ts=utcnow())
+            .values(
+                status="done" if ok else "failed",
+                result=result,
+                done_ts=wall,
+                done_market_ts=market_now(session, wall),
+            )
         )
 
 
@@ -143,6 +155,7 @@ def requeue_interrupted_kill(factory: sessionmaker[Session]) -> Command | None:
         if not (kill.status == "claimed" or interrupted):
             return None
         kill.status, kill.claimed_by, kill.done_ts = "pending", "", None
+        kill.done_market_ts = None
         kill.result = "interrupted by a supervisor restart; running it again"
         return kill
 

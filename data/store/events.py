@@ -11,6 +11,7 @@ import traceback as tb
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.store.db import transaction, utcnow
+from data.store.market_clock import market_now
 from data.store.models import Event
 
 BUSY_FLUSH_SECONDS = 20.0
@@ -27,10 +28,12 @@ def record_event(
 ) -> None:
     if exc is not None and not traceback:
         traceback = "".join(tb.format_exception(exc))
+    wall = utcnow()
     with transaction(factory) as session:
         session.add(
             Event(
-                ts=utcnow(),
+                ts=wall,
+                market_ts=market_now(session, wall),
                 level=level,
                 source=source,
                 kind=kind,

@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.store.db import transaction, utcnow
+from data.store.market_clock import market_now
 from data.store.models import SystemMetric
 
 _SENSOR_PREFERENCE = ("coretemp", "k10temp", "zenpower", "cpu_thermal", "acpitz")
@@ -55,6 +56,7 @@ def record_metrics(
 ) -> SystemMetric:
     metric = sample(worker_pid)
     with transaction(factory) as session:
+        metric.market_ts = market_now(session, metric.ts)
         session.add(metric)
         session.execute(
             delete(SystemMetric).where(

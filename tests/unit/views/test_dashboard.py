@@ -310,7 +310,7 @@ def test_an_exposed_dashboard_without_a_password_does_not_start(exposed, monkeyp
 def test_the_sidebar_shows_pnl_today_and_the_kill_switch_link(populated):
     app = open_page("views/overview.py")
     sidebar = " ".join(m.value for m in app.sidebar.markdown)
-    assert "P&L today:" in sidebar and "USDT" in sidebar
+    assert "P&L today (USDT):" in sidebar
 
 
 @pytest.mark.parametrize("page", ["views/overview.py", "views/kill_switch.py"])
