@@ -173,13 +173,28 @@ def exchange_panel() -> None:
     else:
         st.caption("No exchange error since the worker started.")
     balances, calls = st.columns(2)
+    foreign = status.get("foreign") or {}
     with balances:
         st.markdown(f"Balances ({status['balances_from']})")
         held = pd.DataFrame(sorted(status["balances"].items()), columns=["currency", "total"])
         if held.empty:
             st.caption("No balances read yet.")
         else:
-            st.dataframe(held, hide_index=True, width="stretch", key="exchange_balances")
+            # What is not VOLT's is shown apart: its equity and limits count VOLT's only.
+            held["not VOLT's"] = held["currency"].map(foreign.get("balances") or {})
+            held["dust"] = held["currency"].map(foreign.get("dust") or {})
+            held = held.fillna(0.0)
+            held["VOLT's"] = held["total"] - held["not VOLT's"] - held["dust"]
+            columns = ["currency", "total", "VOLT's", "not VOLT's", "dust"]
+            st.dataframe(held[columns], hide_index=True, width="stretch", key="exchange_balances")
+            st.caption(
+                "VOLT's equity, daily loss and drawdown count VOLT's column only; dust is what "
+                "its sales could not sell, already written off in their trades."
+            )
+        others = pd.DataFrame(foreign.get("orders") or [])
+        if not others.empty:
+            st.markdown("Open orders not VOLT's (no VOLT client order id): left alone")
+            st.dataframe(others, hide_index=True, width="stretch", key="exchange_foreign_orders")
     with calls:
         st.markdown("Latency of the last calls")
         recent = pd.DataFrame(
@@ -202,7 +217,7 @@ def command_outcomes() -> None:
     if commands.empty:
         st.caption("No commands yet.")
         return
-    ui.table(commands, ["id", "ts", "kind", "status", "result"])
+    ui.table(commands, ["id", "ts", "wall_ts", "kind", "status", "result"])
 
 
 command_outcomes()
