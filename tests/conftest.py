@@ -68,6 +68,7 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("VOLT_TEST_PG_URL") el
 # running them twice would break the suite's 10-minute budget. The store-level modules
 # (loop, journal, kill switch, commands, faults, dashboard reads) run on both.
 SQLITE_ONLY_MODULES = {
+    "test_alerts",
     "test_supervisor",
     "test_soak",
     "test_detach",
@@ -154,3 +155,13 @@ def trader_factory(store) -> Callable:
         return build_trader(settings, store[1], clock), clock
 
     return build
+
+
+@pytest.fixture
+def webhook():
+    """A loopback webhook receiver; `webhook.url()` is its Apprise json:// URL."""
+    from tests.support.webhook import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()

@@ -84,8 +84,8 @@ def kill_outcomes() -> None:
     if kills.empty:
         st.caption("The kill switch has not been used.")
         return
-    for row in ui.localise(kills, "ts").itertuples():
-        text = f"#{row.id} {row.kind} at {row.ts:%Y-%m-%d %H:%M:%S}: {row.status}"
+    for row in kills.itertuples():
+        text = f"#{row.id} {row.kind} at {ui.local_time(row.ts)}: {row.status}"
         body = row.result or "waiting for the supervisor…"
         if row.status == "failed":
             st.error(f"{text} — {body}")

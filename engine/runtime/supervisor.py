@@ -20,6 +20,7 @@ from data.store.commands import LIVE_CONFIRMATION, SUPERVISOR_COMMANDS, fail_int
 from data.store.db import utcnow
 from data.store.events import record_event
 from data.store.state import read_state, update_state
+from engine.alerts.dispatcher import AlertDispatcher
 from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.evidence_gate import warn_at_start
 from engine.runtime.home import InstanceLock, logs_dir, stop_on_signals
@@ -66,6 +67,7 @@ class Supervisor:
         self.watchdog = Watchdog(settings, factory, self.workers, self.speed, self.stop_requested)
         self.account = SupervisorAccount(settings, factory, self.speed)
         self.kill_switch = KillSwitch(factory, self.account, self.workers, self.stop_worker)
+        self.alerts = AlertDispatcher(settings, factory)  # its own thread; never blocks
         self.commands: dict[str, Handler] = {
             "start": self.start_trading,
             "stop": self.stop_trading,
@@ -93,6 +95,7 @@ class Supervisor:
         self.lock.acquire()
         try:
             self._start_up()
+            self.alerts.start()
             self.watchdog.start()
             while not self.stop_requested.is_set():
                 try:
@@ -108,6 +111,7 @@ class Supervisor:
             update_state(
                 self.factory, status="halted" if final.halted else "stopped", supervisor_pid=None
             )
+            self.alerts.stop()  # a last pass: the stop's own alerts go out too
             log.info("supervisor stopped")
             return 0
         finally:
