@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     download_arguments(download)
 
+    alert_test = commands.add_parser("alert-test", help="send one test alert to every target")
+    alert_test.add_argument("--config", help="config file (default: $VOLT_CONFIG or the default)")
     commands.add_parser("status", help="is VOLT running: pids, uptime, mode, last tick")
     stop = commands.add_parser("stop", help="stop VOLT in order; force after a timeout")
     stop.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
-        public = args.command in ("backtest", "optimize", "download", "import")
+        public = args.command in ("backtest", "optimize", "download", "import", "alert-test")
         keys = "not needed" if public else _keys_source(settings)
         if getattr(args, "supervised_setup", None):
             from engine.runtime.setup_check import check_supervised_setup
@@ -245,7 +247,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         for line in check_report(settings, make_engine()):
             print(f"volt: {line}")
+        from engine.alerts.check import alert_check_lines
+
+        for line in alert_check_lines(settings):
+            print(f"volt: {line}")
         return 0
+    if args.command == "alert-test":
+        from engine.alerts.check import alert_check_lines, send_test_alert
+
+        factory = make_session_factory(make_engine())
+        setup_logging("alerts", factory, console=False)
+        print("\n".join(f"volt: {line}" for line in alert_check_lines(settings)))
+        sent = send_test_alert(settings, factory)
+        print("\n".join(f"volt: {line}" for line in sent))
+        return 0 if sent and all(line.endswith(": delivered") for line in sent) else 1
     if args.command == "run" and not confirmed:
         print(
             f"volt: a live worker needs the typed confirmation: --confirm-live "

@@ -87,6 +87,7 @@ class ExchangeClient:
         self.monitor = ExchangeMonitor()
         self._markets_loaded = False
         self.banned_until = 0.0  # monotonic time an IP ban ends
+        self._key_refusal_told = False  # the key_refused event: once per process
 
     @property
     def label(self) -> str:
@@ -166,11 +167,15 @@ class ExchangeClient:
         return PermanentError(f"{what}: {self.id} error {name}: {detail}")
 
     def _key_refused(self, what: str, detail: str) -> PermanentError:
-        return PermanentError(
+        error = PermanentError(
             f"{what}: {self.id} refused the API key: check VOLT_API_KEY and VOLT_API_SECRET, "
             f"that the key belongs to the {self.mode} exchange, is not expired or deleted and "
             f"allows this IP ({detail})"
         )
+        if not self._key_refusal_told:  # an event (and an alert) once, not at every call
+            self._key_refusal_told = True
+            log.error("%s", error, extra={"kind": "key_refused"})
+        return error
 
     def _banned(self, what: str) -> IpBanned:
         """An IP ban (Binance: HTTP 418): honour Retry-After; every call waits until then

@@ -1,0 +1,214 @@
+"""The supervisor's alert dispatcher: a thread that follows the store by id (events, closed
+trades, protection locks) and the engine's halt, and hands the kinds switched on to the
+sender. It starts at the rows that exist: history is never re-sent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from config.alerts import alert_urls, mask_url
+from data.store.models import Event, ProtectionLock, Trade
+from data.store.state import read_state
+from engine.alerts import messages
+from engine.alerts.messages import Alert, EventRow, LockRow, TradeRow
+from engine.alerts.sender import AlertSender
+from engine.alerts.summary import SummarySchedule, market_now, read_day_summary, summary_zone
+
+log = logging.getLogger("volt.alerts")
+POLL_SECONDS = 1.0
+BATCH = 500  # rows read per table per pass
+CLOSE_SECONDS = 10.0  # at shutdown, how long queued alerts may take to go out
+
+
+class AlertDispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        sender: AlertSender | None = None,
+        urls: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.alerts = settings.alerts
+        self.factory = factory
+        self.urls = alert_urls(self.alerts) if urls is None else urls
+        self.sender = sender or AlertSender(self.urls, factory)
+        self.kinds = frozenset(self.alerts.kinds_on())
+        zone_name = getattr(settings.dashboard, "timezone", "UTC")
+        self.zone_name = zone_name
+        self.schedule = SummarySchedule(self.alerts.daily_summary_hour, summary_zone(zone_name))
+        self.cursors = {"events": 0, "trades": 0, "locks": 0}
+        self.halted: bool | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls and self.kinds)
+
+    def describe(self) -> str:
+        if not self.urls:
+            return "alerts: none (no [alerts] urls nor VOLT_ALERT_URLS)"
+        shown = ", ".join(mask_url(url) for url in self.urls)
+        return f"alerts: {', '.join(sorted(self.kinds)) or 'every kind off'} to {shown}"
+
+    def start(self) -> None:
+        """From the rows that exist now on; nothing is sent when no target or kind is set."""
+        log.info(self.describe(), extra={"kind": "alerts"})
+        if not self.enabled:
+            return
+        self.sender.start()
+        self._thread.start()
+
+    def stop(self, timeout: float = CLOSE_SECONDS) -> None:
+        """A last pass, then what is queued goes out (for at most `timeout` seconds)."""
+        if not self._thread.is_alive():
+            return
+        self._stop.set()
+        self._thread.join(timeout)
+        if self.halted is not None:  # primed: a last pass sends only what is new
+            self._safely(self.poll_once)
+        if not self.sender.close(timeout):
+            log.warning("alerts: some were still unsent at shutdown", extra={"kind": "alerts"})
+
+    def prime(self) -> None:
+        with self.factory() as session:
+            for name, column in (
+                ("events", Event.id),
+                ("trades", Trade.id),
+                ("locks", ProtectionLock.id),
+            ):
+                self.cursors[name] = session.scalar(select(func.max(column))) or 0
+        self.halted = read_state(self.factory).halted
+        self.schedule.due(market_now(self.factory))
+
+    def _run(self) -> None:
+        primed = False
+        while not primed and not self._stop.is_set():
+            try:
+                self.prime()
+                primed = True
+            except Exception:
+                log.exception("alerts: could not read the store; retrying")
+                self._stop.wait(POLL_SECONDS)
+        while not self._stop.wait(POLL_SECONDS):
+            self._safely(self.poll_once)
+
+    def _safely(self, work: Callable[[], None]) -> None:
+        # A locked database or a bad row must not end the alerts, nor reach trading.
+        try:
+            work()
+        except Exception:
+            log.exception("alerts: a pass failed; trying again", extra={"skip_events": True})
+
+    def poll_once(self) -> None:
+        """One pass: every new row of each table, the halt, the daily summary."""
+        for alert in [
+            *self._halt(),
+            *self._events(),
+            *self._stop_losses(),
+            *self._protections(),
+            *self._summary(),
+        ]:
+            if alert.kind in self.kinds:
+                self.sender.send(alert)
+
+    def _halt(self) -> list[Alert]:
+        state = read_state(self.factory)
+        was, self.halted = self.halted, bool(state.halted)
+        return [messages.halted(state.halt_reason or "")] if self.halted and was is False else []
+
+    def _events(self) -> list[Alert]:
+        with self.factory() as session:
+            rows = session.execute(
+                select(
+                    Event.id, Event.level, Event.source, Event.kind, Event.message, Event.traceback
+                )
+                .where(Event.id > self.cursors["events"])
+                .order_by(Event.id)
+                .limit(BATCH)
+            ).all()
+        if rows:
+            self.cursors["events"] = rows[-1].id
+        found = []
+        for row in rows:
+            event = EventRow(*row)
+            last = self._last_worker_error(event.id) if messages.is_crash_loop(event) else None
+            found.append(messages.from_event(event, last))
+        return [alert for alert in found if alert is not None]
+
+    def _last_worker_error(self, before: int) -> EventRow | None:
+        """The error a crash loop's last worker logged before dying (its own event)."""
+        with self.factory() as session:
+            row = session.execute(
+                select(
+                    Event.id, Event.level, Event.source, Event.kind, Event.message, Event.traceback
+                )
+                .where(
+                    Event.id < before,
+                    Event.source == "worker",
+                    Event.level.in_(("ERROR", "CRITICAL")),
+                )
+                .order_by(Event.id.desc())
+                .limit(1)
+            ).first()
+        return EventRow(*row) if row else None
+
+    def _stop_losses(self) -> list[Alert]:
+        with self.factory() as session:
+            rows = session.execute(
+                select(
+                    Trade.id,
+                    Trade.pair,
+                    Trade.amount,
+                    Trade.entry_price,
+                    Trade.exit_price,
+                    Trade.pnl,
+                    Trade.pnl_pct,
+                    Trade.exit_reason,
+                )
+                .where(Trade.id > self.cursors["trades"])
+                .order_by(Trade.id)
+                .limit(BATCH)
+            ).all()
+        if rows:
+            self.cursors["trades"] = rows[-1].id
+        quote = self.settings.broker.quote_currency
+        found = (messages.from_stop_loss(TradeRow(*row), quote) for row in rows)
+        return [alert for alert in found if alert is not None]
+
+    def _protections(self) -> list[Alert]:
+        with self.factory() as session:
+            rows = session.execute(
+                select(
+                    ProtectionLock.id,
+                    ProtectionLock.protection,
+                    ProtectionLock.pair,
+                    ProtectionLock.reason,
+                    ProtectionLock.clears,
+                )
+                .where(ProtectionLock.id > self.cursors["locks"])
+                .order_by(ProtectionLock.id)
+                .limit(BATCH)
+            ).all()
+        if rows:
+            self.cursors["locks"] = rows[-1].id
+        found = (messages.from_protection(LockRow(*row)) for row in rows)
+        return [alert for alert in found if alert is not None]
+
+    def _summary(self) -> list[Alert]:
+        if "daily_summary" not in self.kinds:
+            return []
+        day = self.schedule.due(market_now(self.factory))
+        if day is None:
+            return []
+        figures = read_day_summary(
+            self.factory, self.settings, day, self.schedule.zone, self.zone_name
+        )
+        return [messages.daily_summary(figures, self.settings.broker.quote_currency)]

@@ -1,0 +1,107 @@
+"""The daily summary: when it is due (once per market day, at an hour of the market clock in
+the dashboard's timezone) and the day's figures, counted as the pages count "today"."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from data.store.db import as_utc
+from data.store.models import EquitySnapshot, Position, Trade
+from data.store.state import read_state
+from engine.alerts.messages import DaySummary
+
+
+def summary_zone(name: str) -> tzinfo:
+    """dashboard.timezone as a zone: "local" is the computer's."""
+    if name == "UTC":
+        return UTC
+    if name == "local":
+        return datetime.now().astimezone().tzinfo or UTC
+    return ZoneInfo(name)
+
+
+def summary_due(market_now: datetime, hour: int, zone: tzinfo) -> date | None:
+    """The market day whose summary is due at `market_now`: today once its hour has come."""
+    local = market_now.astimezone(zone)
+    return local.date() if local.hour >= hour else None
+
+
+class SummarySchedule:
+    """Once per market day. The day the market clock is first seen on is summarised only if
+    its hour is still to come: a supervisor restarted after the hour would send it twice."""
+
+    def __init__(self, hour: int, zone: tzinfo) -> None:
+        self.hour, self.zone = hour, zone
+        self.last_day: date | None = None
+        self._seen = False
+
+    def due(self, market_now: datetime | None) -> date | None:
+        if market_now is None:
+            return None
+        day = summary_due(market_now, self.hour, self.zone)
+        if not self._seen:
+            self._seen, self.last_day = True, day
+            return None
+        if day is None or (self.last_day is not None and day <= self.last_day):
+            return None
+        self.last_day = day
+        return day
+
+
+def day_start(day: date, zone: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def read_day_summary(
+    factory: sessionmaker[Session], settings: Settings, day: date, zone: tzinfo, zone_name: str
+) -> DaySummary:
+    """The day's figures: P&L is equity now less equity when the day began (the last
+    snapshot before it; on the first day the starting capital), as the pages show it."""
+    start = day_start(day, zone)
+    end = start + timedelta(days=1)
+    state = read_state(factory)
+    with factory() as session:
+        latest = session.scalar(
+            select(EquitySnapshot.equity).order_by(EquitySnapshot.ts.desc()).limit(1)
+        )
+        opening = session.scalar(
+            select(EquitySnapshot.equity)
+            .where(EquitySnapshot.ts < start)
+            .order_by(EquitySnapshot.ts.desc())
+            .limit(1)
+        )
+        closed = session.execute(
+            select(func.count(), func.coalesce(func.sum(Trade.pnl), 0.0)).where(
+                Trade.exit_ts >= start, Trade.exit_ts < end
+            )
+        ).one()
+        wins = session.scalar(
+            select(func.count()).where(Trade.exit_ts >= start, Trade.exit_ts < end, Trade.pnl > 0)
+        )
+        held = list(session.scalars(select(Position.pair).order_by(Position.pair)))
+    if opening is None:
+        opening = settings.broker.starting_capital
+    return DaySummary(
+        day=day,
+        zone=zone_name,
+        equity=latest,
+        day_pnl=None if latest is None else float(latest - opening),
+        realised=float(closed[1]),
+        trades=int(closed[0]),
+        wins=int(wins or 0),
+        open_positions=held,
+        halted=bool(state.halted),
+        halt_reason=state.halt_reason or "",
+        status=state.status or "",
+    )
+
+
+def market_now(factory: sessionmaker[Session]) -> datetime | None:
+    """The engine's market clock, as its worker last wrote it."""
+    stamp = read_state(factory).market_time
+    return as_utc(stamp) if stamp else None
