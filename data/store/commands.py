@@ -11,8 +11,9 @@ from data.store.db import as_utc, core, transaction, utcnow
 from data.store.market_clock import market_now
 from data.store.models import Command
 
-SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live"})
+SUPERVISOR_COMMANDS = frozenset({"start", "stop", "kill", "rearm", "confirm_live", "reset_paper"})
 LIVE_CONFIRMATION = "LIVE"  # the word a person types to let VOLT trade real money
+RESET_CONFIRMATION = "RESET"  # the word a person types to start a fresh paper account
 WORKER_COMMANDS = frozenset({"pause", "resume", "close_position"})
 # Run by a `python -m engine backtest --command ID` process of its own, never by the worker.
 BACKTEST_COMMANDS = frozenset({"backtest"})

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 
+from data.store.account_resets import AccountReset
 from data.store.db import as_utc, core
 from data.store.models import EquitySnapshot, ProtectionLock
 
@@ -25,6 +26,8 @@ class PeakMark:
 _RESET = select(func.max(ProtectionLock.until)).where(
     ProtectionLock.protection == "max_drawdown", ProtectionLock.until <= bindparam("now")
 )
+# The newest, whatever the clock says: a replay started earlier must not revive the old account.
+_ACCOUNT_RESET = select(func.max(AccountReset.ts))
 
 
 def _peak_statement(from_reset: bool, from_mark: bool):
@@ -39,10 +42,19 @@ def _peak_statement(from_reset: bool, from_mark: bool):
 _PEAK = {(r, m): _peak_statement(r, m) for r in (False, True) for m in (False, True)}
 
 
+def account_reset(db) -> datetime | None:
+    """When the paper account was last reset to its starting capital (market time): the
+    risk limits measure from then. `db` is a Session or a Connection."""
+    return as_utc(core(db).scalar(_ACCOUNT_RESET))
+
+
 def drawdown_reset(db, now: datetime) -> datetime | None:
-    """When the last drawdown pause ended: the peak is measured afresh from then, or the
-    pause would return at once. `db` is a Session or a Connection."""
-    return as_utc(core(db).scalar(_RESET, {"now": now}))
+    """When the last drawdown pause ended or the paper account was reset, whichever is
+    later: the peak is measured afresh from then, or the pause would return at once and a
+    new account would inherit the old one's peak. `db` is a Session or a Connection."""
+    conn = core(db)
+    times = (as_utc(conn.scalar(_RESET, {"now": now})), account_reset(conn))
+    return max((t for t in times if t is not None), default=None)
 
 
 def peak_mark(db, now: datetime, stored: PeakMark | None = None) -> PeakMark:

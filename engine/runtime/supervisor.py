@@ -27,6 +27,7 @@ from engine.runtime.home import InstanceLock, logs_dir, stop_on_signals
 from engine.runtime.kill_switch import KillSwitch
 from engine.runtime.live_confirmation import LiveConfirmation
 from engine.runtime.metrics import record_metrics
+from engine.runtime.paper_reset import PaperReset
 from engine.runtime.setup_check import trading_setup
 from engine.runtime.sleep_inhibitor import SleepInhibitor
 from engine.runtime.supervisor_account import SupervisorAccount
@@ -68,12 +69,14 @@ class Supervisor:
         self.account = SupervisorAccount(settings, factory, self.speed)
         self.kill_switch = KillSwitch(factory, self.account, self.workers, self.stop_worker)
         self.alerts = AlertDispatcher(settings, factory)  # its own thread; never blocks
+        self.paper_reset = PaperReset(settings, factory, lambda: self.worker is not None)
         self.commands: dict[str, Handler] = {
             "start": self.start_trading,
             "stop": self.stop_trading,
             "kill": self.kill_switch.press,
             "rearm": self.rearm,
             "confirm_live": self.live.confirm,
+            "reset_paper": self.paper_reset.reset,
             # Taken only while no worker runs: nobody else would close the position.
             "close_position": self.account.close_position,
         }

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.store.commands import kill_in_force_id
 from data.store.db import as_utc, core, transaction
-from data.store.equity_peak import peak_mark, stored_peak
+from data.store.equity_peak import account_reset, peak_mark, stored_peak
 from data.store.models import (
     EngineState,
     EquitySnapshot,
@@ -144,7 +144,12 @@ def _day_start_equity(
     midnight = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
     if known is not None and midnight in known:
         return known[midnight]
-    found = _stored_day_start(session, midnight)
+    # A paper account reset today starts the day afresh at the new capital.
+    reset = account_reset(session)
+    if reset is not None and reset >= midnight:
+        found = _first_equity_from(session, reset)
+    else:
+        found = _stored_day_start(session, midnight)
     if found is None:
         return equity
     if known is not None:
@@ -162,9 +167,13 @@ def _stored_day_start(session: Session, midnight: datetime) -> float | None:
     )
     if before is not None:
         return before
+    return _first_equity_from(session, midnight)
+
+
+def _first_equity_from(session: Session, since: datetime) -> float | None:
     return session.scalar(
         select(EquitySnapshot.equity)
-        .where(EquitySnapshot.ts >= midnight)
+        .where(EquitySnapshot.ts >= since)
         .order_by(EquitySnapshot.ts)
         .limit(1)
     )

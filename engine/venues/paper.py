@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, bindparam, insert, select, update
+from sqlalchemy import Float, Integer, String, bindparam, delete, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from data.store.db import as_utc, make_session_factory, transaction, volt_home
@@ -93,6 +93,18 @@ def paper_fill(
     """Fill price (moved against you by slippage) and fee; backtests share this arithmetic."""
     fill_price = price * (1 + slippage_rate if side == "buy" else 1 - slippage_rate)
     return fill_price, amount * fill_price * fee_rate
+
+
+def reset_balances(
+    factory: sessionmaker[Session], quote_currency: str, capital: float
+) -> dict[str, float]:
+    """A fresh paper account: `capital` in the quote currency and no coins. Its past orders
+    are kept, as an exchange keeps a closed account's history. Returns the old balances."""
+    with transaction(factory) as session:
+        old = {b.currency: b.total for b in session.scalars(select(PaperBalance))}
+        session.execute(delete(PaperBalance))
+        session.add(PaperBalance(currency=quote_currency, total=capital))
+    return old
 
 
 # Prebuilt: read every tick, or on every order.
