@@ -1,11 +1,13 @@
 """ "Today" is one figure on every page: equity now less equity when the market day began,
 so realised and unrealised P&L and fees all count, across a midnight of the market clock."""
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pytest import approx
 
 from data import queries
+from data.store.account_resets import AccountReset
+from data.store.db import transaction
 from tests.support.seeded_dashboard import (
     MARKET_DAY,
     SNAPSHOTS,
@@ -49,3 +51,20 @@ def test_on_day_one_the_first_entries_fees_count(store):
 def test_no_snapshot_no_figure(store):
     engine, _ = store
     assert queries.pnl_today(engine, MARKET_DAY.replace(tzinfo=ZONE), STARTING_CAPITAL) is None
+
+
+def test_a_paper_reset_today_opens_the_day_at_the_new_capital(store):
+    engine, factory = store
+    seeded = seed_market_midnight(factory)
+    with transaction(factory) as session:
+        session.add(
+            AccountReset(
+                ts=seeded.day_start + timedelta(minutes=12),
+                wall_ts=datetime.now(UTC),
+                capital=STARTING_CAPITAL,
+                previous_equity=10_001.75,
+                quote_currency="USDT",
+            )
+        )
+    today = queries.pnl_today(engine, seeded.day_start, STARTING_CAPITAL)
+    assert today == approx(9_987.40 - STARTING_CAPITAL)
