@@ -142,10 +142,11 @@ def holdings_mismatches(
         if expected - tolerance <= held <= most or (held > expected and not surplus):
             continue
         if held > expected and not broker.exclusive_account:
+            other = held - expected - dust.get(pair, 0.0)
             findings.append(
                 f"{base}: the {broker.name} account holds {held:.8g}, VOLT's open positions "
-                f"{expected:.8g}; the other {held - expected:.8g} is not VOLT's: reported, "
-                "not adopted"
+                f"{expected:.8g}; the other {other:.8g} (beyond dust VOLT wrote off) is not "
+                "VOLT's: reported, not adopted"
             )
         else:
             findings.append(

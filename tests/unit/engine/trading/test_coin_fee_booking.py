@@ -12,7 +12,9 @@ from sqlalchemy import select
 from data.store.db import transaction
 from data.store.models import Position, Trade
 from engine.trading import book
+from engine.trading.account import Account
 from engine.trading.execution import record_fill
+from engine.trading.reconcile import holdings_mismatches
 from engine.venues.broker import BrokerFill
 from engine.venues.ccxt.fills import net_of_fees
 
@@ -129,3 +131,26 @@ def test_own_cash_is_capped_by_the_quote_the_account_really_holds(store):
         assert book.own_cash(session, account, {}) == 400.0
         account.held = {}
         assert book.own_cash(session, account, {}) == 0.0
+
+
+@dataclass
+class SharedExchange(SharedAccount):
+    """The same account as reconciliation reads it: sales below 0.00001 BTC are refused."""
+
+    name: str = "binance"
+
+    def dust(self, pair, price=None) -> float:
+        return 0.00001
+
+
+def test_reconciliation_expects_the_dust_written_off_and_reports_only_the_owners_coins(store):
+    with transaction(store[1]) as session:
+        for n in (1, 2, 3):  # 3 x 0.00000834 BTC left: more than one unsellable rest
+            coin_fee_buy(session, cid=f"volt-b{n}")
+            sell(session, f"volt-s{n}", 0.00165, 61_000.0, DUST_AT_61000, minutes=30 * n)
+    exchange = SharedExchange({"USDT": 1_000.0, "BTC": 3 * 0.00000834})
+    account = Account(store[1], None, None, exchange, None)
+    assert holdings_mismatches(account, pairs=["BTC/USDT"]) == []
+    exchange.held["BTC"] += 0.002  # the owner buys some
+    (finding,) = holdings_mismatches(account, pairs=["BTC/USDT"])
+    assert "the other 0.002 (beyond dust VOLT wrote off) is not VOLT's" in finding
