@@ -68,8 +68,8 @@ with st.form("backtest_form"):
         key="backtest_pairs",
     )
     first, last = st.columns(2)
-    start = first.date_input("From", value=date(2026, 1, 15), key="backtest_from")
-    end = last.date_input("To", value=date(2026, 2, 15), key="backtest_to")
+    start = first.date_input("From (UTC day)", value=date(2026, 1, 15), key="backtest_from")
+    end = last.date_input("To (UTC day)", value=date(2026, 2, 15), key="backtest_to")
     label = st.text_input("Label (optional)", key="backtest_label")
     submitted = st.form_submit_button("Run backtest", type="primary")
 
@@ -201,7 +201,7 @@ if not yearly:
     )
 
 curve = queries.backtest_curve(ui.store()[0], names[shown])
-times = pd.to_datetime(curve.get("ts", []), utc=True)
+times = pd.to_datetime(curve.get("ts", []), utc=True).tz_convert(ui.zone())
 figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3])
 lines = {"Equity": curve.get("equity", []), "Buy & hold": curve.get("buy_and_hold", [])}
 if curve.get("configured"):
@@ -222,6 +222,7 @@ for name, values in lines.items():
 figure.update_layout(
     height=420, margin=dict(l=10, r=10, t=30, b=10), title="Equity curve and drawdown [%]"
 )
+figure.update_xaxes(title_text=f"Candle time ({ui.zone_name()})", row=2, col=1)
 st.plotly_chart(figure, width="stretch", key="backtest_equity")
 
 pairs = report.get("pairs") or {}

@@ -83,10 +83,12 @@ def start_form(cfg: Settings) -> None:
         )
         first, last = st.columns(2)
         start = first.date_input(
-            "From (empty: the data's first candle)", value=None, key="optimize_from"
+            "From, UTC day (empty: the data's first candle)", value=None, key="optimize_from"
         )
         end = last.date_input(
-            "To (empty: its last; a synthetic market: 30 days)", value=None, key="optimize_to"
+            "To, UTC day (empty: its last; a synthetic market: 30 days)",
+            value=None,
+            key="optimize_to",
         )
         cols = st.columns(3)
         trials = cols[0].number_input(
