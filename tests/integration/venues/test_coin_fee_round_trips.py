@@ -148,13 +148,14 @@ def test_a_testnet_run_with_coin_fees_books_one_trade_per_round_trip(worker, fak
     assert foreign["balances"]["USDT"] == pytest.approx(2_000.0)  # 5000 in, 3000 spent
     assert {o["id"] for o in foreign["orders"]} == {"web_by_hand", "web_dip_buy"}
     assert set(foreign["dust"]) == {"BTC", "ETH"}
-    print_round_trip(trades[0])
+    for trade in trades:
+        print_round_trip(trade)
 
 
 def print_round_trip(trade):
-    """What the trades table shows for one round trip (seen with pytest -s)."""
+    """What the trades table shows for a round trip (seen with pytest -s)."""
     print(
-        f"\n{trade.pair} amount {trade.amount:.8g} entry {trade.entry_price:g} exit "
+        f"{trade.pair} amount {trade.amount:.8g} entry {trade.entry_price:g} exit "
         f"{trade.exit_price:g} fees {trade.fees:.4f} pnl {trade.pnl:+.4f} "
         f"({trade.pnl_pct:+.3%}) dust {trade.dust:.8g} reason {trade.exit_reason}"
     )
