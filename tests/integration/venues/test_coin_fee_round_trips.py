@@ -159,3 +159,17 @@ def print_round_trip(trade):
         f"{trade.exit_price:g} fees {trade.fees:.4f} pnl {trade.pnl:+.4f} "
         f"({trade.pnl_pct:+.3%}) dust {trade.dust:.8g} reason {trade.exit_reason}"
     )
+
+
+def test_with_the_fee_paid_in_bnb_the_whole_purchase_is_sold_and_no_dust_is_left(
+    worker, fake, store
+):
+    fake.fee_in = "BNB"  # the account pays its fees in BNB: the coin bought arrives whole
+    fake.fund("BNB", "1")
+    trip(worker, fake, 0, "BTC/USDT", 60_000.0, 61_500.0)
+    with store[1]() as session:
+        (trade,) = session.scalars(select(Trade)).all()
+    assert trade.amount == 0.01666 and trade.dust == 0.0
+    assert fake.balances["BTC"][0] == 0
+    assert fake.balances["BNB"][0] < 1  # the fees went there, estimated in USDT by VOLT
+    assert trade.fees == pytest.approx(0.01666 * (60_000.0 + 61_500.0) * 0.001)
