@@ -115,14 +115,14 @@ class AlertSender:
                 timeout=SEND_TIMEOUT_SECONDS,
             )
         except Exception as exc:
-            why = f"{type(exc).__name__}: {exc}"
+            why = hide_urls(f"{type(exc).__name__}: {exc}", self.urls)
             self._record(Delivery(alert, target.shown, False, why))
             self._warn(f"alert {alert.kind} to {target.shown} failed: {why}", exc)
             return
         if result:
             self._record(Delivery(alert, target.shown, True))
             return
-        why = "; ".join(said) or "the service refused it"
+        why = hide_urls("; ".join(said) or "the service refused it", self.urls)
         self._record(Delivery(alert, target.shown, False, why))
         self._warn(f"alert {alert.kind} to {target.shown} was not delivered: {why}")
 
