@@ -3,10 +3,13 @@
 import plotly.graph_objects as go
 import streamlit as st
 
+from config.alerts import alert_urls, mask_url
 from data import queries
 from views import ui
 
 st.title("System")
+_alert_targets = ", ".join(mask_url(url) for url in alert_urls(ui.settings().alerts))
+st.caption(f"Alerts to {_alert_targets}" if _alert_targets else "Alerts: none set (README: Alerts)")
 
 
 @st.fragment(run_every=ui.refresh_every())
