@@ -6,9 +6,10 @@ import streamlit as st
 
 from data import queries
 from data.stats.scorecard import agent_records
-from views import ui
+from views import decision_view, ui
 
 OUTCOMES = ["PENDING", "WIN", "LOSS", "STOPPED", "EXPIRED", "not executed"]
+METRIC_WIDTH = 190  # px: "llama3.2:3b" whole
 
 st.title("Agents")
 cfg = ui.settings()
@@ -39,21 +40,24 @@ def llm_panel(state: dict) -> None:
                 f"{cfg.agents.llm.model}`) and give `llm` a weight in `[agents.weights]`."
             )
         return
-    cols = st.columns(4)
+    # Fixed-width metrics in a row that wraps: at 800 px four columns would cut the values.
+    row = st.container(horizontal=True)
     reachable = status.get("reachable")
-    cols[0].metric(
-        "Ollama", "online" if reachable else "offline" if reachable is False else "not checked"
+    row.metric(
+        "Ollama",
+        "online" if reachable else "offline" if reachable is False else "not checked",
+        width=METRIC_WIDTH,
     )
-    cols[1].metric("Model", status.get("model") or "—")
+    row.metric("Model", status.get("model") or "—", width=METRIC_WIDTH)
     # From the stored votes, so the figures survive worker restarts.
     votes = ui.read(queries.llm_votes)
     latencies = [
         d.get("latency_ms") for d in votes["data"] if isinstance(d, dict) and d.get("latency_ms")
     ]
     latency = float(pd.Series(latencies).median()) if latencies else None
-    cols[2].metric("Median latency", f"{latency / 1000:.1f} s" if latency else "—")
+    row.metric("Median latency", f"{latency / 1000:.1f} s" if latency else "—", width=METRIC_WIDTH)
     rate = (votes["source"] == "abstain").mean() if not votes.empty else None
-    cols[3].metric("Abstain rate", f"{rate:.0%}" if rate is not None else "—")
+    row.metric("Abstain rate", f"{rate:.0%}" if rate is not None else "—", width=METRIC_WIDTH)
     if not votes.empty:
         st.caption(f"Latency and abstain rate over its last {len(votes)} votes.")
     if status.get("offline_reason"):
@@ -155,7 +159,7 @@ def timeline() -> None:
         key: None if value == "all" else value
         for key, value in dict(pair=pair, agent=agent, action=action, outcome=outcome).items()
     }
-    rows = ui.read(queries.agent_timeline, **chosen)
+    rows = ui.read(queries.decision_list, **chosen)
     if rows.empty:
         st.info(
             "No decisions match. The engine decides once per closed candle for every pair; "
@@ -163,30 +167,17 @@ def timeline() -> None:
         )
         return
     rows["outcome"] = rows["outcome"].fillna(rows["executed"].map({True: "", False: "—"}))
-    ui.table(
-        rows,
-        [
-            "candle_ts",
-            "pair",
-            "action",
-            "score",
-            "threshold",
-            "regime",
-            "outcome",
-            "pnl",
-            "agent",
-            "vote",
-            "confidence",
-            "weight",
-            "source",
-            "rationale",
-            "result",
-        ],
-        key="agents_timeline",
-    )
-    audited = rows[rows["audit"].fillna("") != ""].drop_duplicates("decision_id")
+    columns = ["candle_ts", "pair", "action", "score", "threshold", "regime", "outcome", "pnl"]
+    if chosen["agent"]:
+        columns += ["vote", "confidence", "rationale"]
+    else:
+        columns += decision_view.vote_columns(rows)
+    st.caption("Click a decision to read every vote in full, the arithmetic and risk's verdict.")
+    picked = decision_view.pick_decision(rows, [*columns, "result"], key="agents_timeline")
+    audited = rows[rows["audit"].fillna("") != ""]
     for _, row in audited.iterrows():
         st.warning(f"Auditor on decision #{row['decision_id']} ({row['pair']}): {row['audit']}")
+    decision_view.show_decision(picked)
 
 
 @st.fragment(run_every=ui.refresh_every())

@@ -1,4 +1,4 @@
-"""Market: candles with indicators and trade markers, and each decision with its votes."""
+"""Market: candles with indicators and trade markers, and each decision with its votes in full."""
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -6,9 +6,10 @@ from plotly.subplots import make_subplots
 
 from data import queries
 from data.market.indicators import add_indicators
-from views import ui
+from views import decision_view, ui
 
 BARS_SHOWN = 300  # candlesticks are not WebGL; keep the chart light
+DECISIONS_SHOWN = 30
 
 st.title("Market")
 cfg = ui.settings()
@@ -90,12 +91,13 @@ def price_chart(candles, markers) -> go.Figure:
         figure.add_hline(y=level, line_dash="dot", row=2, col=1)
     figure.update_layout(
         height=560,
-        margin=dict(l=10, r=10, t=10, b=10),
+        margin=dict(l=10, r=10, t=30, b=10),
         xaxis_rangeslider_visible=False,
-        legend=dict(orientation="h"),
+        # Above the chart: below, it would sit on the time axis' title.
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0),
     )
-    return figure
     figure.update_xaxes(title_text=ui.time_label("Market time"), row=2, col=1)
+    return figure
 
 
 @st.fragment(run_every=ui.refresh_every())
@@ -103,33 +105,20 @@ def market_panel() -> None:
     candles = ui.read(queries.candles, pair, BARS_SHOWN)
     if candles.empty:
         st.info(f"No candles for {pair} yet. They appear after the engine's first tick.")
-        return
-    markers = ui.read(queries.trade_markers, pair, candles.index[0].to_pydatetime())
-    st.plotly_chart(price_chart(candles, markers), width="stretch", key="price_chart")
+    else:
+        markers = ui.read(queries.trade_markers, pair, candles.index[0].to_pydatetime())
+        st.plotly_chart(price_chart(candles, markers), width="stretch", key="price_chart")
 
     st.subheader("Decisions and the reasoning behind each vote")
-    decisions = ui.read(queries.agent_timeline, pair=pair, limit=30)
+    decisions = ui.read(queries.decision_list, pair=pair, limit=DECISIONS_SHOWN)
     if decisions.empty:
         st.caption("No decisions yet for this pair.")
         return
-    ui.table(
-        decisions,
-        [
-            "candle_ts",
-            "action",
-            "score",
-            "threshold",
-            "regime",
-            "result",
-            "agent",
-            "vote",
-            "confidence",
-            "weight",
-            "source",
-            "rationale",
-        ],
-        key="decisions_table",
-    )
+    st.caption("Click a decision to read every vote in full, the arithmetic and risk's verdict.")
+    columns = ["candle_ts", "action", "score", "threshold", "regime"]
+    columns += [*decision_view.vote_columns(decisions), "result"]
+    chosen = decision_view.pick_decision(decisions, columns, key="decisions_table")
+    decision_view.show_decision(chosen)
 
 
 market_panel()

@@ -137,11 +137,27 @@ _TIMES = {"ts", "entry_ts", "exit_ts", "candle_ts", "done_ts"}
 _WALL_TIMES = {"wall_ts": "Wall time", "done_wall_ts": "Done, wall time"}
 
 
-def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> None:
-    """A dataframe with trader-readable headers, money to the cent and local times."""
+# Sentences: a wide column, and rows tall enough that Streamlit wraps them (it wraps text
+# only in rows taller than 4rem); the decision view shows a decision's text whole.
+_LONG_TEXT = {"rationale", "reason", "result", "message", "clears", "question", "audit"}
+_SHORT_TEXT = {"exit_reason"}  # a word or two: never cut to "take_pr…"
+WRAPPED_ROW_HEIGHT = 78  # px: three lines of text
+
+
+def table(
+    frame: pd.DataFrame,
+    columns: list[str],
+    key: str | None = None,
+    on_select=None,
+    wrap: bool | None = None,
+) -> None:
+    """A dataframe with trader-readable headers, money to the cent and local times; long
+    text wraps (`wrap=False`: one line a row, where the whole text is shown elsewhere).
+    `on_select`: a callback when the trader picks a row (one at a time)."""
     config = {}
     for column in columns:
         label = _LABELS.get(column) or column.replace("_", " ").capitalize()
+        label = label.replace("Llm", "LLM")
         if column in _MONEY:
             config[column] = st.column_config.NumberColumn(f"{label} ({quote()})", format="%.2f")
         elif column in _PRICES:
@@ -159,14 +175,23 @@ def table(frame: pd.DataFrame, columns: list[str], key: str | None = None) -> No
             config[column] = st.column_config.DatetimeColumn(
                 f"{_WALL_TIMES[column]} ({zone_name()})", format="YYYY-MM-DD HH:mm:ss"
             )
+        elif column in _LONG_TEXT:
+            config[column] = st.column_config.TextColumn(label, width="large")
+        elif column in _SHORT_TEXT:
+            config[column] = st.column_config.TextColumn(label, width="medium")
         else:
             config[column] = st.column_config.Column(label)
+    wraps = bool(_LONG_TEXT & set(columns)) if wrap is None else wrap
+    selection = {"on_select": on_select, "selection_mode": "single-row"} if on_select else {}
     st.dataframe(
         localise(frame, *((_TIMES | set(_WALL_TIMES)) & set(columns)))[columns],
         column_config=config,
         hide_index=True,
         width="stretch",
         key=key,
+        row_height=WRAPPED_ROW_HEIGHT if wraps else None,
+        placeholder="—",
+        **selection,
     )
 
 

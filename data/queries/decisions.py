@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 from sqlalchemy import Engine, select
 
@@ -251,32 +249,22 @@ def decision_detail(engine: Engine, decision_id: int) -> dict | None:
     }
 
 
-@dataclass(frozen=True)
-class Tally:
-    """`agents.consensus.weigh_votes` redone from stored votes, term by term."""
-
-    terms: pd.DataFrame  # agent, action, sign, confidence, weight, counted, contribution
-    weighted_sum: float
-    total_weight: float
-    score: float
-    threshold: float
-    action: str
-
-    @property
-    def why(self) -> str:
-        if self.total_weight == 0:
-            return f"no vote counted (all abstained or unweighted): score 0, so {self.action}"
-        if self.action == Action.BUY:
-            return f"score {self.score:+.4f} reached +{self.threshold:g}: BUY"
-        if self.action == Action.SELL:
-            return f"score {self.score:+.4f} reached -{self.threshold:g}: SELL"
-        return f"score {self.score:+.4f} stayed inside ±{self.threshold:g}: HOLD"
+def _why(action: str, score: float, threshold: float, total_weight: float) -> str:
+    if total_weight == 0:
+        return f"no vote counted (all abstained or unweighted): score 0, so {action}"
+    if action == Action.BUY:
+        return f"score {score:+.4f} reached +{threshold:g}: BUY"
+    if action == Action.SELL:
+        return f"score {score:+.4f} reached -{threshold:g}: SELL"
+    return f"score {score:+.4f} stayed inside ±{threshold:g}: HOLD"
 
 
-def consensus_tally(votes: pd.DataFrame, threshold: float) -> Tally:
-    """The score as the consensus computed it: a vote counts when it did not abstain and
-    had a weight (the stored weight is 0 otherwise); score = sum(weight x sign x
-    confidence) / sum(weight), in vote order; BUY from +threshold, SELL from -threshold."""
+def consensus_tally(votes: pd.DataFrame, threshold: float) -> dict:
+    """`agents.consensus.weigh_votes` redone from stored votes, term by term: a vote counts
+    when it did not abstain and had a weight (the stored weight is 0 otherwise); score =
+    sum(weight x sign x confidence) / sum(weight), in vote order; BUY from +threshold, SELL
+    from -threshold. Plain data (the pages' cache pickles it): `terms` (agent, action, sign,
+    confidence, weight, counted, contribution), the sums, `score`, `action` and `why`."""
     terms = votes[["agent", "action", "confidence", "weight", "source"]].copy()
     terms["sign"] = [Action(a).direction for a in terms["action"]]
     terms["counted"] = (terms["source"] != VoteSource.ABSTAIN.value) & (terms["weight"] > 0)
@@ -297,7 +285,15 @@ def consensus_tally(votes: pd.DataFrame, threshold: float) -> Tally:
     else:
         action = Action.HOLD
     columns = ["agent", "action", "sign", "confidence", "weight", "counted", "contribution"]
-    return Tally(terms[columns], weighted_sum, total_weight, score, threshold, action.value)
+    return {
+        "terms": terms[columns],
+        "weighted_sum": weighted_sum,
+        "total_weight": total_weight,
+        "score": score,
+        "threshold": threshold,
+        "action": action.value,
+        "why": _why(action.value, score, threshold, total_weight),
+    }
 
 
 def risk_verdict(decision: dict, orders: pd.DataFrame, refusals: pd.DataFrame) -> tuple[str, str]:

@@ -26,7 +26,7 @@ LONG_RATIONALE = (
 
 LLM_DATA = {
     "model": "llama3.2",
-    "latency_ms": 1834.5,
+    "latency_ms": 1834.0,
     "raw_reply": RAW,
     "prompt": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
     "prompt_eval_count": 212,

@@ -26,8 +26,8 @@ def test_the_tally_of_every_stored_decision_equals_the_engines_score_and_action(
     for decision_id, score, action in decided:
         detail = queries.decision_detail(store[0], decision_id)
         tally = detail["tally"]
-        assert round(tally.score, 6) == pytest.approx(score, abs=1e-9), decision_id
-        assert tally.action == action, decision_id
+        assert round(tally["score"], 6) == pytest.approx(score, abs=1e-9), decision_id
+        assert tally["action"] == action, decision_id
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -56,8 +56,8 @@ def test_the_tally_equals_weigh_votes_term_by_term(seed):
         }
     )
     tally = consensus_tally(stored, threshold)
-    assert round(tally.score, 6) == consensus.score
-    assert tally.action == consensus.action.value
+    assert round(tally["score"], 6) == consensus.score
+    assert tally["action"] == consensus.action.value
 
 
 def test_a_seeded_decision_reads_back_with_every_vote_its_data_and_the_arithmetic(store):
@@ -67,11 +67,11 @@ def test_a_seeded_decision_reads_back_with_every_vote_its_data_and_the_arithmeti
     assert votes.loc["technical", "rationale"] == LONG_RATIONALE
     assert votes.loc["llm", "data"] == LLM_DATA
     tally = detail["tally"]
-    assert tally.weighted_sum == pytest.approx(-0.755)
-    assert tally.total_weight == pytest.approx(2.5)
-    assert tally.score == pytest.approx(SCORE) and tally.action == "HOLD"
-    assert tally.why == "score -0.3020 stayed inside ±0.55: HOLD"
-    counted = tally.terms.set_index("agent")["counted"].to_dict()
+    assert tally["weighted_sum"] == pytest.approx(-0.755)
+    assert tally["total_weight"] == pytest.approx(2.5)
+    assert tally["score"] == pytest.approx(SCORE) and tally["action"] == "HOLD"
+    assert tally["why"] == "score -0.3020 stayed inside ±0.55: HOLD"
+    counted = tally["terms"].set_index("agent")["counted"].to_dict()
     assert counted == {"technical": True, "regime": True, "sentiment": False, "llm": True}
     assert detail["verdict"] == ("Not asked", "the consensus held: no order for risk to judge")
 

@@ -96,10 +96,12 @@ def test_market_page_shows_candles_indicators_and_vote_rationale(populated):
     names = {trace.get("name") for trace in spec["data"]}
     assert {"BTC/USDT", "Upper band", "Lower band", "RSI 14"} <= names
     decisions = app.dataframe[0].value
-    says = {"technical": "RSI", "regime": "regime", "sentiment": "crowd"}
-    assert set(decisions["agent"]) == set(says)
+    says = {"technical": "RSI(14)", "regime": "regime", "sentiment": "crowd"}
+    assert {f"{agent} vote" for agent in says} <= set(decisions.columns)
+    shown = [m.value for m in app.markdown]  # the newest decision, every vote in full
     for agent, word in says.items():
-        assert decisions[decisions["agent"] == agent]["rationale"].str.contains(word).all()
+        header = next(i for i, text in enumerate(shown) if text.startswith(f"**{agent}**"))
+        assert word in shown[header + 1]
 
 
 def test_agents_page_shows_leaderboard_weights_and_filtered_timeline(populated):
@@ -116,10 +118,9 @@ def test_agents_page_shows_leaderboard_weights_and_filtered_timeline(populated):
     assert {trace["name"] for trace in spec["data"]} == set(latest.index)
 
     timeline = app.dataframe[-1].value
-    assert set(timeline["agent"]) == {"technical", "regime", "sentiment"}
+    assert {"technical vote", "regime vote", "sentiment vote"} <= set(timeline.columns)
     app.selectbox(key="agents_agent").select("sentiment").run()
     timeline = app.dataframe[-1].value
-    assert set(timeline["agent"]) == {"sentiment"}
     assert timeline["rationale"].str.contains("crowd").all()
     resolved = queries.journal(populated)["outcome"].iloc[0]
     app.selectbox(key="agents_agent").select("all").run()
