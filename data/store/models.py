@@ -17,6 +17,9 @@ class Base(DeclarativeBase):
 
 class Candle(Base):
     __tablename__ = "candles"
+    # A pair's newest candles whatever their timeframe (the Market chart, the open
+    # positions' last price): the key puts the timeframe before the time.
+    __table_args__ = (Index("ix_candles_pair_ts", "pair", "ts"),)
     pair: Mapped[str] = mapped_column(String(32), primary_key=True)
     timeframe: Mapped[str] = mapped_column(String(8), primary_key=True)
     ts: Mapped[datetime] = mapped_column(primary_key=True)
