@@ -20,9 +20,11 @@ navigation = st.navigation(
         st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
         st.Page("views/market.py", title="Market", icon=":material/candlestick_chart:"),
         st.Page("views/trades.py", title="Trades", icon=":material/receipt_long:"),
+        st.Page("views/performance.py", title="Performance", icon=":material/insights:"),
         st.Page("views/agents.py", title="Agents", icon=":material/groups:"),
         st.Page("views/backtest.py", title="Backtest", icon=":material/history:"),
         st.Page("views/system.py", title="System", icon=":material/device_thermostat:"),
+        st.Page("views/logs.py", title="Logs", icon=":material/article:"),
         st.Page("views/control.py", title="Control", icon=":material/tune:"),
         st.Page("views/kill_switch.py", title="Kill switch", icon=":material/dangerous:"),
     ]

@@ -1,10 +1,9 @@
 """Overview: equity, P&L, open positions and what the engine is doing."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from views import risk_panel, ui
+from views import equity_charts, risk_panel, ui
 
 st.title("Overview")
 
@@ -41,11 +40,10 @@ def overview_panel() -> None:
     )
     cols[4].metric("Open positions", f"{len(positions)} / {cfg.risk.max_open_positions}")
 
-    curve = ui.localise(equity, "ts")
-    figure = go.Figure(go.Scatter(x=curve["ts"], y=curve["equity"], mode="lines", name="Equity"))
-    figure.add_hline(y=start, line_dash="dot", annotation_text="starting capital")
-    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), title="Equity curve")
-    ui.time_axis(figure)
+    # The whole history, thinned for the browser, its drawdown underneath.
+    curve = ui.localise(ui.read(queries.equity_drawdown), "ts")
+    resets = ui.localise(ui.read(queries.account_resets), "ts")
+    figure = equity_charts.equity_and_drawdown(curve, resets, start, ui.time_label("Market time"))
     st.plotly_chart(figure, width="stretch", key="equity_chart")
 
     st.subheader("Open positions")
