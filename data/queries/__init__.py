@@ -25,13 +25,9 @@ from data.queries.decisions import (
     resolved_votes,
     weight_history,
 )
+from data.queries.drawdown import equity_drawdown
 from data.queries.optimize import optimize_runs, optimize_trials
-from data.queries.performance import (
-    account_resets,
-    equity_drawdown,
-    profit_by_day,
-    profit_by_pair,
-)
+from data.queries.performance import account_resets, profit_by_day, profit_by_pair
 from data.queries.portfolio import equity_curve, open_positions, pnl_today
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.system import (

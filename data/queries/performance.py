@@ -1,5 +1,5 @@
-"""The Performance page and the Overview's drawdown: profit by day and by pair, summed by the
-database (GROUP BY), and the equity curve's drawdown, thinned for the browser.
+"""The Performance page: profit by day and by pair, summed by the database (GROUP BY), and
+the paper account's resets.
 
 Days follow the dashboard's timezone, which the database does not know: the query shifts
 each exit by the zone's UTC offset in force then, so the database still returns one row a day.
@@ -18,9 +18,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from data.queries.frames import read_frame
 from data.store.account_resets import AccountReset
 from data.store.db import as_utc
-from data.store.models import EquitySnapshot, Trade
-
-CURVE_POINTS = 2000  # what a browser draws at once without lag, two per span (low and high)
+from data.store.models import Trade
 
 
 class epoch_seconds(FunctionElement):
@@ -116,78 +114,3 @@ def account_resets(engine: Engine) -> pd.DataFrame:
         AccountReset.ts, AccountReset.capital, AccountReset.previous_equity
     ).order_by(AccountReset.ts)
     return read_frame(engine, statement, ["ts", "capital", "previous_equity"])
-
-
-def equity_drawdown(engine: Engine, points: int = CURVE_POINTS) -> pd.DataFrame:
-    """The whole equity curve with its drawdown from the running peak, in at most about
-    `points` points: ts, equity, peak, drawdown (a fraction, 0 or below). A long curve is
-    cut into spans of snapshots, each drawn by its low and its high, so no dip or peak is
-    lost. The peak starts again at each reset of the paper account."""
-    with engine.connect() as conn:
-        first, last, rows = conn.execute(
-            select(func.min(EquitySnapshot.id), func.max(EquitySnapshot.id), func.count())
-        ).one()
-    columns = ["ts", "equity", "peak", "drawdown"]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    if rows <= points:
-        statement = select(EquitySnapshot.ts, EquitySnapshot.equity).order_by(EquitySnapshot.id)
-        curve = read_frame(engine, statement)
-    else:
-        curve = _spans(engine, first, last, points)
-    resets = account_resets(engine)["ts"]
-    return _with_drawdown(curve, resets)[columns]
-
-
-def _spans(engine: Engine, first: int, last: int, points: int) -> pd.DataFrame:
-    """Each span's low at its start and its high at its end (or the other way round when
-    it fell): two points a span, in time order."""
-    width = -(-(last - first + 1) // (points // 2))  # snapshots per span, rounded up
-    span = ((EquitySnapshot.id - first) // width).label("span")
-    statement = (
-        select(
-            span,
-            func.min(EquitySnapshot.ts).label("start"),
-            func.max(EquitySnapshot.ts).label("end"),
-            func.min(EquitySnapshot.equity).label("low"),
-            func.max(EquitySnapshot.equity).label("high"),
-            func.min(EquitySnapshot.id).label("first_id"),
-            func.max(EquitySnapshot.id).label("last_id"),
-        )
-        .group_by(span)
-        .order_by(span)
-    )
-    spans = read_frame(engine, statement)
-    # Whether a span rose or fell: its first and last equity, two indexed look-ups a span
-    # would cost more than the one read of both ends here.
-    ends = read_frame(
-        engine,
-        select(EquitySnapshot.id, EquitySnapshot.equity).where(
-            EquitySnapshot.id.in_(
-                [int(i) for i in pd.concat([spans["first_id"], spans["last_id"]]).unique()]
-            )
-        ),
-    ).set_index("id")["equity"]
-    rose = ends.reindex(spans["last_id"]).to_numpy() >= ends.reindex(spans["first_id"]).to_numpy()
-    start_value = np.where(rose, spans["low"], spans["high"])
-    end_value = np.where(rose, spans["high"], spans["low"])
-    curve = pd.DataFrame(
-        {
-            "ts": np.concatenate([spans["start"], spans["end"]]),
-            "equity": np.concatenate([start_value, end_value]),
-            "order": np.concatenate([np.arange(len(spans)) * 2, np.arange(len(spans)) * 2 + 1]),
-        }
-    )
-    curve["ts"] = pd.to_datetime(curve["ts"], utc=True)
-    return curve.sort_values("order")[["ts", "equity"]].reset_index(drop=True)
-
-
-def _with_drawdown(curve: pd.DataFrame, resets: pd.Series) -> pd.DataFrame:
-    curve = curve.reset_index(drop=True)
-    equity = curve["equity"].astype(float)
-    # Which account each point belongs to: the number of resets at or before it.
-    account = np.searchsorted(resets.sort_values().to_numpy(), curve["ts"].to_numpy(), "right")
-    curve["equity"] = equity
-    curve["peak"] = equity.groupby(account).cummax()
-    curve["drawdown"] = (equity / curve["peak"] - 1.0).where(curve["peak"] > 0, 0.0)
-    return curve

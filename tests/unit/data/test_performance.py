@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import delete, event
 
 from data import queries
+from data.store.db import transaction
+from data.store.models import EquitySnapshot
 from tests.support.performance import add_equity, add_reset, add_trades
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
@@ -114,3 +117,46 @@ def test_a_long_curve_is_thinned_to_about_the_points_asked_keeping_its_extremes(
     assert curve["equity"].max() == 5000.0 and curve["equity"].min() == 10.0
     assert curve["drawdown"].min() == pytest.approx(10.0 / 5000.0 - 1.0)
     assert curve["ts"].is_monotonic_increasing
+
+
+def test_a_thinned_curve_follows_new_snapshots(store):
+    engine, factory = store
+    add_equity(factory, [(DAY + timedelta(minutes=i), 1000.0) for i in range(5000)])
+    queries.equity_drawdown(engine, points=200)  # the finished spans are kept
+
+    add_equity(factory, [(DAY + timedelta(minutes=5000 + i), 900.0) for i in range(700)])
+    curve = queries.equity_drawdown(engine, points=200)
+
+    assert curve["equity"].iloc[-1] == 900.0
+    assert curve["drawdown"].min() == pytest.approx(-0.1)
+    assert curve["ts"].is_monotonic_increasing
+
+
+def test_finished_spans_are_not_read_again(store):
+    engine, factory = store
+    add_equity(factory, [(DAY + timedelta(minutes=i), 1000.0 + i) for i in range(5000)])
+    queries.equity_drawdown(engine, points=200)
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2:4]))
+
+    queries.equity_drawdown(engine, points=200)
+
+    [params] = [p for sql, p in statements if "GROUP BY" in sql]
+    assert max(v for v in _values(params) if isinstance(v, int)) >= 4900  # id >= ...
+
+
+def _values(params) -> list:
+    return list(params.values()) if isinstance(params, dict) else list(params)
+
+
+def test_a_replaced_store_is_not_shown_from_memory(store):
+    engine, factory = store
+    add_equity(factory, [(DAY + timedelta(minutes=i), 1000.0) for i in range(5000)])
+    queries.equity_drawdown(engine, points=200)
+    with transaction(factory) as session:
+        session.execute(delete(EquitySnapshot))
+    add_equity(factory, [(DAY + timedelta(minutes=i), 2000.0) for i in range(5000)])
+
+    curve = queries.equity_drawdown(engine, points=200)
+
+    assert set(curve["equity"]) == {2000.0}
