@@ -70,7 +70,10 @@ def log_tail() -> None:
         "the computer's clock wrote them."
     )
     if tail.records:
-        st.code("\n".join(r.text for r in tail.records), language=None, height=560)
+        text = "\n".join(r.text for r in tail.records)
+        # Long lines wrap (a traceback's stays readable); a long tail scrolls in its box.
+        height = 560 if text.count("\n") > 30 else "content"
+        st.code(text, language=None, wrap_lines=True, height=height)
     else:
         st.caption("No line matches these filters.")
 
