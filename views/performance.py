@@ -37,15 +37,21 @@ def daily_chart(days: pd.DataFrame, resets: pd.DataFrame) -> go.Figure:
 
 @st.fragment(run_every=ui.refresh_every())
 def profit_panel() -> None:
-    days = ui.read(queries.profit_by_day, ui.zone())
+    resets = ui.read(queries.account_resets)
+    since = None
+    if not resets.empty and st.toggle("Since the last paper reset", key="since_reset"):
+        since = resets["ts"].iloc[-1].to_pydatetime()
+    resets = ui.localise(resets, "ts")
+    days = ui.read(queries.profit_by_day, ui.zone(), since)
     if days.empty:
         st.info(
             "No closed trades yet: profit by day and by pair appear after the first round trip "
             "(start trading on the Control page)."
+            if since is None
+            else f"No closed trades since the paper reset of {ui.local_time(since)}."
         )
         return
-    pairs = ui.read(queries.profit_by_pair)
-    resets = ui.localise(ui.read(queries.account_resets), "ts")
+    pairs = ui.read(queries.profit_by_pair, since)
     trades, wins = int(pairs["trades"].sum()), int(pairs["wins"].sum())
     cols = st.columns(4)
     cols[0].metric("Closed trades", f"{trades:,}")

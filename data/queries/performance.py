@@ -43,13 +43,15 @@ _EXITS_SPAN = select(func.min(Trade.exit_ts), func.max(Trade.exit_ts))
 DAY_SECONDS = 86_400
 
 
-def profit_by_day(engine: Engine, zone: tzinfo = UTC) -> pd.DataFrame:
-    """Closed trades per day of their exit in `zone` (the dashboard's timezone): day,
-    trades, wins, win_rate, pnl, fees, newest day first. The database shifts each exit by
-    its zone's UTC offset at the time (daylight saving included) and sums per day."""
+def profit_by_day(
+    engine: Engine, zone: tzinfo = UTC, since: datetime | None = None
+) -> pd.DataFrame:
+    """Closed trades (exited at or after `since`, if given) per day of their exit in `zone`
+    (the dashboard's timezone): day, trades, wins, win_rate, pnl, fees, newest day first. The
+    database shifts each exit by its zone's UTC offset then (daylight saving included)."""
     columns = ["day", "trades", "wins", "win_rate", "pnl", "fees"]
     with engine.connect() as conn:
-        first, last = conn.execute(_EXITS_SPAN).one()
+        first, last = conn.execute(_exited_since(_EXITS_SPAN, since)).one()
     if first is None:
         return pd.DataFrame(columns=columns)
     epoch = epoch_seconds(Trade.exit_ts)
@@ -65,10 +67,16 @@ def profit_by_day(engine: Engine, zone: tzinfo = UTC) -> pd.DataFrame:
         .group_by(day)
         .order_by(day.desc())
     )
-    frame = read_frame(engine, statement)
+    frame = read_frame(engine, _exited_since(statement, since))
     frame["day"] = pd.to_datetime(frame["day"].astype("int64") * DAY_SECONDS, unit="s").dt.date
     frame["win_rate"] = frame["wins"].astype(float) / frame["trades"].astype(float)
     return frame[columns]
+
+
+def _exited_since(statement, since: datetime | None):
+    if since is None:
+        return statement
+    return statement.where(Trade.exit_ts >= as_utc(since).astimezone(UTC))  # stored as UTC
 
 
 def _utc_offset(epoch, zone: tzinfo, first: datetime, last: datetime):
@@ -86,9 +94,9 @@ def _utc_offset(epoch, zone: tzinfo, first: datetime, last: datetime):
     return case(*whens, else_=int(offsets[0]))
 
 
-def profit_by_pair(engine: Engine) -> pd.DataFrame:
-    """Closed trades per pair: pair, trades, wins, win_rate, pnl, fees, best, worst, most
-    profitable first."""
+def profit_by_pair(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
+    """Closed trades (exited at or after `since`, if given) per pair: pair, trades, wins,
+    win_rate, pnl, fees, best, worst, most profitable first."""
     statement = (
         select(
             Trade.pair,
@@ -103,7 +111,7 @@ def profit_by_pair(engine: Engine) -> pd.DataFrame:
         .order_by(func.sum(Trade.pnl).desc())
     )
     columns = ["pair", "trades", "wins", "pnl", "fees", "best", "worst"]
-    frame = read_frame(engine, statement, columns)
+    frame = read_frame(engine, _exited_since(statement, since), columns)
     frame["win_rate"] = frame["wins"].astype(float) / frame["trades"].astype(float)
     return frame[["pair", "trades", "wins", "win_rate", "pnl", "fees", "best", "worst"]]
 

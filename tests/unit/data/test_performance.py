@@ -160,3 +160,17 @@ def test_a_replaced_store_is_not_shown_from_memory(store):
     curve = queries.equity_drawdown(engine, points=200)
 
     assert set(curve["equity"]) == {2000.0}
+
+
+def test_profit_since_a_time_leaves_out_earlier_exits(store):
+    engine, factory = store
+    add_trades(
+        factory,
+        [("BTC/USDT", DAY, 30.0, 1.0), ("BTC/USDT", DAY + timedelta(days=1), -4.0, 0.5)],
+    )
+    since = DAY + timedelta(hours=12)
+
+    days = queries.profit_by_day(engine, ZoneInfo("Europe/Paris"), since)
+    pairs = queries.profit_by_pair(engine, since)
+
+    assert days["pnl"].tolist() == [-4.0] and pairs["pnl"].tolist() == [-4.0]

@@ -80,3 +80,18 @@ def test_no_reset_while_trading_runs(volt_home, store):
     assert app.text_input(key="reset_confirm_text").disabled
     assert app.button(key="reset_paper").disabled
     assert reset_commands(store[1]) == []
+
+
+def test_profit_can_be_counted_since_the_last_paper_reset(volt_home, store):
+    add_trades(
+        store[1], [("BTC/USDT", DAY, 30.0, 1.0), ("ETH/USDT", DAY + timedelta(days=2), -4.0, 0.5)]
+    )
+    add_reset(store[1], DAY + timedelta(days=1), 10_000.0)
+    app = open_page(PAGE)
+    assert {m.label: m.value for m in app.metric}["Closed trades"] == "2"
+
+    app.toggle(key="since_reset").set_value(True).run()
+
+    metrics = {m.label: m.value for m in app.metric}
+    assert (metrics["Closed trades"], metrics["Realised P&L (USDT)"]) == ("1", "-4.00")
+    assert app.dataframe[1].value["pair"].tolist() == ["ETH/USDT"]
