@@ -2,8 +2,10 @@
 started by `./start.sh --detach` in a temporary VOLT_HOME on a fast simulated clock.
 
 The steps run in order on one running VOLT, as a trader would use it: look at every page,
-stop and start the engine, press the kill switch, download the trades, re-arm. A
-screenshot of each page lands in test-output/browser/.
+pause, resume, stop and start the engine (the status line, the sidebar and each command's
+banner agreeing), press the kill switch (the Risk panel naming the halt), download the
+trades, run two backtests from the page, re-arm. A screenshot of each page lands in
+test-output/browser/.
 """
 
 import csv
@@ -114,6 +116,26 @@ def rearm_commands(factory) -> int:
         return session.scalar(select(func.count()).where(Command.kind == "rearm"))
 
 
+def commands_of(factory, kind: str) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).where(Command.kind == kind))
+
+
+def press(tab, factory, button: str, kind: str) -> None:
+    """Click a command's button until its command is stored. Streamlit can drop a click that
+    lands while the panel's fragment reruns on its timer (seen once in a few dozen presses
+    under load); a trader would press again, and so does this."""
+    before = commands_of(factory, kind)
+    for _ in range(3):
+        tab.get_by_role("button", name=button).click()
+        try:
+            wait_for(lambda: commands_of(factory, kind) > before, 10, f"the {kind} command")
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"three clicks on {button!r} stored no {kind} command")
+
+
 def count(factory, model) -> int:
     with factory() as session:
         return session.scalar(select(func.count()).select_from(model))
@@ -121,6 +143,29 @@ def count(factory, model) -> int:
 
 def wait_text(tab, text: str, timeout: float = 45) -> None:
     tab.get_by_text(text, exact=False).first.wait_for(timeout=timeout * 1000)
+
+
+def banner(tab, text: str):
+    """The alert boxes (info, success, error) on the page holding `text`."""
+    return tab.locator("[data-testid='stAlert']", has_text=text)
+
+
+STATUSES = {"RUNNING", "PAUSED", "STOPPED", "HALTED", "STARTING"}
+
+
+def statuses(tab, area: str) -> list[str]:
+    """The engine status each state line in the page's main area or sidebar shows (bold)."""
+    bold = tab.locator(f"[data-testid='{area}'] strong").all_inner_texts()
+    return [word for word in bold if word in STATUSES]
+
+
+def wait_status(tab, word: str, timeout: float = 45) -> None:
+    """The page's one status line and the sidebar's say `word` in the same look."""
+    wait_for(
+        lambda: statuses(tab, "stMain") == statuses(tab, "stSidebar") == [word],
+        timeout,
+        f"{word} on the page and in the sidebar",
+    )
 
 
 def test_1_every_page_loads_and_shows_live_data(volt, page):
@@ -151,14 +196,30 @@ def test_1_every_page_loads_and_shows_live_data(volt, page):
     assert REQUESTED and not left_loopback(REQUESTED)  # favicon, fonts, scripts: all local
 
 
-def test_2_stop_then_start_and_the_page_follows_the_engine(volt, page):
+def test_2_pause_stop_and_start_and_the_page_follows_the_engine(volt, page):
     base, factory, _ = volt
     open_page(page, base, "control")
-    page.get_by_role("button", name="Stop trading").click()
-    wait_text(page, "STOPPED")
-    page.get_by_role("button", name="Start trading").click()
-    page.get_by_role("button", name="Yes, start trading").click()
-    wait_text(page, "RUNNING")
+    press(page, factory, "Pause new entries", "pause")
+    wait_status(page, "PAUSED")
+    banner(page, "done: new entries paused").wait_for()  # the banner followed the command
+    press(page, factory, "Resume entries", "resume")
+    wait_status(page, "RUNNING")
+    banner(page, "done: entries resumed").wait_for()
+    assert banner(page, "(command #").count() == 1  # the pause's banner is superseded
+    press(page, factory, "Stop trading", "stop")
+    wait_status(page, "STOPPED")
+    banner(page, "done: trading stopped").wait_for()
+    ask = page.get_by_role("button", name="Yes, start trading")
+    for _ in range(3):  # the same dropped click as in `press`: until the question shows
+        page.get_by_role("button", name="Start trading").click()
+        try:
+            wait_for(ask.is_visible, 10, "the question whether to start")
+            break
+        except AssertionError:
+            continue
+    press(page, factory, "Yes, start trading", "start")
+    wait_status(page, "RUNNING")
+    banner(page, "done: trading started").wait_for()
     before = count(factory, Decision)
     wait_for(lambda: count(factory, Decision) > before, 60, "decisions after the restart")
 
@@ -183,7 +244,13 @@ def test_3_the_kill_switch_flattens_and_halts(volt, page):
         30,
         "zero open positions on the page",
     )
+    done = banner(page, "Kill switch (command #").filter(has_text=") done: ")
+    done.filter(has_text="engine halted until re-armed").wait_for()  # the banner followed it
     page.screenshot(path=str(SHOTS / "kill_switch_halted.png"), full_page=True)
+    open_page(page, base, "")
+    banner(page, "New entries blocked: engine halted").wait_for()  # the Risk panel: the halt
+    assert "No protection blocks" not in page.inner_text("[data-testid='stMain']")
+    wait_status(page, "HALTED")
 
 
 def test_4_the_trades_csv_download_equals_the_database(volt, page):
@@ -200,6 +267,24 @@ def test_4_the_trades_csv_download_equals_the_database(volt, page):
     assert downloaded == expected
     rows = list(csv.DictReader(io.StringIO(downloaded.decode())))
     assert len(rows) == len(trades(engine)) > 0
+
+
+def test_4b_a_backtest_run_from_the_page_is_selected_when_it_finishes(volt, page):
+    base, _, _ = volt
+    open_page(page, base, "backtest")  # while halted: the backtest has the cores to itself
+
+    def picked() -> str:
+        """The run the Run box shows (its value is the combobox input's)."""
+        chosen = page.locator(".st-key-backtest_run input[role='combobox']")
+        return chosen.input_value() if chosen.count() else ""
+
+    for run in ("#1 ", "#2 "):  # the second must replace the first as the run shown
+        page.get_by_role("button", name="Run backtest").click()
+        banner(page, f"Done: run {run.strip()}:").wait_for(timeout=90_000)
+        wait_for(lambda run=run: picked().startswith(run), 30, f"run {run}selected")
+        settled(page)
+    assert banner(page, "No backtests yet").count() == 0
+    page.screenshot(path=str(SHOTS / "backtest_run.png"), full_page=True)
 
 
 def test_5_re_arming_resumes_trading(volt, page):
