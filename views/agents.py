@@ -5,7 +5,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import queries
-from data.stats.scorecard import agent_records
 from views import decision_view, ui
 
 OUTCOMES = ["PENDING", "WIN", "LOSS", "STOPPED", "EXPIRED", "not executed"]
@@ -70,7 +69,7 @@ def llm_panel(state: dict) -> None:
 def leaderboard(history) -> None:
     st.subheader("Leaderboard")
     window = cfg.agents.learning.window
-    records = agent_records(ui.read(queries.resolved_votes), window)
+    records = ui.read(queries.agent_scoreboard, window)
     weights = current_weights(history)
     rows = []
     for agent in sorted(set(configured) | set(records)):

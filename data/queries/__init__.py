@@ -30,6 +30,7 @@ from data.queries.optimize import optimize_runs, optimize_trials
 from data.queries.performance import account_resets, profit_by_day, profit_by_pair
 from data.queries.portfolio import equity_curve, open_positions, pnl_today
 from data.queries.risk import equity_and_peak, protection_locks, rejections
+from data.queries.scoreboard import agent_scoreboard
 from data.queries.system import (
     command_outcome,
     commands,
@@ -43,6 +44,7 @@ from data.store.evidence import latest_evidence  # the go-live gate's, read by e
 
 __all__ = [
     "account_resets",
+    "agent_scoreboard",
     "agent_timeline",
     "backtest_curve",
     "backtest_report",
