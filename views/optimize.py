@@ -186,15 +186,19 @@ def command_panel() -> None:
 
 
 def pick_run(runs: pd.DataFrame) -> pd.Series:
-    mine = runs.index[runs["command_id"] == st.session_state.get("optimize_command")]
+    command_id = st.session_state.get("optimize_command")
+    mine = runs.index[runs["command_id"] == command_id]
     names = [
         f"#{row['id']} {row['study']} · {row['status']} · "
         f"{row['trials_done']}/{row['trials_asked']} trials"
         for _, row in runs.iterrows()
     ]
-    shown = st.selectbox(
-        "Search", names, index=int(mine[0]) if len(mine) else 0, key="optimize_run"
-    )
+    if len(mine) and st.session_state.get("optimize_selected_for") != command_id:
+        # The search this session started shows as soon as its run exists, even when another
+        # is picked (a kept pick outlives `index`); once, so the trader may pick another.
+        st.session_state["optimize_selected_for"] = command_id
+        st.session_state["optimize_run"] = names[int(mine[0])]
+    shown = st.selectbox("Search", names, key="optimize_run")
     run = runs.iloc[names.index(shown)]
     spans = run["spans"] or {}
     folds, held = spans.get("in_sample") or [], spans.get("held_out") or []

@@ -197,6 +197,22 @@ def test_a_search_started_from_the_page_runs_and_shows_its_verdict(volt_home):
     assert any(run.summary["advice"] in m.value for m in [*app.warning, *app.success])
 
 
+def test_a_search_started_from_the_page_is_picked_when_its_run_appears(volt_home, monkeypatch):
+    monkeypatch.setattr("views.ui.launch_engine_command", lambda *a: None)
+    seed_run(status="done", summary=verdict_summary(beats=True, overfit=False))
+    app = open_optimize()
+    assert app.selectbox(key="optimize_run").value.startswith("#1 ")
+    next(b for b in app.button if b.label == "Start the search").click().run()
+    with make_session_factory(make_engine())() as session:
+        command = session.scalars(select(Command)).one()
+    seed_run(status="running", command_id=command.id)  # as its process records it
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.selectbox(key="optimize_run").value.startswith("#2 ")
+    app.selectbox(key="optimize_run").select_index(1).run()  # the trader may go back
+    assert app.selectbox(key="optimize_run").value.startswith("#1 ")
+
+
 def test_the_form_sends_files_and_refuses_an_empty_list(volt_home, monkeypatch):
     launched = []
     monkeypatch.setattr("views.ui.launch_engine_command", lambda *a: launched.append(a))
@@ -288,7 +304,7 @@ def verdict_summary(beats: bool, overfit: bool) -> dict:
     }
 
 
-def seed_run(status: str, summary: dict | None = None) -> int:
+def seed_run(status: str, summary: dict | None = None, command_id: int | None = None) -> int:
     """A search row with one complete trial, as a search process leaves it."""
     with transaction(make_session_factory(make_engine())) as session:
         run = OptimizeRun(
@@ -296,7 +312,7 @@ def seed_run(status: str, summary: dict | None = None) -> int:
             trials_asked=10, source="synthetic seed 1", pairs=["BTC/USDT"], timeframe="5m",
             best_params={"risk.stop_atr_multiple": 3.0} if summary else None,
             importances={"risk.stop_atr_multiple": 1.0} if summary else None,
-            summary=summary,
+            summary=summary, command_id=command_id,
         )  # fmt: skip
         session.add(run)
         session.flush()
