@@ -22,7 +22,7 @@ from data.store.db import volt_home
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CHUNK_BYTES = 256 * 1024
-MAX_SCAN_BYTES = 16 * 1024 * 1024  # how far back a filter looks for matches, at most
+MAX_SCAN_BYTES = 4 * 1024 * 1024  # how far back a filter looks for matches (~0.1 s), at most
 _HEAD = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (?P<level>[A-Z]+) (?P<pid>\d+) "
     r"(?P<component>[^\s:]+): "

@@ -55,7 +55,7 @@ def profit_by_day(
     if first is None:
         return pd.DataFrame(columns=columns)
     epoch = epoch_seconds(Trade.exit_ts)
-    day = ((epoch + _utc_offset(epoch, zone, first, last)) // DAY_SECONDS).label("day")
+    day = ((epoch + _utc_offset(zone, first, last)) // DAY_SECONDS).label("day")
     statement = (
         select(
             day,
@@ -79,7 +79,7 @@ def _exited_since(statement, since: datetime | None):
     return statement.where(Trade.exit_ts >= as_utc(since).astimezone(UTC))  # stored as UTC
 
 
-def _utc_offset(epoch, zone: tzinfo, first: datetime, last: datetime):
+def _utc_offset(zone: tzinfo, first: datetime, last: datetime):
     """`zone`'s UTC offset in seconds at each exit, as SQL: a constant, or a CASE over the
     offset changes (daylight saving) between the first exit and the last, found hour by hour."""
     hours = pd.date_range(
@@ -89,8 +89,9 @@ def _utc_offset(epoch, zone: tzinfo, first: datetime, last: datetime):
     changes = np.flatnonzero(np.diff(offsets)) + 1
     if not len(changes):
         return literal(int(offsets[0]))
-    # Newest change first: the first WHEN an exit passes is the offset in force.
-    whens = [(epoch >= int(hours[i].timestamp()), int(offsets[i])) for i in changes[::-1]]
+    # Newest change first: the first WHEN an exit passes is the offset in force. Compared on
+    # the stored time, not `epoch`: cheaper than converting it once more.
+    whens = [(Trade.exit_ts >= hours[i].to_pydatetime(), int(offsets[i])) for i in changes[::-1]]
     return case(*whens, else_=int(offsets[0]))
 
 
