@@ -90,6 +90,7 @@ def leaderboard(history) -> None:
         hide_index=True,
         width="stretch",
         key="leaderboard",
+        placeholder="—",
         column_config={
             "agent": "Agent",
             "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),

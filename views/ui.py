@@ -137,11 +137,14 @@ _TIMES = {"ts", "entry_ts", "exit_ts", "candle_ts", "done_ts"}
 _WALL_TIMES = {"wall_ts": "Wall time", "done_wall_ts": "Done, wall time"}
 
 
-# Sentences: a wide column, and rows tall enough that Streamlit wraps them (it wraps text
+# Sentences: a wide column, and rows tall enough for the longest one (Streamlit wraps text
 # only in rows taller than 4rem); the decision view shows a decision's text whole.
-_LONG_TEXT = {"rationale", "reason", "result", "message", "clears", "question", "audit"}
+_LONG_TEXT = {"rationale", "reason", "result", "message", "clears", "question", "audit", "state"}
 _SHORT_TEXT = {"exit_reason"}  # a word or two: never cut to "take_pr…"
-WRAPPED_ROW_HEIGHT = 78  # px: three lines of text
+CHARS_PER_LINE = {"large": 55, "medium": 30}  # what a column of that width holds a line
+LINE_PX, MAX_LINES = 21, 8  # taller rows than 8 lines: read it in the cell's overlay
+WRAPPING_ROW_PX = 66
+WHOLE_UP_TO_ROWS = 15  # a wrapped table this short shows every row, with no inner scroll
 
 
 def table(
@@ -149,12 +152,14 @@ def table(
     columns: list[str],
     key: str | None = None,
     on_select=None,
-    wrap: bool | None = None,
+    wrap: bool = True,
 ) -> None:
     """A dataframe with trader-readable headers, money to the cent and local times; long
     text wraps (`wrap=False`: one line a row, where the whole text is shown elsewhere).
     `on_select`: a callback when the trader picks a row (one at a time)."""
     config = {}
+    sentences = [c for c in columns if c in _LONG_TEXT]
+    text_width = "large" if len(sentences) <= 2 else "medium"  # three "large" overflow
     for column in columns:
         label = _LABELS.get(column) or column.replace("_", " ").capitalize()
         label = label.replace("Llm", "LLM")
@@ -176,12 +181,17 @@ def table(
                 f"{_WALL_TIMES[column]} ({zone_name()})", format="YYYY-MM-DD HH:mm:ss"
             )
         elif column in _LONG_TEXT:
-            config[column] = st.column_config.TextColumn(label, width="large")
+            config[column] = st.column_config.TextColumn(label, width=text_width)
         elif column in _SHORT_TEXT:
             config[column] = st.column_config.TextColumn(label, width="medium")
         else:
             config[column] = st.column_config.Column(label)
-    wraps = bool(_LONG_TEXT & set(columns)) if wrap is None else wrap
+    lines = max(
+        (-(-_longest(frame[c]) // CHARS_PER_LINE[text_width]) for c in sentences), default=1
+    )
+    lines = min(lines, MAX_LINES) if wrap else 1
+    # Streamlit wraps only in rows taller than 4rem (64 px), two lines included.
+    row_height = max(WRAPPING_ROW_PX, 14 + LINE_PX * lines) if lines > 1 else None
     selection = {"on_select": on_select, "selection_mode": "single-row"} if on_select else {}
     st.dataframe(
         localise(frame, *((_TIMES | set(_WALL_TIMES)) & set(columns)))[columns],
@@ -189,10 +199,19 @@ def table(
         hide_index=True,
         width="stretch",
         key=key,
-        row_height=WRAPPED_ROW_HEIGHT if wraps else None,
+        row_height=row_height,
+        height=(
+            38 + len(frame) * row_height  # the header and border, then every row
+            if row_height and len(frame) <= WHOLE_UP_TO_ROWS
+            else "auto"
+        ),
         placeholder="—",
         **selection,
     )
+
+
+def _longest(texts: pd.Series) -> int:
+    return int(texts.dropna().astype(str).str.len().max()) if texts.notna().any() else 0
 
 
 def zone() -> tzinfo:

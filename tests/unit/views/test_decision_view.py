@@ -1,10 +1,15 @@
 """The decision view on the Market and Agents pages: one decision in full, the newest until
 the trader picks another."""
 
+import json
+
 import pytest
 
+from data.store.db import transaction
+from data.store.models import ProtectionLock
 from tests.support.decisions import LONG_RATIONALE, RAW, SYSTEM, USER, store_decision
 from tests.support.pages import open_page
+from tests.support.runs import START
 from views import ui
 
 ARITHMETIC = (
@@ -85,3 +90,24 @@ def test_a_picked_decision_stays_shown_when_newer_ones_arrive(volt_home, store):
     app.run()
     assert any(t.startswith(f"#### Decision #{picked} ") for t in texts(app))
     assert app.session_state["decisions_table"]["selection"]["rows"] == [2]
+
+
+def test_a_table_of_long_reasons_wraps_in_tall_rows_instead_of_cutting(volt_home, store):
+    reason = "4 losing trades in a row (limit 4): the last closed at -1.20%, -0.85% and -2.10%"
+    with transaction(store[1]) as session:
+        session.add(
+            ProtectionLock(
+                protection="losing_streak", reason=reason, clears="when a person lifts it", ts=START
+            )
+        )
+    app = open_page("views/overview.py")
+    protections = next(d for d in app.dataframe if "clears" in d.value.columns)
+    assert any(reason in state for state in protections.value["state"])  # whole in its cell
+    assert protections.proto.row_height > 64  # Streamlit wraps text in rows above 64 px
+    columns = json.loads(protections.proto.columns)
+    assert {columns[c]["width"] for c in ("question", "state", "clears")} == {"medium"}
+
+
+def test_the_decision_picker_keeps_one_line_rows(seeded):
+    app = open_page("views/market.py")
+    assert not app.dataframe[0].proto.row_height  # the text is shown whole below it
