@@ -129,9 +129,9 @@ def _latest_decisions(pair, agent, action, outcome, limit: int):
         latest = latest.join(JournalEntry, JournalEntry.decision_id == Decision.id).where(
             JournalEntry.outcome == outcome
         )
-    if agent:
-        voted = select(VoteRow.decision_id).where(VoteRow.agent == agent)
-        latest = latest.where(Decision.id.in_(voted))
+    if agent:  # correlated, through the votes' decision index: newest first, no full scan
+        voted = select(VoteRow.id).where(VoteRow.decision_id == Decision.id, VoteRow.agent == agent)
+        latest = latest.where(voted.exists())
     return latest.limit(limit)
 
 
