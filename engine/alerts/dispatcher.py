@@ -23,6 +23,10 @@ from engine.alerts.summary import SummarySchedule, market_now, read_day_summary,
 log = logging.getLogger("volt.alerts")
 POLL_SECONDS = 1.0
 BATCH = 500  # rows read per table per pass
+# On PostgreSQL an id is taken at insert and seen at commit, so a row with a lower id can
+# appear after a higher one (a decision's transaction waits on the exchange). Each pass
+# looks this many ids behind its cursor again and skips the ids it already handled.
+LOOKBACK_IDS = 200
 CLOSE_SECONDS = 10.0  # at shutdown, how long queued alerts may take to go out
 
 
@@ -44,6 +48,7 @@ class AlertDispatcher:
         self.zone_name = zone_name
         self.schedule = SummarySchedule(self.alerts.daily_summary_hour, summary_zone(zone_name))
         self.cursors = {"events": 0, "trades": 0, "locks": 0}
+        self.seen: dict[str, set[int]] = {name: set() for name in self.cursors}
         self.halted: bool | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
@@ -85,6 +90,9 @@ class AlertDispatcher:
                 ("locks", ProtectionLock.id),
             ):
                 self.cursors[name] = session.scalar(select(func.max(column))) or 0
+                # History is never sent: the ids the first look-back will read count as seen.
+                floor = self.cursors[name] - LOOKBACK_IDS
+                self.seen[name] = set(session.scalars(select(column).where(column > floor)))
         self.halted = read_state(self.factory).halted
         self.schedule.due(market_now(self.factory))
 
@@ -124,18 +132,28 @@ class AlertDispatcher:
         was, self.halted = self.halted, bool(state.halted)
         return [messages.halted(state.halt_reason or "")] if self.halted and was is False else []
 
-    def _events(self) -> list[Alert]:
+    def _new_rows(self, name: str, query) -> list:
+        """The rows of `query` (whose first column is the id) not handled yet, oldest first."""
+        id_column = query.selected_columns[0]
+        floor = max(self.cursors[name] - LOOKBACK_IDS, 0)
         with self.factory() as session:
             rows = session.execute(
-                select(
-                    Event.id, Event.level, Event.source, Event.kind, Event.message, Event.traceback
-                )
-                .where(Event.id > self.cursors["events"])
-                .order_by(Event.id)
-                .limit(BATCH)
+                query.where(id_column > floor).order_by(id_column).limit(BATCH + LOOKBACK_IDS)
             ).all()
-        if rows:
-            self.cursors["events"] = rows[-1].id
+        seen = self.seen[name]
+        fresh = [row for row in rows if row[0] not in seen][:BATCH]
+        seen.update(row[0] for row in fresh)
+        if fresh:
+            self.cursors[name] = max(self.cursors[name], fresh[-1][0])
+        low = self.cursors[name] - LOOKBACK_IDS
+        self.seen[name] = {row_id for row_id in seen if row_id > low}
+        return fresh
+
+    def _events(self) -> list[Alert]:
+        rows = self._new_rows(
+            "events",
+            select(Event.id, Event.level, Event.source, Event.kind, Event.message, Event.traceback),
+        )
         found = []
         for row in rows:
             event = EventRow(*row)
@@ -161,44 +179,34 @@ class AlertDispatcher:
         return EventRow(*row) if row else None
 
     def _stop_losses(self) -> list[Alert]:
-        with self.factory() as session:
-            rows = session.execute(
-                select(
-                    Trade.id,
-                    Trade.pair,
-                    Trade.amount,
-                    Trade.entry_price,
-                    Trade.exit_price,
-                    Trade.pnl,
-                    Trade.pnl_pct,
-                    Trade.exit_reason,
-                )
-                .where(Trade.id > self.cursors["trades"])
-                .order_by(Trade.id)
-                .limit(BATCH)
-            ).all()
-        if rows:
-            self.cursors["trades"] = rows[-1].id
+        rows = self._new_rows(
+            "trades",
+            select(
+                Trade.id,
+                Trade.pair,
+                Trade.amount,
+                Trade.entry_price,
+                Trade.exit_price,
+                Trade.pnl,
+                Trade.pnl_pct,
+                Trade.exit_reason,
+            ),
+        )
         quote = self.settings.broker.quote_currency
         found = (messages.from_stop_loss(TradeRow(*row), quote) for row in rows)
         return [alert for alert in found if alert is not None]
 
     def _protections(self) -> list[Alert]:
-        with self.factory() as session:
-            rows = session.execute(
-                select(
-                    ProtectionLock.id,
-                    ProtectionLock.protection,
-                    ProtectionLock.pair,
-                    ProtectionLock.reason,
-                    ProtectionLock.clears,
-                )
-                .where(ProtectionLock.id > self.cursors["locks"])
-                .order_by(ProtectionLock.id)
-                .limit(BATCH)
-            ).all()
-        if rows:
-            self.cursors["locks"] = rows[-1].id
+        rows = self._new_rows(
+            "locks",
+            select(
+                ProtectionLock.id,
+                ProtectionLock.protection,
+                ProtectionLock.pair,
+                ProtectionLock.reason,
+                ProtectionLock.clears,
+            ),
+        )
         found = (messages.from_protection(LockRow(*row)) for row in rows)
         return [alert for alert in found if alert is not None]
 

@@ -105,6 +105,35 @@ def test_a_protection_tripping_is_sent_and_the_kill_switch_lock_is_not(store, we
     assert webhook.titles() == ["VOLT protection: daily_loss_limit blocks new entries"]
 
 
+def test_a_row_committed_after_a_higher_id_is_sent_once(store, webhook):
+    """On PostgreSQL a transaction that took its id first can commit last."""
+    factory = store[1]
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    with transaction(factory) as session:
+        session.add(ProtectionLock(protection="low_profit", reason="r", clears="c", ts=now))
+    dispatcher = dispatcher_for(factory, [webhook.url()])
+    dispatcher.prime()
+    dispatcher.sender.start()
+    first = dispatcher.cursors["locks"]
+    with transaction(factory) as session:
+        session.add(
+            ProtectionLock(id=first + 5, protection="max_drawdown", reason="r", clears="c", ts=now)
+        )
+    dispatcher.poll_once()
+    with transaction(factory) as session:  # the late one, with an id below the cursor
+        session.add(
+            ProtectionLock(
+                id=first + 2, protection="daily_loss_limit", reason="r", clears="c", ts=now
+            )
+        )
+    dispatcher.poll_once()
+    drain(dispatcher)
+    assert webhook.titles() == [
+        "VOLT protection: max_drawdown blocks new entries",
+        "VOLT protection: daily_loss_limit blocks new entries",
+    ]
+
+
 def test_the_daily_summary_goes_out_at_its_hour_on_the_market_clock(store, webhook):
     factory = store[1]
     update_state(factory, market_time=datetime(2026, 3, 1, 9, tzinfo=UTC))
