@@ -8,7 +8,6 @@ from data import queries
 from views import decision_view, ui
 
 OUTCOMES = ["PENDING", "WIN", "LOSS", "STOPPED", "EXPIRED", "not executed"]
-METRIC_WIDTH = 190  # px: "llama3.2:3b" whole
 
 st.title("Agents")
 cfg = ui.settings()
@@ -39,24 +38,25 @@ def llm_panel(state: dict) -> None:
                 f"{cfg.agents.llm.model}`) and give `llm` a weight in `[agents.weights]`."
             )
         return
-    # Fixed-width metrics in a row that wraps: at 800 px four columns would cut the values.
-    row = st.container(horizontal=True)
+    row = ui.metric_row()
     reachable = status.get("reachable")
     row.metric(
         "Ollama",
         "online" if reachable else "offline" if reachable is False else "not checked",
-        width=METRIC_WIDTH,
+        width=ui.METRIC_WIDTH,
     )
-    row.metric("Model", status.get("model") or "—", width=METRIC_WIDTH)
+    row.metric("Model", status.get("model") or "—", width=ui.METRIC_WIDTH)
     # From the stored votes, so the figures survive worker restarts.
     votes = ui.read(queries.llm_votes)
     latencies = [
         d.get("latency_ms") for d in votes["data"] if isinstance(d, dict) and d.get("latency_ms")
     ]
     latency = float(pd.Series(latencies).median()) if latencies else None
-    row.metric("Median latency", f"{latency / 1000:.1f} s" if latency else "—", width=METRIC_WIDTH)
+    row.metric(
+        "Median latency", f"{latency / 1000:.1f} s" if latency else "—", width=ui.METRIC_WIDTH
+    )
     rate = (votes["source"] == "abstain").mean() if not votes.empty else None
-    row.metric("Abstain rate", f"{rate:.0%}" if rate is not None else "—", width=METRIC_WIDTH)
+    row.metric("Abstain rate", f"{rate:.0%}" if rate is not None else "—", width=ui.METRIC_WIDTH)
     if not votes.empty:
         st.caption(f"Latency and abstain rate over its last {len(votes)} votes.")
     if status.get("offline_reason"):

@@ -181,7 +181,7 @@ def beside(key: str, held_key: str, unit: str = "%") -> tuple[str, str | None]:
     return mine, f"buy & hold {theirs}"
 
 
-cols = st.columns(5)
+cols = ui.metric_cells(5)
 cols[0].metric("Return", f"{run['return_pct']:+.2f}%")
 cols[1].metric("Buy & hold", f"{run['buy_and_hold_pct']:+.2f}%")
 sharpe, held_sharpe = beside("sharpe", "buy_and_hold_sharpe", "")

@@ -255,7 +255,7 @@ def verdict(run: pd.Series) -> None:
         st.warning(f"**Keep the defaults.** {advice}")
     chosen, defaults = summary.get("chosen") or {}, summary.get("defaults") or {}
     overfit = summary.get("overfitting") or {}
-    cols = st.columns(5)
+    cols = ui.metric_cells(5)
     cols[0].metric(f"Chosen (trial #{summary.get('best_number')})", _pct(chosen.get("return_pct")))
     cols[1].metric("Defaults", _pct(defaults.get("return_pct")))
     cols[2].metric("Buy & hold", _pct(defaults.get("buy_and_hold_pct")))

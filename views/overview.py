@@ -28,17 +28,21 @@ def overview_panel() -> None:
     current = float(equity["equity"].iloc[-1])
     start = cfg.broker.starting_capital
     quote = cfg.broker.quote_currency
-    cols = st.columns(5)
-    cols[0].metric(f"Equity ({quote})", ui.amount(current), ui.amount(current - start, True))
-    cols[1].metric(f"Realised P&L ({quote})", ui.amount(realised, True))
-    cols[2].metric(f"Unrealised P&L ({quote})", ui.amount(unrealised, True))
-    cols[3].metric(
+    row = ui.metric_row()
+    width = ui.METRIC_WIDTH
+    row.metric(
+        f"Equity ({quote})", ui.amount(current), ui.amount(current - start, True), width=width
+    )
+    row.metric(f"Realised P&L ({quote})", ui.amount(realised, True), width=width)
+    row.metric(f"Unrealised P&L ({quote})", ui.amount(unrealised, True), width=width)
+    row.metric(
         ui.today_label(),
         ui.amount(today or 0.0, True),
         help=f"Equity change since {ui.local_time(ui.market_midnight(state))}, fees included "
         f"({ui.clock_note()})",
+        width=width,
     )
-    cols[4].metric("Open positions", f"{len(positions)} / {cfg.risk.max_open_positions}")
+    row.metric("Open positions", f"{len(positions)} / {cfg.risk.max_open_positions}", width=width)
 
     # The whole history, thinned for the browser, its drawdown underneath.
     curve = ui.localise(ui.read(queries.equity_drawdown), "ts")

@@ -53,7 +53,7 @@ def profit_panel() -> None:
         return
     pairs = ui.read(queries.profit_by_pair, since)
     trades, wins = int(pairs["trades"].sum()), int(pairs["wins"].sum())
-    cols = st.columns(4)
+    cols = ui.metric_cells(4)
     cols[0].metric("Closed trades", f"{trades:,}")
     cols[1].metric("Win rate", f"{wins / trades:.1%}")
     cols[2].metric(f"Realised P&L ({quote})", ui.amount(float(pairs["pnl"].sum()), True))

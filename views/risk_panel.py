@@ -66,17 +66,33 @@ def show() -> None:
     exposure = float(positions["value"].sum()) if not positions.empty else 0.0
     largest = float(positions["value"].max()) if not positions.empty else 0.0
 
-    cols = st.columns(4)
+    row = ui.metric_row()
     total = share(exposure, equity)
-    cols[0].metric("Exposure", f"{total:.0%} of {risk.max_total_exposure:.0%}")
-    cols[0].progress(min(1.0, share(total, risk.max_total_exposure)))
     biggest = share(largest, equity)
-    cols[1].metric("Largest position", f"{biggest:.0%} of {risk.max_position_fraction:.0%}")
-    cols[1].progress(min(1.0, share(biggest, risk.max_position_fraction)))
     drawdown = 1 - share(equity, peak)
-    cols[2].metric("Drawdown from peak", f"{drawdown:.1%} of {rules.max_drawdown:.0%}")
-    cols[2].progress(min(1.0, share(drawdown, rules.max_drawdown)))
-    cols[3].metric("Open positions", f"{len(positions)} / {risk.max_open_positions}")
+    for label, value, used in (
+        (
+            "Exposure",
+            f"{total:.0%} of {risk.max_total_exposure:.0%}",
+            share(total, risk.max_total_exposure),
+        ),
+        (
+            "Largest position",
+            f"{biggest:.0%} of {risk.max_position_fraction:.0%}",
+            share(biggest, risk.max_position_fraction),
+        ),
+        (
+            "Drawdown from peak",
+            f"{drawdown:.1%} of {rules.max_drawdown:.0%}",
+            share(drawdown, rules.max_drawdown),
+        ),
+    ):
+        cell = row.container(width=ui.METRIC_WIDTH)
+        cell.metric(label, value)
+        cell.progress(min(1.0, max(0.0, used)))
+    row.metric(
+        "Open positions", f"{len(positions)} / {risk.max_open_positions}", width=ui.METRIC_WIDTH
+    )
 
     locks = ui.read(queries.protection_locks)
     rows = []

@@ -16,7 +16,7 @@ st.caption(f"Alerts to {_alert_targets}" if _alert_targets else "Alerts: none se
 def system_panel() -> None:
     state = ui.read(queries.engine_state)
     metric = ui.read(queries.latest_metrics)
-    cols = st.columns(4)
+    cols = ui.metric_cells(4)
     cols[0].metric("Engine", "HALTED" if state["halted"] else state["status"].upper())
     cols[1].metric("Last successful tick", ui.age(state["heartbeat_age_s"]))
     cols[2].metric("Worker restarts", state["restarts"])
@@ -40,7 +40,7 @@ def system_panel() -> None:
             power = f"on AC ({metric['battery_percent']:.0f}%)"
         else:
             power = f"ON BATTERY ({metric['battery_percent']:.0f}%)"
-        cols = st.columns(5)
+        cols = ui.metric_cells(5)
         cols[0].metric("CPU", f"{metric['cpu_percent']:.0f}%")
         cols[1].metric("CPU temperature", "no sensor" if temp is None else f"{temp:.0f} °C")
         cols[2].metric("Memory", f"{metric['memory_percent']:.0f}%")

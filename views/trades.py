@@ -17,7 +17,7 @@ if count == 0:
         "enough; each closed round trip appears here with its P&L and exit reason."
     )
 else:
-    cols = st.columns(4)
+    cols = ui.metric_cells(4)
     cols[0].metric("Trades", count)
     cols[1].metric("Win rate", f"{summary['wins'] / count:.0%}")
     cols[2].metric(f"Net P&L ({ui.quote()})", ui.amount(summary["pnl"], True))

@@ -110,6 +110,22 @@ def save_upload(upload) -> str:
     return str(path)
 
 
+# A headline figure's width: "+1,234,567.89" whole. Metrics sit in a row that wraps, so on a
+# narrow window (800 px) they move to a second line instead of cutting to "9,9…".
+METRIC_WIDTH = 220
+
+
+def metric_row():
+    """A row of fixed-width metrics that wraps onto more lines on a narrow window."""
+    return st.container(horizontal=True)
+
+
+def metric_cells(count: int) -> list:
+    """`count` fixed-width places for metrics, in a row that wraps (for st.columns' place)."""
+    row = metric_row()
+    return [row.container(width=METRIC_WIDTH) for _ in range(count)]
+
+
 def amount(value: float, signed: bool = False) -> str:
     """Money without the currency, for metrics whose label names it."""
     return f"{value:{'+' if signed else ''},.2f}"
