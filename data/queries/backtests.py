@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from data.queries.frames import read_frame
 from data.store.db import as_utc
@@ -13,7 +13,14 @@ from data.store.models import ROUND_TRIP_COLUMNS, BacktestRun, BacktestTrade
 
 def backtest_runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
     """Stored backtests, newest first, each with its statistics as columns."""
-    statement = select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)
+    # Not each run's curve and report (a few hundred kB of JSON each): one run's are read
+    # when it is shown.
+    statement = (
+        select(BacktestRun)
+        .options(defer(BacktestRun.curve), defer(BacktestRun.report), defer(BacktestRun.settings))
+        .order_by(BacktestRun.id.desc())
+        .limit(limit)
+    )
     with Session(engine) as session:
         runs = session.scalars(statement).all()
         rows = [
