@@ -220,10 +220,11 @@ def query_calls(engine) -> list[tuple[str, Callable[[], object]]]:
     runs = queries.backtest_runs(engine)
     run_id = int(runs["id"].iloc[0]) if not runs.empty else 1
     first_bar = queries.candles(engine, pair, 300).index[0].to_pydatetime()
+    decisions = row_counts(engine)["decisions"]  # the newest decision's id
     listed = {
         "engine_state()": lambda: queries.engine_state(engine),
         "equity_curve()": lambda: queries.equity_curve(engine),
-        "equity_change_since(midnight)": lambda: queries.equity_change_since(engine, midnight),
+        "pnl_today(midnight)": lambda: queries.pnl_today(engine, midnight, 10_000.0),
         "open_positions()": lambda: queries.open_positions(engine),
         "realised_pnl()": lambda: queries.realised_pnl(engine),
         "realised_pnl(midnight)": lambda: queries.realised_pnl(engine, midnight),
@@ -237,7 +238,8 @@ def query_calls(engine) -> list[tuple[str, Callable[[], object]]]:
         ),
         "agent_timeline()": lambda: queries.agent_timeline(engine),
         "llm_votes()": lambda: queries.llm_votes(engine),
-        "resolved_votes()": lambda: queries.resolved_votes(engine),
+        "agent_scoreboard(50)": lambda: queries.agent_scoreboard(engine, 50),
+        "decision_detail(newest)": lambda: queries.decision_detail(engine, decisions),
         "weight_history()": lambda: queries.weight_history(engine),
         "trade_summary()": lambda: queries.trade_summary(engine),
         "latest_trades(500)": lambda: queries.latest_trades(engine, 500),
