@@ -122,6 +122,9 @@ def mask_url(url: str) -> str:
     return shown
 
 
+TOKEN_CHARS = 8  # the shortest path segment or query value scrubbed from free text
+
+
 def url_secrets(url: str) -> list[str]:
     """The parts of `url` that `mask_url` hides, longest first, to scrub from any text
     (a notifier's error message may quote its URL)."""
@@ -129,8 +132,12 @@ def url_secrets(url: str) -> list[str]:
     netloc, _, tail = rest.partition("/")
     path, _, query = tail.partition("?")
     userinfo, _, hostport = netloc.rpartition("@")
-    parts = [url, *userinfo.split(":"), *path.split("/")]
-    parts += [value for _, value in parse_qsl(query or netloc.partition("?")[2], True)]
+    # A user, password or token host is a secret whatever its length; a path segment or a
+    # query value only from TOKEN_CHARS on, or every "alerts" and "volt" in a log line
+    # would read *** (a short one is still masked wherever the whole URL appears).
+    parts = [url, *userinfo.split(":")]
+    values = [*path.split("/"), *(v for _, v in parse_qsl(query or netloc.partition("?")[2], True))]
+    parts += [value for value in values if len(value) >= TOKEN_CHARS]
     host = hostport.partition("?")[0]
     if host and not _shown_host(host.rpartition(":")[0] or host):
         parts += [host, *host.split(":")]

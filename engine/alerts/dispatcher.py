@@ -77,8 +77,10 @@ class AlertDispatcher:
             return
         self._stop.set()
         self._thread.join(timeout)
-        if self.halted is not None:  # primed: a last pass sends only what is new
-            self._safely(self.poll_once)
+        # Primed and no longer polling: a last pass sends only what is new. A thread still
+        # inside a pass would race it over the cursors and could send an alert twice.
+        if self.halted is not None and not self._thread.is_alive():
+            self.poll_once()
         if not self.sender.close(timeout):
             log.warning("alerts: some were still unsent at shutdown", extra={"kind": "alerts"})
 
@@ -106,7 +108,7 @@ class AlertDispatcher:
                 log.exception("alerts: could not read the store; retrying")
                 self._stop.wait(POLL_SECONDS)
         while not self._stop.wait(POLL_SECONDS):
-            self._safely(self.poll_once)
+            self.poll_once()
 
     def _safely(self, work: Callable[[], None]) -> None:
         # A locked database or a bad row must not end the alerts, nor reach trading.
@@ -116,14 +118,20 @@ class AlertDispatcher:
             log.exception("alerts: a pass failed; trying again", extra={"skip_events": True})
 
     def poll_once(self) -> None:
-        """One pass: every new row of each table, the halt, the daily summary."""
-        for alert in [
-            *self._halt(),
-            *self._events(),
-            *self._stop_losses(),
-            *self._protections(),
-            *self._summary(),
-        ]:
+        """One pass: every new row of each table, the halt, the daily summary. Each source
+        is read and its alerts queued on its own, so a failed read of one never drops what
+        another already marked as handled (a locked table must not cost the halt alert)."""
+        for source in (
+            self._halt,
+            self._events,
+            self._stop_losses,
+            self._protections,
+            self._summary,
+        ):
+            self._safely(lambda source=source: self._queue(source()))
+
+    def _queue(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
             if alert.kind in self.kinds:
                 self.sender.send(alert)
 
@@ -213,10 +221,15 @@ class AlertDispatcher:
     def _summary(self) -> list[Alert]:
         if "daily_summary" not in self.kinds:
             return []
+        before = self.schedule.last_day
         day = self.schedule.due(market_now(self.factory))
         if day is None:
             return []
-        figures = read_day_summary(
-            self.factory, self.settings, day, self.schedule.zone, self.zone_name
-        )
+        try:
+            figures = read_day_summary(
+                self.factory, self.settings, day, self.schedule.zone, self.zone_name
+            )
+        except Exception:
+            self.schedule.last_day = before  # not sent: due again on the next pass
+            raise
         return [messages.daily_summary(figures, self.settings.broker.quote_currency)]

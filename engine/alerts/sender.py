@@ -16,6 +16,12 @@ from data.store.events import record_event
 from engine.alerts.messages import MAX_BODY, Alert
 
 log = logging.getLogger("volt.alerts")
+# Apprise logs the URLs it is given (an unparseable Telegram URL with its bot token) from
+# the moment one is added. Its lines reach the sender through notify()'s log_callback and
+# are masked there; never through the root handlers, which would store them unmasked.
+_APPRISE_LOG = logging.getLogger("apprise")
+_APPRISE_LOG.propagate = False
+_APPRISE_LOG.addHandler(logging.NullHandler())
 SEND_TIMEOUT_SECONDS = 30.0  # one notify() call, every retry included
 QUEUE_LIMIT = 500  # alerts waiting; beyond it new ones are dropped (and that is said once)
 
@@ -60,9 +66,6 @@ class AlertSender:
         self._dropping = False
 
     def start(self) -> None:
-        # Apprise's own log lines reach us through log_callback and are masked there; the
-        # root handlers would store them unmasked as the supervisor's events.
-        logging.getLogger("apprise").propagate = False
         self._thread.start()
 
     def send(self, alert: Alert) -> None:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from config import Settings
 from data.store.db import transaction
@@ -90,6 +91,24 @@ def test_a_halt_is_sent_with_its_reason_and_history_is_not(store, webhook):
     update_state(factory, halted=True, halt_reason="crash loop: 6 restarts (test)")
     drain(dispatcher)
     assert webhook.titles() == ["VOLT halted: crash loop: 6 restarts (test)"]
+
+
+def test_a_failed_read_of_one_table_does_not_cost_the_halt_alert(store, webhook, monkeypatch):
+    factory = store[1]
+    dispatcher = dispatcher_for(factory, [webhook.url()])
+    dispatcher.prime()
+    dispatcher.sender.start()
+    update_state(factory, halted=True, halt_reason="kill switch (command #3)")
+    failing = dispatcher._stop_losses
+
+    def locked_once():
+        monkeypatch.setattr(dispatcher, "_stop_losses", failing)
+        raise OperationalError("SELECT trades", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(dispatcher, "_stop_losses", locked_once)
+    dispatcher.poll_once()  # the trades read fails in this pass
+    drain(dispatcher)
+    assert webhook.titles() == ["VOLT halted: kill switch (command #3)"]
 
 
 def test_a_protection_tripping_is_sent_and_the_kill_switch_lock_is_not(store, webhook):

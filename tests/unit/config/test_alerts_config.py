@@ -38,6 +38,15 @@ def test_hide_urls_scrubs_a_notifier_error_that_quotes_its_url_and_token():
     assert hidden.startswith("posting to tgram://***/*** failed")
 
 
+def test_hide_urls_leaves_ordinary_words_that_a_short_path_shares():
+    urls = ["json://127.0.0.1:9/alerts", "ntfy://ntfy.sh/volt"]
+    text = "volt.supervisor: 500 alerts are waiting (volt.db) for json://127.0.0.1:9/alerts"
+    hidden = hide_urls(text, urls)
+    assert hidden == (
+        "volt.supervisor: 500 alerts are waiting (volt.db) for json://127.0.0.1:9/***"
+    )
+
+
 def test_every_kind_is_on_by_default_and_each_can_be_switched_off(tmp_path):
     assert Alerts().kinds_on() == list(ALERT_KINDS)
     config = tmp_path / "c.toml"
