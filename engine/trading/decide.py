@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 
@@ -21,6 +24,7 @@ from data.market.indicators import indicator_arrays
 from data.market.periods import DEFAULT_PERIODS, IndicatorPeriods
 from data.market.rows import LAST_ROW
 from data.store.models import JournalEntry, Position
+from data.types import Vote
 from engine.trading import journal
 from engine.trading.tick_records import DecisionPlan
 
@@ -52,6 +56,35 @@ class Team:
         self.weights, self.thresholds, self.regime_limits = weights, thresholds, regime_limits
         self.warmup, self.periods = warmup, periods
         self.warming: dict[str, int] = {}  # pair -> candles seen, while it warms up
+        # While the live agents wait: the worker's stop ends the wait, `meanwhile` (the
+        # worker's commands) runs every few tenths of a second.
+        self.stop_waiting: threading.Event | None = None
+        self.meanwhile: Callable[[], None] | None = None
+        self._asking: LiveVotes | None = None
+
+    @contextmanager
+    def live_votes_together(self) -> Iterator[LiveVotes]:
+        """Plans made inside leave out the live agents' votes and keep their briefs; the
+        `LiveVotes` yielded then asks the live agents for every pair at once."""
+        self._asking = LiveVotes(self)
+        try:
+            yield self._asking
+        finally:
+            self._asking = None
+
+    def live_votes(self, briefs: list[MarketBrief]) -> dict[str, list[Vote]]:
+        """Each live agent's vote on each brief, by pair: an agent that can (`vote_all`,
+        the LLM) is asked for every pair at once within its own budget; the others in turn."""
+        votes: dict[str, list[Vote]] = {brief.pair: [] for brief in briefs}
+        for agent in self.live_agents:
+            vote_all = getattr(agent, "vote_all", None)
+            if vote_all is not None:
+                given = vote_all(briefs, stop=self.stop_waiting, meanwhile=self.meanwhile)
+            else:
+                given = [agent.vote(brief) for brief in briefs]
+            for brief, vote in zip(briefs, given, strict=True):
+                votes[brief.pair].append(vote)
+        return votes
 
     def plan(
         self, pair: str, candles: pd.DataFrame, position: Position | None
@@ -79,7 +112,10 @@ class Team:
         regime = regime_name(self._regime_code(columns, vote_columns)) or "normal"
         if self.live_agents:
             brief = self.market_brief(pair, columns, candle_ts, regime, position)
-            votes += [agent.vote(brief) for agent in self.live_agents]
+            if self._asking is not None:  # asked with every other pair's, see `LiveVotes`
+                self._asking.briefs[pair] = brief
+            else:
+                votes += [vote for [vote] in self.live_votes([brief]).values()]
         return DecisionPlan(
             pair,
             candle_ts,
@@ -161,3 +197,33 @@ class Team:
             if agent.name == "llm":
                 return dataclasses.asdict(agent.status())
         return None
+
+
+class LiveVotes:
+    """The briefs of the plans made in `Team.live_votes_together`, and their live votes."""
+
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.briefs: dict[str, MarketBrief] = {}
+
+    def votes(self, plans: dict[str, DecisionPlan]) -> dict[str, DecisionPlan]:
+        """Each plan with its pair's live votes weighed in (the live agents asked once,
+        for all these pairs)."""
+        team = self.team
+        briefs = [self.briefs[pair] for pair in plans if pair in self.briefs]
+        if not briefs:
+            return plans
+        live = team.live_votes(briefs)
+        return {
+            pair: dataclasses.replace(
+                plan,
+                consensus=weigh_votes(
+                    [*plan.consensus.votes, *live[pair]],
+                    team.weights,
+                    team.thresholds[plan.regime],
+                ),
+            )
+            if pair in live
+            else plan
+            for pair, plan in plans.items()
+        }

@@ -32,6 +32,7 @@ from engine.trading.learn import Learner
 from engine.trading.risk_records import ExitRetries
 from engine.trading.stops import Stops
 from engine.venues.broker import Broker
+from engine.venues.errors import PermanentError
 from engine.venues.feed import Feed
 from risk import RiskGate
 
@@ -164,6 +165,9 @@ class Trader:
         report, now = TickReport(), self.clock.now()
         faults = self.errors.tick(now, report)
         ticks = self._fetch(now, report, faults)  # fetch
+        # Stops met are sent before any agent is asked: an exit never waits on a model.
+        self._exit_stops([t for t in ticks if t.waiting is None], faults, now, report)
+        ticks = [t for t in ticks if faults.went_through(t.pair)]
         self._decide([t for t in ticks if t.waiting is None], faults, now)  # decide
         ticks = [t for t in ticks if faults.went_through(t.pair)]
         batch = self.batch
@@ -193,23 +197,50 @@ class Trader:
                     ticks.append(PairTick(new, waiting=self.exit_retries.deferred(pair, now)))
         return ticks
 
+    def _exit_stops(
+        self, ticks: list[PairTick], faults: TickFaults, now: datetime, report: TickReport
+    ) -> None:
+        """Each stop or take-profit the new candles met, sent and booked in the pair's own
+        transaction before the tick's decisions (see `Stops.check`); the pair's decision is
+        then made on the book without the position."""
+        if not ticks:
+            return
+        with self.factory() as session:
+            positions = book.open_positions(session)
+        for item in ticks:
+            position = positions.get(item.pair)
+            if position is not None and self.stops.walk(position, item.fresh).hit:
+                with faults.isolate(item.pair):
+                    try:
+                        self.stops.check(item.pair, item.fresh, now, report)
+                    except PermanentError as refusal:  # a refused exit waits for its retry
+                        self.exit_retries.refused(item.pair, now, str(refusal))
+                        raise
+
     def _decide(self, ticks: list[PairTick], faults: TickFaults, now: datetime) -> None:
-        """Each pair's decision, computed before any write (the LLM included), and priced
-        where its order fills (`at_market`) under next-open fills."""
+        """Each pair's decision, computed before any write; the live agents (the LLM) are
+        asked for every pair at once, after the rule agents, within their own budget.
+        Priced where its order fills (`at_market`) under next-open fills."""
         if not ticks:
             return
         positions = {}
         if self.team.live_agents:  # the position only goes into the live agents' brief
             with self.factory() as session:
                 positions = book.open_positions(session)
-        for item in ticks:
+        planned = []
+        with self.team.live_votes_together() as asked:
+            for item in ticks:
+                with faults.isolate(item.pair):
+                    if not self.execution.decided_before(item.pair, item.new.latest):
+                        position = positions.get(item.pair)
+                        item.plan = self.team.plan(item.pair, item.new.window, position)
+                        planned.append(item)
+        with_live = asked.votes({item.pair: item.plan for item in planned if item.plan})
+        for item in planned:
             with faults.isolate(item.pair):
-                position = positions.get(item.pair)
-                if position is not None and self.stops.walk(position, item.fresh).hit:
-                    position = None  # the stop closes it before this decision is acted on
-                if not self.execution.decided_before(item.pair, item.new.latest):
-                    item.plan = self.team.plan(item.pair, item.new.window, position)
-                    if item.plan is not None and self.fill_at == "next_open":
+                if item.plan is not None:
+                    item.plan = with_live.get(item.pair, item.plan)
+                    if self.fill_at == "next_open":
                         item.plan = at_market(item.plan, self.account, now)
 
     # --- between ticks ----------------------------------------------------------------
