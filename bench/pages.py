@@ -12,7 +12,8 @@ and the CPU the dashboard's process and Chromium spent per click: on a machine o
 programs load, the wall-clock figures grow with their load, the CPU figures much less.
 
 --queries times every data.queries read the pages make, on the same database, instead.
---cache keeps the seeded database under /tmp (one per scale) and copies it for each run.
+--cache keeps the seeded database under /tmp (one per scale and seeder version) and copies
+it for each run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -91,7 +93,9 @@ def navigation_pages() -> list[str]:
 def seeded_home(scale: float, cached: bool) -> Path:
     """A temporary VOLT_HOME holding the seeded database (copied from the cache with --cache)."""
     home = Path(tempfile.mkdtemp(prefix="volt-bench-pages-"))
-    source = CACHE / f"scale-{scale:g}" / "volt.db"
+    # Keyed by the seeder's source too, so a changed seeder never reuses an old database.
+    digest = hashlib.sha1((ROOT / "bench" / "seed_dashboard.py").read_bytes()).hexdigest()[:8]
+    source = CACHE / f"scale-{scale:g}-{digest}" / "volt.db"
     if cached and source.exists():
         shutil.copy(source, home / "volt.db")
         print(f"database copied from {source}")
