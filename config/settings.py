@@ -183,6 +183,14 @@ class Llm(_Section):
     timeout_seconds: float = Field(default=20.0, gt=0, le=600)  # per vote
     num_ctx: int = Field(default=4096, ge=512, le=131072)
     retry_offline_seconds: float = Field(default=300.0, ge=1, le=86400)
+    # One budget for a tick's votes, every pair asked at once; capped by timeout_seconds.
+    tick_budget_seconds: float = Field(default=15.0, gt=0, le=600)
+    # How long Ollama keeps the model loaded after a vote (an Ollama duration: 30m, 2h).
+    keep_alive: str = Field(default="30m", pattern=r"^-?\d+(\.\d+)?(ms|s|m|h)$")
+    think: bool = False  # false: a thinking model answers without spending the budget thinking
+    # The Agents page says "degraded" when this share of the last status_window votes abstained.
+    degraded_abstain_rate: float = Field(default=0.5, gt=0, le=1)
+    status_window: int = Field(default=20, ge=1, le=1000)
 
     @property
     def resolved_host(self) -> str:

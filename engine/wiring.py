@@ -169,6 +169,11 @@ def build_live_agents(settings: Settings) -> list[LiveAgent]:
                     timeout_seconds=llm.timeout_seconds,
                     num_ctx=llm.num_ctx,
                     retry_offline_seconds=llm.retry_offline_seconds,
+                    tick_budget_seconds=llm.tick_budget_seconds,
+                    keep_alive=llm.keep_alive,
+                    think=llm.think,
+                    degraded_abstain_rate=llm.degraded_abstain_rate,
+                    status_window=llm.status_window,
                 )
             )
         )

@@ -1,14 +1,16 @@
-"""The LLM agent: one vote from a local Ollama model, or an abstention that says why.
+"""The LLM agent: one vote per pair from a local Ollama model, or an abstention that says
+why; a tick's pairs are asked at once, within one budget.
 
 A late, garbled or off-schema reply, or an HTTP error, abstains with the raw reply kept; an
-offline server abstains at once until its next probe. `vote` never raises.
+offline server abstains at once until its next probe. `vote_all` never raises.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,7 @@ import httpx
 import ollama
 
 from agents.base import MarketBrief
-from agents.llm.bounded import BUSY
+from agents.llm.bounded import BUSY, Attempt, Waiting
 from agents.llm.connection import OllamaConnection, is_model_missing, without_credentials
 from agents.llm.prompt import chat_messages
 from agents.llm.reply import (
@@ -34,6 +36,7 @@ from agents.llm.text import shorten
 from data.types import Vote
 
 log = logging.getLogger("volt.llm")
+STOPPED = "the engine is stopping; the reply is not awaited"
 
 
 class LlmAgent:
@@ -52,19 +55,36 @@ class LlmAgent:
         self._ollama = OllamaConnection(settings, client, self._health, monotonic)
 
     def vote(self, brief: MarketBrief) -> Vote:
-        """A vote within `timeout_seconds`; never raises."""
-        deadline = time.perf_counter() + self.settings.timeout_seconds
-        self._health.count_call()
+        """A vote within the budget (`vote_all` for one pair); never raises."""
+        return self.vote_all([brief])[0]
+
+    def vote_all(
+        self,
+        briefs: Sequence[MarketBrief],
+        *,
+        stop: threading.Event | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list[Vote]:
+        """One vote per brief, every pair asked at once, all within one budget
+        (`vote_budget_seconds`): a reply not back by then abstains as late for this candle.
+        `stop` set ends the wait at once (the votes left abstain); `meanwhile` runs every
+        few tenths of a second while waiting. Never raises."""
+        waiting = Waiting(time.perf_counter() + self.settings.vote_budget_seconds, stop, meanwhile)
+        for _ in briefs:
+            self._health.count_call()
         try:
-            return self._vote(brief, deadline)
+            return self._vote_all(list(briefs), waiting)
         except Exception as exc:  # the promise is a vote, whatever went wrong
             log.exception("LLM agent failed unexpectedly", extra={"kind": "llm"})
-            return self._abstain("unexpected", f"unexpected error: {type(exc).__name__}: {exc}")
+            reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            return [self._abstain("unexpected", reason, pair=b.pair) for b in briefs]
 
     def probe(self) -> bool:
         """Ask /api/tags whether Ollama answers and has the model; True when online."""
         try:
-            attempt = self._ollama.probe(time.perf_counter() + self.settings.timeout_seconds)
+            attempt = self._ollama.probe(
+                Waiting(time.perf_counter() + self.settings.vote_budget_seconds)
+            )
             if attempt.busy:
                 log.info("LLM probe skipped: %s", BUSY)
         except Exception:
@@ -82,25 +102,38 @@ class LlmAgent:
     def close(self) -> None:
         self._ollama.close()
 
-    def _vote(self, brief: MarketBrief, deadline: float) -> Vote:
+    def _vote_all(self, briefs: list[MarketBrief], waiting: Waiting) -> list[Vote]:
         if self._ollama.probe_due():
-            attempt = self._ollama.probe(deadline)
+            attempt = self._ollama.probe(waiting)
             if attempt.busy:
-                return self._abstain("busy", BUSY, pair=brief.pair)
+                return [self._abstain("busy", BUSY, pair=b.pair) for b in briefs]
+            if attempt.stopped:
+                return [self._abstain("stopped", STOPPED, pair=b.pair) for b in briefs]
         if self._health.reachable is not True:
-            return self._offline_vote(brief.pair)
+            return [self._offline_vote(brief.pair) for brief in briefs]
 
-        messages = chat_messages(brief)
-        log.debug("LLM prompt for %s: %s", brief.pair, messages[1]["content"])
-        attempt = self._ollama.chat(messages, deadline)
+        asked = []
+        for brief in briefs:
+            messages = chat_messages(brief)
+            log.debug("LLM prompt for %s: %s", brief.pair, messages[1]["content"])
+            asked.append((brief.pair, messages, self._ollama.start_chat(brief.pair, messages)))
+        waiting.wait([future for _, _, future in asked if future is not None])
+        return [
+            self._answer(pair, messages, waiting.attempt(future))
+            for pair, messages, future in asked
+        ]
+
+    def _answer(self, pair: str, messages: list[dict[str, str]], attempt: Attempt) -> Vote:
         if attempt.busy:
-            return self._abstain("busy", BUSY, pair=brief.pair)
+            return self._abstain("busy", BUSY, pair=pair)
         sent = exchange_record(messages)  # kept with the vote from here on, reply or not
+        if attempt.stopped:
+            return self._abstain("stopped", STOPPED, pair=pair, sent=sent)
         if attempt.late:
-            return self._abstain("late", self._ollama.late_reason(), pair=brief.pair, sent=sent)
+            return self._abstain("late", self._ollama.late_reason(), pair=pair, sent=sent)
         if attempt.error is not None:
-            return self._chat_failed(attempt.error, brief.pair, sent)
-        return self._read_reply(attempt.value, attempt.latency_ms, brief.pair, messages)
+            return self._chat_failed(attempt.error, pair, sent)
+        return self._read_reply(attempt.value, attempt.latency_ms, pair, messages)
 
     def _chat_failed(self, error: BaseException, pair: str, sent: dict) -> Vote:
         if isinstance(error, ConnectionError):

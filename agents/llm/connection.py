@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import httpx
 import ollama
 
-from agents.llm.bounded import Attempt, OneRequestAtATime
+from agents.llm.bounded import Attempt, Requests, Waiting
 from agents.llm.reply import LlmReply
 from agents.llm.settings import LlmSettings
 from agents.llm.status import LlmHealth
@@ -37,24 +38,29 @@ class OllamaConnection:
         )
         self._health = health
         self._monotonic = monotonic  # schedules re-probes only; budgets use the wall
-        self._requests = OneRequestAtATime()
+        self._requests = Requests()
         self._next_probe_at = 0.0
 
     @property
     def request_running(self) -> bool:
-        return self._requests.running
+        return self._requests.running()
 
-    def chat(self, messages: list[dict[str, str]], deadline: float) -> Attempt:
-        """One chat request: the reply's schema as `format`, temperature 0, no streaming."""
-        return self._requests.run(
+    def start_chat(self, pair: str, messages: list[dict[str, str]]) -> Future | None:
+        """One chat request for `pair` started (None while its last one still runs): the
+        reply's schema as `format`, temperature 0, no streaming, the model kept loaded for
+        `keep_alive` and thinking as `think` says."""
+        settings = self.settings
+        return self._requests.start(
+            pair,
             lambda: self._client.chat(
-                model=self.settings.model,
+                model=settings.model,
                 messages=messages,
                 format=LlmReply.model_json_schema(),
-                options={"temperature": 0, "num_ctx": self.settings.num_ctx},
+                options={"temperature": 0, "num_ctx": settings.num_ctx},
                 stream=False,
+                keep_alive=settings.keep_alive,
+                think=settings.think,
             ),
-            deadline,
         )
 
     def probe_due(self) -> bool:
@@ -62,10 +68,11 @@ class OllamaConnection:
             return True
         return self._health.reachable is False and self._monotonic() >= self._next_probe_at
 
-    def probe(self, deadline: float) -> Attempt:
-        """Ask /api/tags whether Ollama answers and has the model; marks online or offline."""
-        attempt = self._requests.run(self._client.list, deadline)
-        if attempt.busy:
+    def probe(self, waiting: Waiting) -> Attempt:
+        """Ask /api/tags whether Ollama answers and has the model; marks online or offline
+        (a wait cut short by the worker's stop marks nothing)."""
+        attempt = self._requests.run("/api/tags", self._client.list, waiting)
+        if attempt.busy or attempt.stopped:
             return attempt
         if attempt.late:
             self.go_offline(self.unreachable(), f"no answer to /api/tags: {self.late_reason()}")
@@ -113,7 +120,7 @@ class OllamaConnection:
         return f"model {model} is not pulled; run `ollama pull {model}`"
 
     def late_reason(self) -> str:
-        return f"no reply within {self.settings.timeout_seconds:g}s"
+        return f"no reply within {self.settings.vote_budget_seconds:g}s"
 
     def close(self) -> None:
         if self._owns_client:

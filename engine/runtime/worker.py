@@ -48,6 +48,8 @@ class Worker:
         self.trader = build_trader(settings, factory, self.clock)
         self.trader.defer_checkpoints()  # done between ticks, in the loop's idle time
         self.trader.entries_paused = state.entries_paused
+        # A stop or a command never waits on the LLM: see `Trader.while_agents_wait`.
+        self.trader.while_agents_wait(self.stop_requested, self.handle_commands)
         self.guard = LaptopGuard(settings)
         self.reconcile_due = True
         self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it

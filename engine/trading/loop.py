@@ -5,6 +5,8 @@ The steps live in their own modules; the Trader only composes them."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -258,6 +260,12 @@ class Trader:
                 checkpoint(engine)
             except Exception:
                 log.exception("could not checkpoint the store's write-ahead log")
+
+    def while_agents_wait(self, stop: threading.Event, meanwhile: Callable[[], None]) -> None:
+        """While the tick waits for the live agents' votes (the LLM), `stop` set ends the
+        wait at once and `meanwhile` (the worker's commands) runs every few tenths of a
+        second: neither a stop nor a pause waits on a model."""
+        self.team.stop_waiting, self.team.meanwhile = stop, meanwhile
 
     def llm_status(self) -> dict | None:
         return self.team.llm_status()

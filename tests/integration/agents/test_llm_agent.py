@@ -273,13 +273,14 @@ def test_model_names_match_with_and_without_latest(clock):
         assert make_agent(fake.host, clock, model="qwen2.5").probe() is False
 
 
-def test_the_request_carries_the_schema_temperature_0_num_ctx_and_no_streaming(ollama, clock):
+def test_the_request_carries_the_schema_temperature_0_num_ctx_keep_alive_and_no_thinking(ollama, clock):
     make_agent(ollama.host, clock).vote(BRIEF)
     (request,) = ollama.chat_requests()
     assert request["model"] == MODEL
     assert request["format"] == LlmReply.model_json_schema()
     assert request["options"] == {"temperature": 0, "num_ctx": 2048}
     assert request["stream"] is False
+    assert (request["keep_alive"], request["think"]) == ("30m", False)
     system, user = request["messages"]
     assert system["role"] == "system" and "long-only" in system["content"]
     assert user == {"role": "user", "content": render_brief(BRIEF)}
@@ -361,3 +362,10 @@ def test_credentials_in_the_host_never_reach_a_rationale_or_the_status(clock):
     vote = agent.vote(BRIEF)
     assert vote.rationale == f"LLM offline: Ollama not reachable at {fake.host}"
     assert "s3cret" not in json.dumps(asdict(agent.status()))
+
+
+def test_keep_alive_and_think_are_sent_as_set(ollama, clock):
+    settings = LlmSettings(host=ollama.host, model=MODEL, keep_alive="2h", think=True)
+    LlmAgent(settings, monotonic=clock).vote(BRIEF)
+    (request,) = ollama.chat_requests()
+    assert (request["keep_alive"], request["think"]) == ("2h", True)
