@@ -90,6 +90,7 @@ SQLITE_ONLY_MODULES = {
     "test_partial_exits",
     "test_live_mode",
     "test_laptop",
+    "test_account_lock",
 }
 
 

@@ -11,12 +11,13 @@ from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password, load_api_keys, missing_keys_message
 from data.store.commands import LIVE_CONFIRMATION
 from data.store.db import make_engine, make_session_factory
+from engine.runtime.account_lock import ENGINE_RUN, AccountBusy, AccountLock
 from engine.runtime.evidence_gate import (
     acknowledge_on_the_command_line,
     add_accept_argument,
     check_report,
 )
-from engine.runtime.home import AlreadyRunning, setup_logging
+from engine.runtime.home import setup_logging
 
 
 def _positive(text: str) -> float:
@@ -300,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine()
         setup_logging("optimize", make_session_factory(engine), console=False)
         return optimize(args, settings, engine, partial(setup_logging, console=False))
+    if args.command == "run":
+        # Before the store is opened: a second engine on this account writes nothing.
+        account_lock = AccountLock.for_trading(settings, ENGINE_RUN)
+        try:
+            account_lock.acquire()
+        except AccountBusy as exc:
+            print(f"volt: {exc}", file=sys.stderr)
+            return 3
     factory = make_session_factory(make_engine())
     if os.environ.get("VOLT_FAULTS_FILE"):  # the soak's fault plan, for worker and supervisor
         from engine.tools.faults import install_faults
@@ -319,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.install_signal_handlers()
         try:
             return supervisor.run()
-        except AlreadyRunning as exc:
+        except AccountBusy as exc:
             print(f"volt: {exc}", file=sys.stderr)
             return 3
     from engine.runtime.worker import Worker
@@ -338,4 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.exception("worker could not start")
         return 1
     worker.install_signal_handlers()
-    return worker.run()
+    try:
+        return worker.run()
+    finally:
+        account_lock.release()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from data.store.db import as_utc, utcnow, volt_home
 from data.store.state import read_state
+from engine.runtime.account_lock import ENGINE_RUN, SUPERVISOR, home_account, read_holder
 
 LAUNCHER_PID = "launcher.pid"
 DASHBOARD_PID = "dashboard.pid"
@@ -23,6 +23,7 @@ class Processes:
     supervisor: int | None
     worker: int | None
     dashboard: int | None
+    engine_run: int | None = None  # a standalone `python -m engine run` holding the account
 
     def alive(self) -> dict[str, int]:
         found = {
@@ -30,6 +31,7 @@ class Processes:
             "supervisor": self.supervisor,
             "worker": self.worker,
             "dashboard": self.dashboard,
+            "engine run": self.engine_run,
         }
         return {name: pid for name, pid in found.items() if pid and pid_alive(pid)}
 
@@ -55,21 +57,11 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def supervisor_pid(home: Path) -> int | None:
-    """The lock holder's pid, or None when no supervisor holds the lock (stale files ignored)."""
-    lock = home / "volt.lock"
-    if not lock.exists():
-        return None
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return _read_pid(lock)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+def supervisor_pid(home: Path, role: str = SUPERVISOR) -> int | None:
+    """The account lock holder's pid when it is a `role`, or None when no such process holds
+    the lock (stale files ignored)."""
+    holder = read_holder(home_account(home))
+    return holder.pid if holder and holder.role == role and holder.pid else None
 
 
 def _is_running(pid: int | None, *marks: str) -> int | None:
@@ -95,6 +87,7 @@ def find_processes(factory=None) -> Processes:
         supervisor=supervisor,
         worker=worker,
         dashboard=_is_running(_read_pid(home / DASHBOARD_PID), "streamlit"),
+        engine_run=supervisor_pid(home, ENGINE_RUN),
     )
 
 
@@ -108,9 +101,11 @@ def status_report(factory) -> tuple[bool, str]:
     processes = find_processes(factory)
     alive = processes.alive()
     state = read_state(factory)
-    running = "supervisor" in alive
+    running = "supervisor" in alive or "engine run" in alive
     lines = []
-    if running:
+    if "supervisor" not in alive and running:
+        lines.append("VOLT is running: `python -m engine run` trades this account, unsupervised")
+    elif running:
         started = as_utc(state.supervisor_started_at)
         uptime = _duration((utcnow() - started).total_seconds()) if started else "?"
         lines.append(f"VOLT is running (up {uptime})")
@@ -136,7 +131,12 @@ def stop_all(factory, timeout: float) -> tuple[bool, str]:
     alive = processes.alive()
     if not alive:
         return True, "VOLT is not running"
-    first = alive.get("launcher") or alive.get("supervisor") or alive.get("dashboard")
+    first = (
+        alive.get("launcher")
+        or alive.get("supervisor")
+        or alive.get("engine run")
+        or alive.get("dashboard")
+    )
     os.kill(first, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and processes.alive():

@@ -1,15 +1,14 @@
-"""Runtime directory, logging to file, stderr and `events`, and the single-instance lock."""
+"""Runtime directory, logging to file, stderr and `events`, and stopping on signals (the
+account lock that keeps a second engine out is in account_lock.py)."""
 
 from __future__ import annotations
 
 import faulthandler
-import fcntl
 import logging
 import os
 import signal
 import sys
 import threading
-import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -21,10 +20,6 @@ from data.store.events import EventsHandler
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 5
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
-
-
-class AlreadyRunning(Exception):
-    """Another supervisor holds the lock."""
 
 
 def logs_dir() -> Path:
@@ -83,40 +78,3 @@ def stop_on_signals(stop: threading.Event, logger: logging.Logger, then: str) ->
     if os.environ.get("VOLT_DETACHED"):
         # Detached from any terminal: a stray SIGHUP must not end a night's trading.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-
-class InstanceLock:
-    """An flock on VOLT_HOME/volt.lock; the kernel frees it when the holder dies, so a crash
-    never leaves a stale lock behind."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or volt_home() / "volt.lock"
-        self._fd: int | None = None
-
-    def acquire(self, patience: float = 2.0) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                # `status` probes the lock for an instant: wait that out before giving up.
-                if time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise AlreadyRunning(
-                    f"VOLT is already running (supervisor pid {holder}, lock {self.path}); "
-                    "stop it first with Ctrl-C in its terminal or ./start.sh stop"
-                ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None

@@ -21,9 +21,10 @@ from data.store.db import utcnow
 from data.store.events import record_event
 from data.store.state import read_state, update_state
 from engine.alerts.dispatcher import AlertDispatcher
+from engine.runtime.account_lock import SUPERVISOR, AccountLock
 from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.evidence_gate import warn_at_start
-from engine.runtime.home import InstanceLock, logs_dir, stop_on_signals
+from engine.runtime.home import logs_dir, stop_on_signals
 from engine.runtime.kill_switch import KillSwitch
 from engine.runtime.live_confirmation import LiveConfirmation
 from engine.runtime.metrics import record_metrics
@@ -62,7 +63,8 @@ class Supervisor:
         self.next_start_at = 0.0
         self.recent_restarts: deque[float] = deque()
         self.last_metrics = 0.0
-        self.lock = InstanceLock()
+        # Held for the worker too (it inherits the open lock files) and the kill switch.
+        self.account_lock = AccountLock.for_trading(settings, SUPERVISOR)
         self.inhibitor = SleepInhibitor()
         self._sleep_text = ""
         self.watchdog = Watchdog(settings, factory, self.workers, self.speed, self.stop_requested)
@@ -95,7 +97,7 @@ class Supervisor:
         stop_on_signals(self.stop_requested, log, "stopping")
 
     def run(self) -> int:
-        self.lock.acquire()
+        self.account_lock.acquire()
         try:
             self._start_up()
             self.alerts.start()
@@ -118,7 +120,7 @@ class Supervisor:
             log.info("supervisor stopped")
             return 0
         finally:
-            self.lock.release()
+            self.account_lock.release()
 
     def _start_up(self) -> None:
         state = update_state(
@@ -207,11 +209,14 @@ class Supervisor:
             cmd += ["--confirm-live", LIVE_CONFIRMATION]  # confirmed once for this supervisor
         stderr_path = logs_dir() / STDERR_FILE
         offset = stderr_path.stat().st_size if stderr_path.exists() else 0
+        lock_fds, lock_env = self.account_lock.handed_down()
         with open(stderr_path, "ab") as stderr, self.workers.lock:
             # No terminal: a worker never prompts for anything, live confirmation included.
             process = subprocess.Popen(
                 cmd,
                 cwd=PROJECT_ROOT,
+                env={**os.environ, **lock_env},
+                pass_fds=lock_fds,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,

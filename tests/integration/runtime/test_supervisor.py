@@ -70,7 +70,7 @@ def test_second_supervisor_refuses_while_one_runs(supervisor, volt_home, fast_co
         timeout=60,
     )
     assert second.returncode == 3
-    assert "VOLT is already running" in second.stderr
+    assert "volt: refused: this account is already traded by the supervisor" in second.stderr
 
 
 def test_system_metrics_are_sampled_with_worker_rss(supervisor, store):
