@@ -209,11 +209,11 @@ if curve.get("configured"):
 for name, values in lines.items():
     dash = None if name == "Equity" else "dot"
     figure.add_trace(
-        go.Scattergl(x=times, y=values, name=name, mode="lines", line=dict(dash=dash)), 1, 1
+        go.Scatter(x=times, y=values, name=name, mode="lines", line=dict(dash=dash)), 1, 1
     )
     values = pd.Series(values, dtype=float)
     figure.add_trace(
-        go.Scattergl(
+        go.Scatter(
             x=times, y=(values / values.cummax() - 1) * 100, name=f"{name} drawdown [%]",
             mode="lines", line=dict(dash=dash), showlegend=False,
         ),
@@ -269,17 +269,17 @@ trades = queries.backtest_trades(ui.store()[0], names[shown])
 prices = curve.get("prices", {})
 if prices:
     pair = st.selectbox("Pair", list(prices), key="backtest_pair")
-    chart = go.Figure(go.Scattergl(x=times, y=prices[pair], name=pair, mode="lines"))
+    chart = go.Figure(go.Scatter(x=times, y=prices[pair], name=pair, mode="lines"))
     marks = trades[trades["pair"] == pair] if not trades.empty else trades
     if not marks.empty:
         chart.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=marks["entry_ts"], y=marks["entry_price"], mode="markers", name="Entry",
                 marker=dict(symbol="triangle-up", size=10, color="green"),
             )
         )  # fmt: skip
         chart.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=marks["exit_ts"], y=marks["exit_price"], mode="markers", name="Exit",
                 text=marks["exit_reason"],
                 marker=dict(symbol="triangle-down", size=10, color="red"),

@@ -47,7 +47,7 @@ def price_chart(candles, markers) -> go.Figure:
         ("bb_lower", "Lower band"),
     ):
         figure.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=frame["ts"],
                 y=frame[column],
                 name=name,
@@ -60,7 +60,7 @@ def price_chart(candles, markers) -> go.Figure:
     if not markers.empty:
         marks = ui.localise(markers, "entry_ts", "exit_ts")
         figure.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=marks["entry_ts"],
                 y=marks["entry_price"],
                 mode="markers",
@@ -71,7 +71,7 @@ def price_chart(candles, markers) -> go.Figure:
             col=1,
         )
         figure.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=marks["exit_ts"],
                 y=marks["exit_price"],
                 mode="markers",
@@ -83,7 +83,7 @@ def price_chart(candles, markers) -> go.Figure:
             col=1,
         )
     figure.add_trace(
-        go.Scattergl(x=frame["ts"], y=frame["rsi"], name=f"RSI {PERIODS.rsi}", mode="lines"),
+        go.Scatter(x=frame["ts"], y=frame["rsi"], name=f"RSI {PERIODS.rsi}", mode="lines"),
         row=2,
         col=1,
     )

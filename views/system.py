@@ -59,7 +59,7 @@ def system_panel() -> None:
                 ("cpu_temp_c", "CPU °C"),
                 ("memory_percent", "Memory %"),
             ):
-                figure.add_trace(go.Scattergl(x=history["ts"], y=history[column], name=name))
+                figure.add_trace(go.Scatter(x=history["ts"], y=history[column], name=name))
             figure.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10))
             ui.time_axis(figure)
             st.plotly_chart(figure, width="stretch", key="metrics_chart")
