@@ -40,11 +40,10 @@ def llm_panel(state: dict) -> None:
         return
     row = ui.metric_row()
     reachable = status.get("reachable")
-    row.metric(
-        "Ollama",
-        "online" if reachable else "offline" if reachable is False else "not checked",
-        width=ui.METRIC_WIDTH,
+    health = status.get("state") or (  # a worker older than the state reports only this
+        "online" if reachable else "offline" if reachable is False else "not checked"
     )
+    row.metric("Ollama", health, width=ui.METRIC_WIDTH)
     row.metric("Model", status.get("model") or "—", width=ui.METRIC_WIDTH)
     # From the stored votes, so the figures survive worker restarts.
     votes = ui.read(queries.llm_votes)
@@ -59,6 +58,12 @@ def llm_panel(state: dict) -> None:
     row.metric("Abstain rate", f"{rate:.0%}" if rate is not None else "—", width=ui.METRIC_WIDTH)
     if not votes.empty:
         st.caption(f"Latency and abstain rate over its last {len(votes)} votes.")
+    if health == "degraded":
+        st.warning(
+            f"Degraded: {status.get('recent_abstain_rate') or 0:.0%} of the last "
+            f"{status.get('recent_calls')} votes abstained; mostly "
+            f"{status.get('dominant_reason')}"
+        )
     if status.get("offline_reason"):
         st.warning(f"Skipped while offline: {status['offline_reason']}")
     if status.get("last_error"):

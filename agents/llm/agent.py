@@ -51,7 +51,13 @@ class LlmAgent:
         utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
-        self._health = LlmHealth(settings.model, without_credentials(settings.host), utc_now)
+        self._health = LlmHealth(
+            settings.model,
+            without_credentials(settings.host),
+            utc_now,
+            settings.degraded_abstain_rate,
+            settings.status_window,
+        )
         self._ollama = OllamaConnection(settings, client, self._health, monotonic)
 
     def vote(self, brief: MarketBrief) -> Vote:
@@ -173,7 +179,7 @@ class LlmAgent:
 
     def _offline_vote(self, pair: str) -> Vote:
         reason = self._health.offline_reason or self._ollama.unreachable()
-        self._health.count_offline_abstention()
+        self._health.count_offline_abstention(reason)
         log.info("LLM abstained on %s: offline: %s", pair, reason)
         return offline_abstention(self.name, self.settings.model, reason)
 

@@ -33,6 +33,13 @@ class LlmSettings:
             raise ValueError(
                 f"llm.tick_budget_seconds must be above 0, got {self.tick_budget_seconds}"
             )
+        if not 0 < self.degraded_abstain_rate <= 1:
+            raise ValueError(
+                "llm.degraded_abstain_rate must be above 0 and at most 1, "
+                f"got {self.degraded_abstain_rate}"
+            )
+        if self.status_window < 1:
+            raise ValueError(f"llm.status_window must be at least 1, got {self.status_window}")
         if self.num_ctx < 256:
             raise ValueError(f"llm.num_ctx must be at least 256 tokens, got {self.num_ctx}")
         if self.retry_offline_seconds < 0:

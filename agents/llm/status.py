@@ -1,10 +1,11 @@
-"""The LLM's health as the dashboard shows it: reachability, counters, the last error."""
+"""The LLM's health as the dashboard shows it: online, degraded (most recent votes abstain,
+and mostly why) or offline; counters and the last error."""
 
 from __future__ import annotations
 
 import statistics
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,13 +26,29 @@ class LlmStatus:
     abstentions: int  # of those, votes that abstained (offline included)
     median_latency_ms: float | None  # over the last answered chat requests
     offline_reason: str | None
+    # "online", "degraded" (the recent abstain rate passed the limit), "offline" or
+    # "not checked"; over the last `recent_calls` votes (the engine's stop not counted).
+    state: str = "not checked"
+    recent_calls: int = 0
+    recent_abstain_rate: float | None = None
+    dominant_reason: str | None = None  # the commonest abstention's kind and latest reason
 
 
 class LlmHealth:
     """Thread-safe: a late request's thread and the trading loop both report here."""
 
-    def __init__(self, model: str, host: str, utc_now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        model: str,
+        host: str,
+        utc_now: Callable[[], datetime],
+        degraded_rate: float = 0.5,
+        window: int = 20,
+    ) -> None:
         self._model = model
+        self._degraded_rate = degraded_rate
+        # The last votes: (None, "") for a vote, (kind, reason) for an abstention.
+        self._recent: deque[tuple[str | None, str]] = deque(maxlen=window)
         self._host = host  # without credentials
         self._utc_now = utc_now
         self._lock = threading.Lock()
@@ -64,19 +81,23 @@ class LlmHealth:
         """A reply that became a vote: the next failure of any kind is news again."""
         with self._lock:
             self._last_failure = None
+            self._recent.append((None, ""))
 
     def count_abstention(self, kind: str, reason: str) -> bool:
         """Record an abstention of `kind`; True when the last one was of the same kind."""
         with self._lock:
             self._abstentions += 1
             self._record_error(reason)
+            if kind != "stopped":  # the engine's own stop says nothing of the model
+                self._recent.append((kind, reason))
             repeated = kind == self._last_failure
             self._last_failure = kind
         return repeated
 
-    def count_offline_abstention(self) -> None:
+    def count_offline_abstention(self, reason: str) -> None:
         with self._lock:
             self._abstentions += 1
+            self._recent.append(("offline", reason))
 
     def mark_offline(self, reason: str, error: str) -> bool:
         """True when this is news: the server was not offline, or for another reason."""
@@ -98,6 +119,22 @@ class LlmHealth:
     def snapshot(self) -> LlmStatus:
         with self._lock:
             latencies = list(self._latencies)
+            recent = list(self._recent)
+            abstained = [(kind, reason) for kind, reason in recent if kind is not None]
+            rate = len(abstained) / len(recent) if recent else None
+            dominant = None
+            if abstained:
+                kind, count = Counter(kind for kind, _ in abstained).most_common(1)[0]
+                latest = next(r for k, r in reversed(abstained) if k == kind)
+                dominant = f"{kind}: {latest} ({count} of the last {len(recent)} votes)"
+            if self._reachable is None:
+                state = "not checked"
+            elif self._reachable is False:
+                state = "offline"
+            elif rate is not None and rate > self._degraded_rate:
+                state = "degraded"
+            else:
+                state = "online"
             return LlmStatus(
                 reachable=self._reachable,
                 model=self._model,
@@ -108,6 +145,10 @@ class LlmHealth:
                 abstentions=self._abstentions,
                 median_latency_ms=round(statistics.median(latencies), 1) if latencies else None,
                 offline_reason=self._offline_reason,
+                state=state,
+                recent_calls=len(recent),
+                recent_abstain_rate=round(rate, 3) if rate is not None else None,
+                dominant_reason=dominant,
             )
 
     def _record_error(self, message: str) -> None:
