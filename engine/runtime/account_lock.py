@@ -72,6 +72,13 @@ class Holder:
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
+    def stop_command(self) -> str:
+        """`stop` finds the holder through its VOLT_HOME's lock: name the home when it is not
+        this one."""
+        if self.home and Path(self.home) != volt_home():
+            return f"VOLT_HOME={self.home} ./start.sh stop"
+        return "./start.sh stop"
+
     def describe(self) -> str:
         who = ROLE_NAMES.get(self.role, "another process")
         details = [f"pid {self.pid}"]
@@ -202,7 +209,8 @@ def _take(account: Account, role: str, patience: float) -> int:
             holder = Holder.from_text(text)
             who = holder.describe() if holder else f"another process (lock {account.path})"
             raise AccountBusy(
-                f"refused: {account.name} is already traded by {who}; stop it with ./start.sh stop"
+                f"refused: {account.name} is already traded by {who}; stop it with "
+                f"{holder.stop_command() if holder else './start.sh stop'}"
             ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, Holder.me(role).to_text().encode(), 0)

@@ -177,7 +177,9 @@ def test_a_second_volt_home_on_the_same_testnet_key_is_refused(tmp_path):
         "volt: refused: the binance testnet account of this API key is already traded by "
         f"the supervisor (pid {holder.pid}, started "
     ), second.stderr
-    assert f"VOLT_HOME {first_home})" in second.stderr
+    assert second.stderr.strip().endswith(
+        f"VOLT_HOME {first_home}); stop it with VOLT_HOME={first_home} ./start.sh stop"
+    ), second.stderr
     assert "fake-testnet-key" not in second.stderr
     lock_files = os.listdir(tmp_path / "run" / "volt" / "accounts")
     assert len(lock_files) == 1 and "fake-testnet-key" not in lock_files[0]
