@@ -2,13 +2,15 @@
 and, through it, its worker and kill switch; a standalone `engine run` or replay) holds its
 locks; a second one is refused with one line naming the first.
 
-Two accounts are guarded: the VOLT_HOME's own (VOLT_HOME/volt.lock: its store and paper
-exchange) and, on an exchange, the exchange account behind the API key, which other
-VOLT_HOMEs may share (a lock file in a per-user directory named by a hash of exchange,
-sandbox flag and key, never the key). Each is an flock on an open file: the kernel frees it
-when the last holder dies, SIGKILL included, so what a dead holder wrote there never blocks
-the next start. The supervisor's worker inherits the supervisor's open files (their fds in
-VOLT_ACCOUNT_LOCKS): both hold the same lock, and it stays held while either still runs.
+The accounts guarded: the VOLT_HOME's own (VOLT_HOME/volt.lock: its store and paper
+exchange); a database named by VOLT_DB_URL (or VOLT_PAPER_DB_URL), which other VOLT_HOMEs
+may name too; and, on an exchange, the exchange account behind the API key, which other
+VOLT_HOMEs may share. The shared ones are lock files in a per-user directory named by a
+hash (of the URL; of exchange, sandbox flag and key), never the URL or the key. Each is an
+flock on an open file: the kernel frees it when the last holder dies, SIGKILL included, so
+what a dead holder wrote there never blocks the next start. The supervisor's worker
+inherits the supervisor's open files (their fds in VOLT_ACCOUNT_LOCKS): both hold the same
+lock, and it stays held while either still runs.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def home_account(home: Path | None = None) -> Account:
     return Account((home or volt_home()) / HOME_LOCK, "this account")
 
 
-def exchange_locks_dir() -> Path:
+def shared_locks_dir() -> Path:
     """Per user, shared by every VOLT_HOME: the runtime dir (tmpfs) when there is one."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / "volt" if runtime else Path.home() / ".cache" / "volt"
@@ -115,15 +117,28 @@ def exchange_account(exchange_id: str, sandbox: bool, api_key: str) -> Account:
     digest = hashlib.sha256(f"{exchange_id}\0{sandbox}\0{api_key}".encode()).hexdigest()
     venue = f"{exchange_id}-{'testnet' if sandbox else 'live'}"
     return Account(
-        exchange_locks_dir() / f"{venue}-{digest[:20]}.lock",
+        shared_locks_dir() / f"{venue}-{digest[:20]}.lock",
         f"the {exchange_id} {'testnet' if sandbox else 'live'} account of this API key",
     )
 
 
+def store_account(variable: str, url: str) -> Account:
+    """A database named outside VOLT_HOME, which other VOLT_HOMEs may name too."""
+    digest = hashlib.sha256(url.strip().encode()).hexdigest()
+    return Account(
+        shared_locks_dir() / f"store-{digest[:20]}.lock",
+        f"the account in the database of {variable}",
+    )
+
+
 def trading_accounts(settings: Settings) -> list[Account]:
-    """Every account a process trading with `settings` writes: the home's, and the exchange
-    account when orders go to an exchange with keys."""
+    """Every account a process trading with `settings` writes: the home's, a database set
+    outside it, and the exchange account when orders go to an exchange with keys."""
     accounts = [home_account()]
+    stores = ["VOLT_DB_URL"] + (["VOLT_PAPER_DB_URL"] if settings.broker.kind == "paper" else [])
+    for variable in stores:
+        if url := os.environ.get(variable):
+            accounts.append(store_account(variable, url))
     if settings.broker.kind == "ccxt":
         from config.keys import load_api_keys
 

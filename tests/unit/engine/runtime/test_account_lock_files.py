@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from config import load_config
 from engine.runtime.account_lock import (
     ENGINE_RUN,
     INHERITED_ENV,
@@ -16,6 +17,7 @@ from engine.runtime.account_lock import (
     exchange_account,
     home_account,
     read_holder,
+    trading_accounts,
 )
 
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -135,3 +137,19 @@ def test_an_unreadable_record_still_refuses(tmp_path):
             AccountLock([account], ENGINE_RUN).acquire(patience=0)
     finally:
         holder.release()
+
+
+def test_a_database_named_outside_the_home_is_one_account_for_every_home(
+    runtime_dir, tmp_path, monkeypatch
+):
+    url = "postgresql://volt:s3cret@127.0.0.1/volt"
+    monkeypatch.delenv("VOLT_CONFIG", raising=False)
+    monkeypatch.setenv("VOLT_DB_URL", url)
+    monkeypatch.setenv("VOLT_HOME", str(tmp_path / "one-home"))
+    first = trading_accounts(load_config())
+    monkeypatch.setenv("VOLT_HOME", str(tmp_path / "another-home"))
+    second = trading_accounts(load_config())
+    assert first[0] != second[0]  # each home's own lock
+    assert first[1] == second[1]  # and the database they share
+    assert first[1].path.parent == runtime_dir and "s3cret" not in str(first[1].path)
+    assert first[1].name == "the account in the database of VOLT_DB_URL"
