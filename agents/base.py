@@ -43,7 +43,8 @@ class MarketBrief:
     regime: str
     # entry_price, amount, stop_loss, take_profit, unrealised_pct (percent, e.g. 1.8)
     position: dict[str, float] | None = None
-    recent_outcomes: Sequence[str] = field(default_factory=tuple)  # "BTC/USDT BUY → WIN +1.2%"
+    # Newest first: "BTC/USDT BUY → WIN +1.2%"
+    recent_outcomes: Sequence[str] = field(default_factory=tuple)
 
 
 class LiveAgent(Protocol):

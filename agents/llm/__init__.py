@@ -8,7 +8,13 @@ probing. status: the health the dashboard shows. agent: the vote, from those par
 from agents.base import MarketBrief
 from agents.llm.agent import LlmAgent
 from agents.llm.bounded import BUSY
-from agents.llm.prompt import RECENT_OUTCOMES_SHOWN, SYSTEM_PROMPT, chat_messages, render_brief
+from agents.llm.prompt import (
+    PROMPT_VERSION,
+    RECENT_OUTCOMES_SHOWN,
+    SYSTEM_PROMPT,
+    chat_messages,
+    render_brief,
+)
 from agents.llm.reply import (
     RATIONALE_MAX_CHARS,
     RAW_REPLY_MAX_CHARS,
@@ -21,6 +27,7 @@ from agents.llm.status import LATENCY_WINDOW, LlmStatus
 __all__ = [
     "BUSY",
     "LATENCY_WINDOW",
+    "PROMPT_VERSION",
     "RATIONALE_MAX_CHARS",
     "RAW_REPLY_MAX_CHARS",
     "REASON_DETAIL_MAX_CHARS",

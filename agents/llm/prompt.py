@@ -9,10 +9,14 @@ from agents.base import MarketBrief
 from agents.llm.text import shorten
 
 RECENT_OUTCOMES_SHOWN = 10
+# Stored with every vote; a backtest replays only replies to the same prompt. Raise it
+# whenever the system prompt or the brief's wording changes.
+PROMPT_VERSION = 2
 
 SYSTEM_PROMPT = (
     "You are a cautious spot crypto trader voting on one pair for a long-only book. "
-    "BUY opens or adds to a position; SELL closes the open position (with no position, "
+    "BUY opens a position when none is open (with one open, BUY means the same as HOLD: "
+    "the book never adds to a position); SELL closes the open position (with no position, "
     "SELL means the same as HOLD); HOLD does nothing. Prefer HOLD when the signals "
     "disagree or are weak. Give a confidence from 0 to 1 and a rationale of one or two "
     "plain sentences naming the numbers that decided it. Answer only with a JSON object "
@@ -36,8 +40,9 @@ def render_brief(brief: MarketBrief) -> str:
         f"Indicators: {indicators or 'none'}",
         f"Open position: {_render_position(brief.position)}",
     ]
-    outcomes = [shorten(str(o), 80) for o in list(brief.recent_outcomes)[-RECENT_OUTCOMES_SHOWN:]]
-    lines.append("Recent outcomes (oldest first): " + ("; ".join(outcomes) or "none"))
+    # The brief lists the journal's outcomes newest first (Team.market_brief).
+    outcomes = [shorten(str(o), 80) for o in list(brief.recent_outcomes)[:RECENT_OUTCOMES_SHOWN]]
+    lines.append("Recent outcomes (newest first): " + ("; ".join(outcomes) or "none"))
     lines.append("Vote BUY, SELL or HOLD.")
     return "\n".join(lines)
 

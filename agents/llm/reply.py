@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.llm.prompt import PROMPT_VERSION
 from agents.llm.text import clean, shorten
 from data.types import Action, Vote, VoteSource
 
@@ -100,7 +101,13 @@ def llm_vote(
         reply.confidence,
         clean(reply.rationale),
         VoteSource.LLM,
-        {"model": model, "latency_ms": latency_ms, "raw_reply": raw, **(exchange or {})},
+        {
+            "model": model,
+            "prompt_version": PROMPT_VERSION,
+            "latency_ms": latency_ms,
+            "raw_reply": raw,
+            **(exchange or {}),
+        },
     )
 
 
@@ -127,6 +134,7 @@ def abstention(
         VoteSource.ABSTAIN,
         {
             "model": model,
+            "prompt_version": PROMPT_VERSION,
             "latency_ms": latency_ms,
             "raw_reply": shorten(raw, RAW_REPLY_MAX_CHARS),
             "error": reason,
@@ -142,7 +150,13 @@ def offline_abstention(agent: str, model: str, reason: str) -> Vote:
         0.0,
         f"LLM offline: {reason}",
         VoteSource.ABSTAIN,
-        {"model": model, "latency_ms": None, "raw_reply": "", "error": reason},
+        {
+            "model": model,
+            "prompt_version": PROMPT_VERSION,
+            "latency_ms": None,
+            "raw_reply": "",
+            "error": reason,
+        },
     )
 
 

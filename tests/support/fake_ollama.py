@@ -102,6 +102,7 @@ class FakeOllama:
 
     def __post_init__(self) -> None:
         self._script: list[ChatScript] = []
+        self._by_pair: dict[str, list[ChatScript]] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()  # cuts slow and trickling replies short on stop
         self._server: ThreadingHTTPServer | None = None
@@ -115,6 +116,12 @@ class FakeOllama:
     def script(self, *answers: ChatScript) -> None:
         with self._lock:
             self._script.extend(answers)
+
+    def script_for(self, pair: str, *answers: ChatScript) -> None:
+        """The next answers to requests about `pair` (its brief's "Pair:" line), taken
+        before the shared script: pairs asked at once arrive in any order."""
+        with self._lock:
+            self._by_pair.setdefault(pair, []).extend(answers)
 
     def chat_requests(self) -> list[dict]:
         with self._lock:
@@ -162,7 +169,12 @@ class FakeOllama:
     def _record(self, received: Received) -> ChatScript | None:
         with self._lock:
             self.requests.append(received)
-            if received.path == "/api/chat" and self._script:
+            if received.path != "/api/chat":
+                return None
+            by_pair = self._by_pair.get(_pair_of(received.body or {}))
+            if by_pair:
+                return by_pair.pop(0)
+            if self._script:
                 return self._script.pop(0)
         return None
 
@@ -284,6 +296,14 @@ def _tag(name: str) -> dict:
             "quantization_level": "Q4_K_M",
         },
     }
+
+
+def _pair_of(body: dict) -> str:
+    for message in body.get("messages") or []:
+        content = str(message.get("content", "")) if isinstance(message, dict) else ""
+        if content.startswith("Pair: "):
+            return content.split("\n", 1)[0].removeprefix("Pair: ")
+    return ""
 
 
 def _full_name(model: str) -> str:

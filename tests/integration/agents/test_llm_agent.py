@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.llm import LlmAgent, LlmReply, LlmSettings, MarketBrief, render_brief
+from agents.llm import PROMPT_VERSION, LlmAgent, LlmReply, LlmSettings, MarketBrief, render_brief
 from agents.llm.reply import PROMPT_MAX_CHARS, exchange_record
 from data.types import Action, VoteSource
 from tests.support.fake_ollama import (
@@ -79,7 +79,7 @@ def test_a_valid_reply_becomes_an_llm_vote_with_the_raw_reply_and_latency(ollama
     )
     assert vote.rationale == "RSI 28 is oversold; price sits on the lower band."
     assert json.loads(vote.data["raw_reply"])["confidence"] == 0.72
-    assert vote.data["model"] == MODEL
+    assert vote.data["model"] == MODEL and vote.data["prompt_version"] == PROMPT_VERSION
     assert vote.data["latency_ms"] > 0
 
 
@@ -273,7 +273,7 @@ def test_model_names_match_with_and_without_latest(clock):
         assert make_agent(fake.host, clock, model="qwen2.5").probe() is False
 
 
-def test_the_request_carries_the_schema_temperature_0_num_ctx_keep_alive_and_no_thinking(ollama, clock):
+def test_the_request_carries_the_schema_options_keep_alive_and_no_thinking(ollama, clock):
     make_agent(ollama.host, clock).vote(BRIEF)
     (request,) = ollama.chat_requests()
     assert request["model"] == MODEL
@@ -283,6 +283,7 @@ def test_the_request_carries_the_schema_temperature_0_num_ctx_keep_alive_and_no_
     assert (request["keep_alive"], request["think"]) == ("30m", False)
     system, user = request["messages"]
     assert system["role"] == "system" and "long-only" in system["content"]
+    assert "never adds" in system["content"] and "opens or adds" not in system["content"]
     assert user == {"role": "user", "content": render_brief(BRIEF)}
 
 

@@ -45,7 +45,9 @@ def llm_votes(store):
 
 def test_the_llm_votes_in_the_loop_and_its_reply_is_kept(trader_factory, store, tmp_path):
     with FakeOllama(models=["llama3.2:latest"]) as ollama:
-        ollama.script(valid("BUY", 0.9, "RSI is low and the range holds"), invalid_json())
+        # Both pairs are asked at once: each gets its own answer whatever the order.
+        ollama.script_for("BTC/USDT", valid("BUY", 0.9, "RSI is low and the range holds"))
+        ollama.script_for("ETH/USDT", invalid_json())
         config = tmp_path / "llm.toml"
         config.write_text(TEAM_WITH_LLM.format(host=ollama.host))
         trader, clock = trader_factory(config)
@@ -60,8 +62,9 @@ def test_the_llm_votes_in_the_loop_and_its_reply_is_kept(trader_factory, store, 
         # the garbled reply abstained, kept its raw text, and dropped out of the weighting
         assert second.source == "abstain" and "not valid JSON" in second.rationale
         assert second.data["raw_reply"] and second.weight == 0.0
-        prompt = ollama.chat_requests()[0]["messages"][-1]["content"]
-        assert "BTC/USDT" in prompt and "rsi" in prompt.lower()
+        prompts = [r["messages"][-1]["content"] for r in ollama.chat_requests()[:2]]
+        assert sorted(p.split("\n")[0] for p in prompts) == ["Pair: BTC/USDT", "Pair: ETH/USDT"]
+        assert all("rsi" in p.lower() for p in prompts)
         status = trader.llm_status()
         assert status["reachable"] is True and status["calls"] == 12
         assert status["abstentions"] == 1
