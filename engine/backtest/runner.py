@@ -16,7 +16,7 @@ from agents.warmup import decision_warmup, team_warmup
 from config import Settings
 from data.store.models import ROUND_TRIP_COLUMNS
 from engine.backtest.candles import CandleDataError, Market
-from engine.backtest.replay import live_agent_names, stored_votes
+from engine.backtest.replay import live_agent_names, replay_note, stored_votes
 from engine.backtest.signals import PairSignals, TeamVotes, decide, team_votes
 from engine.backtest.simulate import Costs, Simulation, equity_curve, simulate
 from engine.backtest.stats import run_stats
@@ -89,12 +89,12 @@ def prepare(
         periods=periods,
     )
     live_names = live_agent_names(settings)
-    votes, counts = {}, dict.fromkeys(live_names, 0)
+    votes, counts = {}, {name: [] for name in live_names}
     for i, pair in enumerate(market.pairs):
         frame = market.candles[pair]
-        replies = stored_votes(store, live_names, pair, frame.index)
+        replies = stored_votes(store, live_names, pair, frame.index, settings)
         for reply in replies:
-            counts[reply.agent] += reply.replayed
+            counts[reply.agent].append(reply)
         votes[pair] = team_votes(
             frame,
             team,
@@ -110,8 +110,7 @@ def prepare(
     notes = []
     for name in live_names:
         label = "LLM" if name == "llm" else name.replace("_", " ").capitalize()
-        how = f"replayed {counts[name]} stored replies" if counts[name] else "abstained"
-        notes.append(f"{label}: {how}")
+        notes.append(replay_note(label, counts[name]))
     if "llm" not in live_names:
         notes.append("LLM: abstained (weight 0)")
     history = settings.market.history_candles

@@ -28,7 +28,9 @@ class StoredVotes:
     agent: str
     direction: np.ndarray  # 1, -1, 0
     confidence: np.ndarray  # NaN where it abstained or was never asked
-    replayed: int = 0
+    replayed: int = 0  # stored votes replayed as they were given
+    abstained: int = 0  # stored abstentions: the agent abstains on those candles again
+    skipped: int = 0  # replies to another model or prompt version: not replayed
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from agents.llm.prompt import PROMPT_VERSION
 from config import load_config
 from data.store.db import make_engine, make_session_factory, transaction
 from data.store.models import BacktestRun, BacktestTrade, Decision, Event, VoteRow
@@ -125,10 +126,11 @@ def test_stored_llm_replies_are_replayed_and_the_result_says_so(store, tmp_path)
                     weight=1.0,
                     source="llm",
                     rationale="stored",
+                    data={"model": settings.agents.llm.model, "prompt_version": PROMPT_VERSION},
                 )  # fmt: skip
             )
     result = run_backtest(settings, market, store=store[0])
-    assert result.llm_note == "LLM: replayed 3 stored replies"
+    assert result.llm_note == "LLM: replayed 3 stored votes"
     assert result.signals["BTC/USDT"].votes["llm"][market.first] == pytest.approx(0.9)
     assert result.signals["BTC/USDT"].votes["llm"][market.first + 1] == pytest.approx(-0.9)
 
