@@ -17,7 +17,6 @@ from data.queries.closed_trades import (
     trades_csv,
 )
 from data.queries.decisions import (
-    agent_timeline,
     decision_detail,
     decision_list,
     journal,
@@ -45,7 +44,6 @@ from data.store.evidence import latest_evidence  # the go-live gate's, read by e
 __all__ = [
     "account_resets",
     "agent_scoreboard",
-    "agent_timeline",
     "backtest_curve",
     "backtest_report",
     "backtest_runs",

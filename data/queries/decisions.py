@@ -35,60 +35,6 @@ def resolved_votes(engine: Engine, since_id: int = 0) -> pd.DataFrame:
     return read_frame(engine, statement, ["decision_id", "resolved_at", "outcome", "agent"])
 
 
-def agent_timeline(
-    engine: Engine,
-    pair: str | None = None,
-    agent: str | None = None,
-    action: str | None = None,
-    outcome: str | None = None,
-    limit: int = 200,
-) -> pd.DataFrame:
-    """Decisions with each agent's vote and the journal outcome, newest first, filtered.
-
-    `outcome` is a journal outcome (PENDING, WIN, ...), or "not executed"."""
-    latest = select(Decision.id).order_by(Decision.id.desc())
-    if pair:
-        latest = latest.where(Decision.pair == pair)
-    if action:
-        latest = latest.where(Decision.action == action)
-    if outcome == "not executed":
-        latest = latest.where(Decision.executed.is_(False))
-    elif outcome:
-        latest = latest.join(JournalEntry, JournalEntry.decision_id == Decision.id).where(
-            JournalEntry.outcome == outcome
-        )
-    statement = (
-        select(
-            Decision.id.label("decision_id"),
-            Decision.candle_ts,
-            Decision.pair,
-            Decision.action,
-            Decision.score,
-            Decision.threshold,
-            Decision.regime,
-            Decision.price,
-            Decision.executed,
-            Decision.outcome.label("result"),
-            Decision.audit,
-            JournalEntry.outcome,
-            JournalEntry.pnl,
-            VoteRow.agent,
-            VoteRow.action.label("vote"),
-            VoteRow.confidence,
-            VoteRow.weight,
-            VoteRow.source,
-            VoteRow.rationale,
-        )
-        .join(VoteRow, VoteRow.decision_id == Decision.id)
-        .outerjoin(JournalEntry, JournalEntry.decision_id == Decision.id)
-        .where(Decision.id.in_(latest.limit(limit).scalar_subquery()))
-        .order_by(Decision.id.desc(), VoteRow.agent)
-    )
-    if agent:
-        statement = statement.where(VoteRow.agent == agent)
-    return read_frame(engine, statement, ["decision_id", "pair", "agent", "vote", "rationale"])
-
-
 def journal(engine: Engine, limit: int | None = None) -> pd.DataFrame:
     """The decision journal, newest first."""
     table = JournalEntry.__table__
