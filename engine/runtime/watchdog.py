@@ -24,11 +24,12 @@ STDERR_FILE = "worker.stderr.log"
 
 def agent_time_budget(settings: Settings) -> float:
     """Wall seconds one tick may spend waiting on agents that ask over the network: the
-    LLM's budget for every pair, and one bounded fetch of the Fear & Greed index."""
+    LLM's one budget for all pairs (asked at once), and one bounded fetch of the Fear &
+    Greed index."""
     agents = settings.agents
     budget = 0.0
     if agents.weights.get("llm", 0) > 0:
-        budget += agents.llm.timeout_seconds * len(settings.market.pairs)
+        budget += min(agents.llm.tick_budget_seconds, agents.llm.timeout_seconds)
     if agents.weights.get("sentiment", 0) > 0 and agents.sentiment.source == "fear_greed":
         budget += agents.sentiment.timeout_seconds
     return budget
