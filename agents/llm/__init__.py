@@ -1,8 +1,9 @@
 """LLM agent: one vote from a local Ollama model, or an abstention that says why.
 
 prompt: what the model is told. reply: the reply's schema, read into a vote or an abstention.
-connection and bounded: Ollama within the time budget, one request at a time, offline
-probing. status: the health the dashboard shows. agent: the vote, from those parts.
+connection and bounded: Ollama within one budget per tick, every pair asked at once (one
+request per pair at a time), offline probing. status: the health the dashboard shows.
+agent: the votes, from those parts.
 """
 
 from agents.base import MarketBrief

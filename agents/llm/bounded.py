@@ -38,7 +38,8 @@ class Attempt:
 @dataclass
 class Waiting:
     """How long requests are waited for: until `deadline` (perf_counter) or `stop` is set;
-    `meanwhile` runs between polls and must not raise (what it raises is logged)."""
+    `meanwhile` runs at most every `POLL_SECONDS` while they are (what it raises is logged
+    and the wait goes on)."""
 
     deadline: float
     stop: threading.Event | None = None
@@ -51,6 +52,7 @@ class Waiting:
     def wait(self, futures: Sequence[Future]) -> None:
         """Until every future is done, the deadline passes or the stop is set."""
         polling = self.stop is not None or self.meanwhile is not None
+        next_meanwhile = time.perf_counter() + POLL_SECONDS
         while True:
             pending = [f for f in futures if not f.done()]
             left = self.deadline - time.perf_counter()
@@ -61,7 +63,9 @@ class Waiting:
                 timeout=min(left, POLL_SECONDS) if polling else left,
                 return_when=FIRST_COMPLETED,
             )
-            if self.meanwhile is not None and not self.stopped:
+            now = time.perf_counter()
+            if self.meanwhile is not None and not self.stopped and now >= next_meanwhile:
+                next_meanwhile = now + POLL_SECONDS
                 try:
                     self.meanwhile()
                 except Exception:
