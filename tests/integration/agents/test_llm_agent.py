@@ -370,3 +370,15 @@ def test_keep_alive_and_think_are_sent_as_set(ollama, clock):
     LlmAgent(settings, monotonic=clock).vote(BRIEF)
     (request,) = ollama.chat_requests()
     assert (request["keep_alive"], request["think"]) == ("2h", True)
+
+
+def test_a_reply_trickling_for_one_pair_leaves_the_other_pairs_free(ollama, clock):
+    ollama.script_for("BTC/USDT", trickle(2.0))
+    agent = make_agent(ollama.host, clock)
+    briefs = [MarketBrief(**(asdict(BRIEF) | {"pair": p})) for p in ("BTC/USDT", "ETH/USDT")]
+    first = agent.vote_all(briefs)
+    assert [v.source for v in first] == [VoteSource.ABSTAIN, VoteSource.LLM]
+    assert first[0].rationale == f"LLM abstained: no reply within {TIMEOUT:g}s"
+    second = agent.vote_all(briefs)  # BTC's first reply is still trickling in
+    assert second[0].rationale == "LLM abstained: previous request still running"
+    assert second[1].source == VoteSource.LLM
