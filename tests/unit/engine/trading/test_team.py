@@ -74,13 +74,20 @@ def test_the_stored_llm_vote_carries_the_prompt_sent_and_the_replys_tokens(
     trader_factory, store, tmp_path
 ):
     with FakeOllama(models=["llama3.2:latest"]) as ollama:
-        ollama.script(valid("HOLD", 0.4, "mixed", prompt_eval_count=301, eval_count=27))
+        # The pairs are asked at once: BTC/USDT's first request is not always the first.
+        ollama.script_for(
+            "BTC/USDT", valid("HOLD", 0.4, "mixed", prompt_eval_count=301, eval_count=27)
+        )
         config = tmp_path / "llm.toml"
         config.write_text(TEAM_WITH_LLM.format(host=ollama.host))
         trader, clock = trader_factory(config)
         run_ticks(trader, clock, market_hours=0.1)
-        stored = llm_votes(store)[0].data
-        sent = ollama.chat_requests()[0]["messages"]
+        stored = llm_votes(store)[0].data  # the first candle's BTC/USDT vote
+        sent = next(
+            request["messages"]
+            for request in ollama.chat_requests()
+            if request["messages"][-1]["content"].startswith("Pair: BTC/USDT\n")
+        )
     assert stored["prompt"] == sent  # the system and the user message, as Ollama got them
     assert (stored["prompt_eval_count"], stored["eval_count"]) == (301, 27)
     assert stored["total_duration_ms"] == 1840.0 and stored["eval_duration_ms"] == 1390.0
