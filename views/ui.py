@@ -10,7 +10,6 @@ import sys
 import uuid
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_config
 from config.keys import dashboard_password
+from config.timezones import display_zone, display_zone_name
 from data import queries
 from data.store.commands import submit_command
 from data.store.db import database_url, make_engine, make_session_factory, utcnow, volt_home
@@ -231,16 +231,12 @@ def _longest(texts: pd.Series) -> int:
 
 
 def zone() -> tzinfo:
-    """The timezone every page shows times in: `[dashboard] timezone`."""
-    name = settings().dashboard.timezone
-    if name == "local":
-        return datetime.now().astimezone().tzinfo
-    return UTC if name == "UTC" else ZoneInfo(name)
+    """The timezone every page shows times in: `[dashboard] timezone`, daylight saving kept."""
+    return display_zone(settings().dashboard.timezone)
 
 
 def zone_name() -> str:
-    name = settings().dashboard.timezone
-    return (datetime.now().astimezone().tzname() or "local") if name == "local" else name
+    return display_zone_name(settings().dashboard.timezone)
 
 
 def market_simulated() -> bool:

@@ -4,12 +4,12 @@ the dashboard's timezone) and the day's figures, counted as the pages count "tod
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
+from config.timezones import display_zone
 from data.store.db import as_utc
 from data.store.models import EquitySnapshot, Position, Trade
 from data.store.state import read_state
@@ -17,12 +17,8 @@ from engine.alerts.messages import DaySummary
 
 
 def summary_zone(name: str) -> tzinfo:
-    """dashboard.timezone as a zone: "local" is the computer's."""
-    if name == "UTC":
-        return UTC
-    if name == "local":
-        return datetime.now().astimezone().tzinfo or UTC
-    return ZoneInfo(name)
+    """dashboard.timezone as a zone, as the pages read it ("local" is the computer's)."""
+    return display_zone(name)
 
 
 def summary_due(market_now: datetime, hour: int, zone: tzinfo) -> date | None:
