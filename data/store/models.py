@@ -126,6 +126,9 @@ class Trade(Base):
     # Coin left unsold, below the exchange's minimum (a fee taken in the coin bought):
     # written off in this round trip, its cost in `pnl` (engine.trading.book.record_exit).
     dust: Mapped[float] = mapped_column(Float, default=0.0)
+    # The broker that booked it ("paper", "binance testnet", …): an exchange account's own
+    # cash counts only its own round trips, never another mode's in the same database.
+    account: Mapped[str | None] = mapped_column(String(32))
 
 
 class JournalEntry(Base):

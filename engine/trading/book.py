@@ -35,13 +35,15 @@ def portfolio_view(
 ) -> PortfolioView:
     """The book now; `positions` when the caller has just read them in this session."""
     positions = open_positions(session) if positions is None else positions
-    cash = own_cash(session, broker, positions)
+    own = own_cash(session, broker, positions)
     value = sum(p.amount * marks.get(p.pair, p.entry_price) for p in positions.values())
     views = {
         pair: OpenPosition(pair, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
         for pair, p in positions.items()
     }
-    return PortfolioView(equity=cash + value, cash=cash, positions=views)
+    # Equity is VOLT's own; the cash an entry may spend is also what the account has free.
+    cash = own if broker.exclusive_account else min(own, broker.cash())
+    return PortfolioView(equity=own + value, cash=cash, positions=views)
 
 
 _REALISED = select(func.coalesce(func.sum(Trade.pnl), 0.0))
@@ -56,7 +58,10 @@ def own_cash(session: Session, broker: Broker, positions: Mapping[str, Position]
     from under VOLT still shows."""
     if broker.exclusive_account:
         return broker.cash()
-    realised = float(session.execute(_REALISED).scalar_one())
+    # This broker's round trips only: paper trades in the same database are not its P&L
+    # (trades booked before Trade.account existed count on no exchange account).
+    mine = _REALISED.where(Trade.account == broker.name)
+    realised = float(session.execute(mine).scalar_one())
     cost = sum(p.amount * p.entry_price + p.entry_fee for p in positions.values())
     held = broker.balances().get(broker.quote, 0.0)
     return max(0.0, min(broker.capital + realised - cost, held))
@@ -88,7 +93,12 @@ def record_entry(
 
 
 def record_exit(
-    session: Session, order: Order, fill: Fill, reason: str, dust: float = 0.0
+    session: Session,
+    order: Order,
+    fill: Fill,
+    reason: str,
+    dust: float = 0.0,
+    account: str | None = None,
 ) -> Trade:
     """Book a sale. Selling less than held (a thin book, an expired market order) books a
     trade for what was sold, with its share of the entry cost and fee, and keeps the rest
@@ -132,6 +142,7 @@ def record_exit(
             position.stop_loss,
             extra={"kind": "partial_exit"},
         )
+    trade.account = account
     session.flush()
     return trade
 

@@ -180,7 +180,10 @@ def book_exit(
     # recording it now is exactly right (record_fill is idempotent).
     order, fill_row = record_fill(session, fill, approved.reason, decision_id)
     dust = account.broker.dust(fill.pair, fill.price)
-    return book.record_exit(session, order, fill_row, approved.reason, dust), order, fill_row
+    trade = book.record_exit(
+        session, order, fill_row, approved.reason, dust, account=account.broker.name
+    )
+    return trade, order, fill_row
 
 
 def send_exit(

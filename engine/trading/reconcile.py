@@ -94,7 +94,9 @@ def _adopt(account: Account, fill: BrokerFill, history_candles: int) -> str:
             )
         if fill.side == "sell" and position is not None:
             dust = account.broker.dust(fill.pair, fill.price)
-            trade = book.record_exit(session, order, row, "recovered", dust)
+            trade = book.record_exit(
+                session, order, row, "recovered", dust, account=account.broker.name
+            )
             if session.get(Position, fill.pair) is not None:
                 return (
                     f"recorded {what}, which sold part of the position (P&L "
