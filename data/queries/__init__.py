@@ -27,7 +27,7 @@ from data.queries.decisions import (
 from data.queries.drawdown import equity_drawdown
 from data.queries.optimize import optimize_runs, optimize_trials
 from data.queries.performance import account_resets, profit_by_day, profit_by_pair
-from data.queries.portfolio import equity_curve, open_positions, pnl_today
+from data.queries.portfolio import equity_curve, open_positions
 from data.queries.risk import equity_and_peak, protection_locks, rejections
 from data.queries.scoreboard import agent_scoreboard
 from data.queries.system import (
@@ -39,6 +39,7 @@ from data.queries.system import (
     latest_metrics,
     metrics_history,
 )
+from data.store.day_pnl import pnl_today  # the engine's daily summary reads it too
 from data.store.evidence import latest_evidence  # the go-live gate's, read by engine and page
 
 __all__ = [

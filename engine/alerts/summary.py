@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from config.timezones import display_zone
+from data.store.day_pnl import pnl_today
 from data.store.db import as_utc
 from data.store.models import EquitySnapshot, Position, Trade
 from data.store.state import read_state
@@ -56,20 +57,14 @@ def day_start(day: date, zone: tzinfo) -> datetime:
 def read_day_summary(
     factory: sessionmaker[Session], settings: Settings, day: date, zone: tzinfo, zone_name: str
 ) -> DaySummary:
-    """The day's figures: P&L is equity now less equity when the day began (the last
-    snapshot before it; on the first day the starting capital), as the pages show it."""
+    """The day's figures; its P&L is the pages' "today" (`data.store.day_pnl.pnl_today`)."""
     start = day_start(day, zone)
     end = start + timedelta(days=1)
     state = read_state(factory)
+    day_pnl = pnl_today(factory.kw["bind"], start, settings.broker.starting_capital)
     with factory() as session:
         latest = session.scalar(
             select(EquitySnapshot.equity).order_by(EquitySnapshot.ts.desc()).limit(1)
-        )
-        opening = session.scalar(
-            select(EquitySnapshot.equity)
-            .where(EquitySnapshot.ts < start)
-            .order_by(EquitySnapshot.ts.desc())
-            .limit(1)
         )
         closed = session.execute(
             select(func.count(), func.coalesce(func.sum(Trade.pnl), 0.0)).where(
@@ -80,13 +75,11 @@ def read_day_summary(
             select(func.count()).where(Trade.exit_ts >= start, Trade.exit_ts < end, Trade.pnl > 0)
         )
         held = list(session.scalars(select(Position.pair).order_by(Position.pair)))
-    if opening is None:
-        opening = settings.broker.starting_capital
     return DaySummary(
         day=day,
         zone=zone_name,
         equity=latest,
-        day_pnl=None if latest is None else float(latest - opening),
+        day_pnl=day_pnl,
         realised=float(closed[1]),
         trades=int(closed[0]),
         wins=int(wins or 0),
