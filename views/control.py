@@ -35,14 +35,14 @@ def control_room() -> None:
         )
     if state["halted"]:
         st.error("Halted by the kill switch: re-arm it on the Kill switch page to start again.")
-    banner = st.empty()  # filled after the buttons, so a press shows in this very run
     left, right = st.columns(2)
     with left:
         trading_buttons(state)
     with right:
         close_position()
-    with banner.container():
-        command_status.show(PAGE)
+    # Below the buttons, after them (a press shows in this very run): a banner coming or
+    # going must not move a button under the pointer between its press and release.
+    command_status.show(PAGE)
 
 
 def trading_buttons(state: dict) -> None:
