@@ -191,6 +191,9 @@ class EngineState(Base):
     mode: Mapped[str] = mapped_column(String(8), default="paper")
     feed: Mapped[str] = mapped_column(String(16), default="")
     clock_speed: Mapped[float] = mapped_column(Float, default=1.0)
+    # Market seconds per tick of the running worker: how far its clock may be read ahead of
+    # its last heartbeat (data.store.market_clock).
+    tick_seconds: Mapped[float | None] = mapped_column(Float)
     supervisor_pid: Mapped[int | None]
     supervisor_started_at: Mapped[datetime | None]
     worker_pid: Mapped[int | None]

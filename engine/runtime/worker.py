@@ -86,6 +86,7 @@ class Worker:
             mode=settings.mode,
             feed=self.trader.feed.name,
             clock_speed=self.clock.speed,
+            tick_seconds=settings.engine.tick_seconds,
         )
         log.info(
             "worker started: %s on the %s feed, pairs %s, clock x%g",

@@ -15,8 +15,21 @@ MARKET = datetime(2026, 12, 9, 23, 50, tzinfo=UTC)  # a fast clock, days ahead o
 
 
 def test_a_running_simulated_clock_runs_on_at_its_speed_from_the_heartbeat():
-    later = market_time_at(WALL + timedelta(seconds=30), MARKET, WALL, 60.0, worker_running=True)
-    assert later == MARKET + timedelta(minutes=30)
+    wall = WALL + timedelta(seconds=1.5)
+    later = market_time_at(wall, MARKET, WALL, 60.0, worker_running=True, tick_seconds=60.0)
+    assert later == MARKET + timedelta(seconds=90)
+
+
+def test_a_hung_workers_clock_runs_on_at_most_two_ticks_past_its_heartbeat():
+    # Ten wall minutes at x60 would be ten market hours; a hung worker's market stood still.
+    wall = WALL + timedelta(minutes=10)
+    later = market_time_at(wall, MARKET, WALL, 60.0, worker_running=True, tick_seconds=60.0)
+    assert later == MARKET + timedelta(minutes=2)
+
+
+def test_a_wall_clock_engine_keeps_wall_time_even_when_its_worker_hangs():
+    later = WALL + timedelta(minutes=10)
+    assert market_time_at(later, WALL, WALL, 1.0, worker_running=True, tick_seconds=60.0) == later
 
 
 def test_a_stopped_simulated_clock_stands_where_it_stopped():
@@ -60,6 +73,22 @@ def test_events_commands_and_samples_are_stamped_with_market_time(store):
         # The market clock runs 60x from MARKET: seconds of wall are minutes of market.
         assert abs(wall - now) < timedelta(seconds=30)
         assert MARKET <= market < MARKET + timedelta(minutes=30)
+
+
+def test_events_of_a_hung_worker_are_stamped_at_most_two_of_its_ticks_ahead(store):
+    engine, factory = store
+    now = datetime.now(UTC)
+    update_state(
+        factory,
+        worker_pid=4242,
+        worker_started_at=now - timedelta(minutes=20),
+        heartbeat_at=now - timedelta(minutes=10),  # hung for ten wall minutes
+        market_time=MARKET,
+        clock_speed=60.0,
+        tick_seconds=30.0,
+    )
+    record_event(factory, "ERROR", "supervisor", "worker_hung", "no heartbeat for 10 minutes")
+    assert queries.events(engine).iloc[0].ts == MARKET + timedelta(minutes=1)
 
 
 def test_without_any_engine_pages_show_the_wall_time(store):
