@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from config.timezones import display_zone
+from data.store import market_clock
 from data.store.day_pnl import pnl_today
-from data.store.db import as_utc
 from data.store.models import EquitySnapshot, Position, Trade
 from data.store.state import read_state
 from engine.alerts.messages import DaySummary
@@ -91,6 +91,7 @@ def read_day_summary(
 
 
 def market_now(factory: sessionmaker[Session]) -> datetime | None:
-    """The engine's market clock, as its worker last wrote it."""
-    stamp = read_state(factory).market_time
-    return as_utc(stamp) if stamp else None
+    """The market time now: `data.store.market_clock.market_now`, the clock events and
+    commands are stamped with (one name, one clock; not the last tick's, a tick behind)."""
+    with factory() as session:
+        return market_clock.market_now(session)

@@ -155,7 +155,9 @@ def test_a_row_committed_after_a_higher_id_is_sent_once(store, webhook):
 
 def test_the_daily_summary_goes_out_at_its_hour_on_the_market_clock(store, webhook):
     factory = store[1]
-    update_state(factory, market_time=datetime(2026, 3, 1, 9, tzinfo=UTC))
+    # A stopped engine's simulated clock: it stands where its worker's last tick left it.
+    heartbeat = datetime(2026, 1, 1, tzinfo=UTC)
+    update_state(factory, market_time=datetime(2026, 3, 1, 9, tzinfo=UTC), heartbeat_at=heartbeat)
     dispatcher = dispatcher_for(factory, [webhook.url()], daily_summary_hour=20)
     dispatcher.prime()
     dispatcher.sender.start()
