@@ -60,5 +60,12 @@ class PortfolioView:
     """What risk needs to know about the book at the moment of a decision."""
 
     equity: float
-    cash: float
+    cash: float  # VOLT's own: equity less its positions' value
     positions: dict[str, OpenPosition]
+    # What an entry may spend now, when less than `cash`: on an exchange account the owner
+    # also uses, quote locked in the owner's orders is not VOLT's to spend. None: `cash`.
+    spendable: float | None = None
+
+    @property
+    def buying_power(self) -> float:
+        return self.cash if self.spendable is None else min(self.cash, self.spendable)

@@ -192,13 +192,13 @@ class RiskGate:
         exposure_room = limits.max_total_exposure * book.equity - (book.equity - book.cash)
         max_by_exposure = max(0.0, exposure_room) / fill_cost_per_unit
         # A hair under the cash: the broker's own arithmetic must never find it short.
-        max_by_cash = book.cash / fill_cost_per_unit * (1 - CASH_MARGIN)
+        max_by_cash = book.buying_power / fill_cost_per_unit * (1 - CASH_MARGIN)
         max_by_cap = limits.max_order_value / intent.price * (1 - CASH_MARGIN)
         amount = min(amount, max_by_size, max_by_exposure, max_by_cash, max_by_cap)
         if amount * intent.price < limits.min_order_value:
             raise RiskRejection(
                 f"{pair}: order value {amount * intent.price:.2f} is below the minimum "
-                f"{limits.min_order_value:.2f} (cash {book.cash:.2f}, "
+                f"{limits.min_order_value:.2f} (cash {book.buying_power:.2f}, "
                 f"room under the exposure limit {max(0.0, exposure_room):.2f})"
             )
         return ApprovedOrder(

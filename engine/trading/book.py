@@ -41,9 +41,9 @@ def portfolio_view(
         pair: OpenPosition(pair, p.amount, p.entry_price, p.entry_fee, p.stop_loss, p.take_profit)
         for pair, p in positions.items()
     }
-    # Equity is VOLT's own; the cash an entry may spend is also what the account has free.
-    cash = own if broker.exclusive_account else min(own, broker.cash())
-    return PortfolioView(equity=own + value, cash=cash, positions=views)
+    # Equity and cash are VOLT's own; an entry may spend no more than the account has free.
+    free = None if broker.exclusive_account else broker.cash()
+    return PortfolioView(equity=own + value, cash=own, positions=views, spendable=free)
 
 
 _REALISED = select(func.coalesce(func.sum(Trade.pnl), 0.0))

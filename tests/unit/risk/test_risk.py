@@ -54,6 +54,14 @@ def test_position_never_exceeds_max_fraction_or_cash():
     assert approved.amount * 100.0 * 1.0005 * 1.001 <= 300.0 + 1e-9
 
 
+def test_quote_locked_by_the_owner_caps_the_buy_but_is_no_exposure_of_volts():
+    shared = PortfolioView(equity=1_000.0, cash=1_000.0, positions={}, spendable=300.0)
+    limits = replace(LIMITS, max_total_exposure=0.6)
+    approved = RiskGate(limits).approve(buy(price=100.0, atr=0.01), shared)
+    value = approved.amount * 100.0 * 1.0005 * 1.001
+    assert 240.0 <= value <= 300.0  # the 25 % position cap, within the free 300
+
+
 def test_max_open_positions_rejects_with_a_reason():
     full = PortfolioView(10_000.0, 5_000.0, {p: position(p) for p in ("ETH/USDT", "SOL/USDT")})
     with pytest.raises(RiskRejection, match=r"max open positions reached \(2 of 2\)"):

@@ -139,7 +139,7 @@ def test_an_entry_may_spend_no_more_than_the_free_quote(store):
     account = SharedAccount({"USDT": 5_000.0}, free=300.0)  # the owner's orders lock the rest
     with transaction(store[1]) as session:
         view = book.portfolio_view(session, account, {})
-    assert (view.cash, view.equity) == (300.0, 1_000.0)  # spendable now, and VOLT's own
+    assert (view.buying_power, view.cash, view.equity) == (300.0, 1_000.0, 1_000.0)
 
 
 def test_own_cash_is_capped_by_the_quote_the_account_really_holds(store):
