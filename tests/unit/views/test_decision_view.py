@@ -111,3 +111,13 @@ def test_a_table_of_long_reasons_wraps_in_tall_rows_instead_of_cutting(volt_home
 def test_the_decision_picker_keeps_one_line_rows(seeded):
     app = open_page("views/market.py")
     assert not app.dataframe[0].proto.row_height  # the text is shown whole below it
+
+
+def test_remote_text_is_shown_as_text_never_as_a_link_heading_or_image():
+    from views.decision_view import plain
+
+    shown = plain(
+        "# BUY ![x](http://evil.example/p.png) see https://evil.example or www.evil.example"
+    )
+    assert "://\u200b" in shown and "www.\u200b" in shown  # no address Markdown links by itself
+    assert shown.startswith("\\#") and "!\\[x\\]" in shown
