@@ -31,8 +31,14 @@ def entries_headline(state: dict, locks: pd.DataFrame, rows: list[dict]) -> None
     protections; "nothing" only when the engine would enter."""
     halt = locks[locks["protection"] == "kill_switch"] if not locks.empty else locks
     others = sum(1 for r in rows if r["state"] != "clear" and r["protection"] != "kill_switch")
-    also = f" {others} other protection(s) block them too." if others and not halt.empty else ""
-    if not halt.empty:
+    blocked = state["halted"] or not halt.empty
+    also = f" {others} other protection(s) block them too." if others and blocked else ""
+    if state["halted"]:  # the engine's own flag first: a kill's lock row may lag or differ
+        why = state["halt_reason"] or "kill switch"
+        st.error(
+            f"New entries blocked: engine halted: {why}. Re-arm on the Kill switch page." + also
+        )
+    elif not halt.empty:
         st.error(
             f"New entries blocked: {halt['reason'].iloc[0]}. Re-arm on the Kill switch page." + also
         )
