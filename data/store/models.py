@@ -129,6 +129,10 @@ class Trade(Base):
     # The broker that booked it ("paper", "binance testnet", …): an exchange account's own
     # cash counts only its own round trips, never another mode's in the same database.
     account: Mapped[str | None] = mapped_column(String(32))
+    # Reconciliation saw the coin's balance back at VOLT's booked amount after this trade:
+    # its dust is no longer on the account (converted or taken by the owner) and no longer
+    # expected there (engine.trading.reconcile.holdings_mismatches).
+    dust_gone: Mapped[bool] = mapped_column(default=False)
 
 
 class JournalEntry(Base):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from data.store.models import EquitySnapshot, Fill, Order, Position, Trade
@@ -181,13 +181,31 @@ def _book_trade(
     return trade
 
 
-_DUST = select(Trade.pair, func.sum(Trade.dust)).where(Trade.dust > 0).group_by(Trade.pair)
+_OUTSTANDING = (Trade.dust > 0, Trade.dust_gone.is_(False))
+_DUST = select(Trade.pair, func.sum(Trade.dust)).where(*_OUTSTANDING).group_by(Trade.pair)
 
 
 def written_off_dust(session: Session) -> dict[str, float]:
-    """Coin each pair's round trips left unsold and wrote off: it may still be in the
-    account (or converted away by its owner), and is neither VOLT's position nor foreign."""
+    """Coin each pair's round trips left unsold and wrote off since the account last held no
+    more of the coin than VOLT's positions: it may still be in the account, and is neither
+    VOLT's position nor foreign. Dust from before then is gone (`dust_seen_gone`)."""
     return {pair: float(total) for pair, total in session.execute(_DUST).all()}
+
+
+def dust_seen_gone(session: Session, pair: str, up_to_trade: int) -> int:
+    """The account holds no more of `pair`'s coin than VOLT's positions (within one unsellable
+    rest): the dust written off up to trade `up_to_trade` is no longer expected there, so
+    it cannot hide coin its owner adds later. Returns how many trades' dust that was."""
+    gone = (
+        update(Trade)
+        .where(Trade.pair == pair, Trade.id <= up_to_trade, *_OUTSTANDING)
+        .values(dust_gone=True)
+    )
+    return session.execute(gone).rowcount
+
+
+def last_trade_id(session: Session) -> int:
+    return session.scalar(select(func.coalesce(func.max(Trade.id), 0)))
 
 
 def exit_intent(session: Session, intent: OrderIntent) -> OrderIntent:

@@ -11,7 +11,6 @@ from typing import Any
 
 from engine.trading import book
 from engine.trading.account import Account
-from engine.venues.broker import OWN_PREFIX
 
 # Below this a leftover is float noise, not a holding.
 NOISE = 1e-12
@@ -52,6 +51,6 @@ def foreign_holdings(account: Account) -> dict[str, Any]:
             "price": order.price,
         }
         for order in broker.open_orders()
-        if not order.client_order_id.startswith(OWN_PREFIX)
+        if not order.ours
     ]
     return {"balances": foreign, "orders": orders, "dust": dust_held}

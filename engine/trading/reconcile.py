@@ -16,7 +16,7 @@ from data.store.models import Order, Position
 from engine.trading import book
 from engine.trading.account import Account
 from engine.trading.execution import record_fill
-from engine.venues.broker import OWN_PREFIX, BrokerFill
+from engine.venues.broker import Broker, BrokerFill, OpenOrder
 from engine.venues.retry import with_retries
 
 if TYPE_CHECKING:
@@ -61,12 +61,12 @@ def _parts(
     )
 
 
-def _settle_open(broker, order) -> str:
+def _settle_open(broker: Broker, order: OpenOrder) -> str:
     what = (
         f"open {order.side} order {order.client_order_id or order.exchange_order_id} "
         f"({order.amount:.8g} {order.pair} at {order.price:.6g}, {order.filled:.8g} filled)"
     )
-    if not order.client_order_id.startswith(OWN_PREFIX):
+    if not order.ours:
         return f"{what} was not placed by VOLT; left alone, check the account"
     broker.cancel_order(order)
     return f"{what} was left by an earlier run; cancelled, any part filled is recorded"
@@ -80,7 +80,7 @@ def _unrecorded(account: Account) -> list[BrokerFill]:
 
 def _adopt(account: Account, fill: BrokerFill, history_candles: int) -> str:
     what = f"{fill.client_order_id} ({fill.side} {fill.amount:.8g} {fill.pair} at {fill.price:.6g})"
-    if not fill.client_order_id.startswith(OWN_PREFIX):
+    if not fill.ours:
         return f"order {what} was not placed by VOLT; left alone, check the account"
     with transaction(account.factory) as session:
         position = session.get(Position, fill.pair)
@@ -129,30 +129,53 @@ def holdings_mismatches(
     hold coins of its owner's."""
     account, pairs, _ = _parts(source, pairs, None)
     broker = account.broker
-    balances = broker.balances()
-    with account.factory() as session:
+    balances = broker.balances()  # before the book: a sale booked meanwhile is seen held
+    findings = []
+    with transaction(account.factory) as session:
         positions = book.open_positions(session)
         dust = book.written_off_dust(session)
-    findings = []
-    for pair in pairs:
-        base = pair.split("/")[0]
-        held = balances.get(base, 0.0)
-        expected = positions[pair].amount if pair in positions else 0.0
-        tolerance = max(1e-9 * max(1.0, expected), broker.dust(pair))
-        # Dust the round trips wrote off may still be there: no mismatch, never adopted.
-        most = expected + dust.get(pair, 0.0) + tolerance
-        if expected - tolerance <= held <= most or (held > expected and not surplus):
-            continue
-        if held > expected and not broker.exclusive_account:
-            other = held - expected - dust.get(pair, 0.0)
-            findings.append(
-                f"{base}: the {broker.name} account holds {held:.8g}, VOLT's open positions "
-                f"{expected:.8g}; the other {other:.8g} (beyond dust VOLT wrote off) is not "
-                "VOLT's: reported, not adopted"
+        last_trade = book.last_trade_id(session)
+        for pair in pairs:
+            base = pair.split("/")[0]
+            held = balances.get(base, 0.0)
+            expected = positions[pair].amount if pair in positions else 0.0
+            tolerance = max(1e-9 * max(1.0, expected), broker.dust(pair))
+            if held <= expected + 1e-9 * max(1.0, expected) and dust.get(pair):
+                # The coin is back at VOLT's amount: its dust was converted or moved away.
+                # From here on only new dust is expected, so the allowance is what was written
+                # off since the coin was last seen at VOLT's amount, never all the dust ever
+                # written off (which could hide coin its owner adds).
+                book.dust_seen_gone(session, pair, last_trade)
+                dust.pop(pair)
+            finding = _holding_mismatch(
+                broker, base, held, expected, dust.get(pair, 0.0), tolerance, surplus
             )
-        else:
-            findings.append(
-                f"{base}: the {broker.name} account holds {held:.8g} "
-                f"but VOLT's open positions add up to {expected:.8g}"
-            )
+            if finding:
+                findings.append(finding)
     return findings
+
+
+def _holding_mismatch(
+    broker: Broker,
+    base: str,
+    held: float,
+    expected: float,
+    dust: float,
+    tolerance: float,
+    surplus: bool,
+) -> str | None:
+    # Dust the round trips wrote off may still be there: no mismatch, never adopted.
+    if expected - tolerance <= held <= expected + dust + tolerance:
+        return None
+    if held > expected and not surplus:
+        return None
+    if held > expected and not broker.exclusive_account:
+        return (
+            f"{base}: the {broker.name} account holds {held:.8g}, VOLT's open positions "
+            f"{expected:.8g}; the other {held - expected - dust:.8g} (beyond dust VOLT wrote "
+            "off) is not VOLT's: reported, not adopted"
+        )
+    return (
+        f"{base}: the {broker.name} account holds {held:.8g} "
+        f"but VOLT's open positions add up to {expected:.8g}"
+    )

@@ -12,6 +12,11 @@ from risk import ApprovedOrder
 OWN_PREFIX = "volt-"  # every client order id VOLT makes starts with it
 
 
+def placed_by_volt(client_order_id: str) -> bool:
+    """The one test of whether an order is VOLT's: anything else on the account is its owner's."""
+    return client_order_id.startswith(OWN_PREFIX)
+
+
 class InsufficientFunds(PermanentError):
     """The account cannot pay for the order."""
 
@@ -38,6 +43,27 @@ class BrokerFill:
     # slippage from it: the market's move between the decision's close and the order's
     # arrival is no fault of the fill. None: measured from the decision's price.
     market_price: float | None = None
+
+    @property
+    def ours(self) -> bool:
+        return placed_by_volt(self.client_order_id)
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """An order resting on the exchange (VOLT's own, or its owner's)."""
+
+    client_order_id: str
+    exchange_order_id: str
+    pair: str
+    side: str
+    amount: float
+    filled: float
+    price: float
+
+    @property
+    def ours(self) -> bool:
+        return placed_by_volt(self.client_order_id)
 
 
 class Broker(Protocol):
@@ -69,7 +95,7 @@ class Broker(Protocol):
         """Filled orders the broker knows of (recent ones, for an exchange)."""
         ...
 
-    def open_orders(self) -> list: ...
+    def open_orders(self) -> list[OpenOrder]: ...
 
     def cancel_order(self, order) -> None: ...
 

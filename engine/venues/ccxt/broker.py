@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import ccxt
 
-from engine.venues.broker import OWN_PREFIX, BrokerFill
+from engine.venues.broker import BrokerFill, OpenOrder
 from engine.venues.ccxt.exchange import ExchangeClient, UnknownOrder
 from engine.venues.ccxt.fills import order_client_id, order_fill, trades_fill
 from engine.venues.ccxt.limits import check_order_limits, least_sellable
@@ -32,21 +32,6 @@ BALANCE_TTL_SECONDS = 5.0
 DONE = ("closed", "canceled", "cancelled", "expired", "rejected")
 # Exchanges without a recvWindow option: assume a request may execute for this long.
 DEFAULT_RECV_WINDOW_MS = 60_000
-
-
-@dataclass(frozen=True)
-class OpenOrder:
-    client_order_id: str
-    exchange_order_id: str
-    pair: str
-    side: str
-    amount: float
-    filled: float
-    price: float
-
-    @property
-    def ours(self) -> bool:
-        return self.client_order_id.startswith(OWN_PREFIX)
 
 
 class CcxtBroker:

@@ -169,3 +169,22 @@ def test_reconciliation_expects_the_dust_written_off_and_reports_only_the_owners
     exchange.held["BTC"] += 0.002  # the owner buys some
     (finding,) = holdings_mismatches(account, pairs=["BTC/USDT"])
     assert "the other 0.002 (beyond dust VOLT wrote off) is not VOLT's" in finding
+
+
+def test_dust_seen_gone_from_the_account_no_longer_hides_the_owners_coins(store):
+    with transaction(store[1]) as session:
+        for n in (1, 2, 3):  # 0.000025 BTC written off
+            coin_fee_buy(session, cid=f"volt-b{n}")
+            sell(session, f"volt-s{n}", 0.00165, 61_000.0, DUST_AT_61000, minutes=30 * n)
+    exchange = SharedExchange({"USDT": 1_000.0})  # the owner converted the dust away
+    account = Account(store[1], None, None, exchange, None)
+    assert holdings_mismatches(account, pairs=["BTC/USDT"]) == []
+    exchange.held["BTC"] = 0.00002  # then buys less than the dust once written off
+    (finding,) = holdings_mismatches(account, pairs=["BTC/USDT"])
+    assert "the other 2e-05 (beyond dust VOLT wrote off) is not VOLT's" in finding
+    with transaction(store[1]) as session:  # new dust is expected again
+        coin_fee_buy(session, cid="volt-b4")
+        sell(session, "volt-s4", 0.00165, 61_000.0, DUST_AT_61000, minutes=150)
+    exchange.held["BTC"] += 0.00000834
+    (finding,) = holdings_mismatches(account, pairs=["BTC/USDT"])
+    assert "the other 2e-05 (beyond" in finding
