@@ -23,6 +23,9 @@ INHIBIT_ARGS = [
 
 
 RETRY_SECONDS = 300.0  # after a failure (no session bus, polkit said no), try again this late
+# systemd-inhibit that cannot inhibit (no bus, polkit) exits within a fraction of a second:
+# it holds only once it has outlived this.
+SETTLE_SECONDS = 1.0
 
 
 class SleepInhibitor:
@@ -46,13 +49,25 @@ class SleepInhibitor:
         executable = shutil.which(self.command)
         if executable is None:
             return f"sleep NOT inhibited: {self.command} not found on this machine"
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [executable, *INHIBIT_ARGS],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
-        return f"sleep inhibited by {self.command}"
+        try:
+            code = process.wait(SETTLE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process = process
+            return f"sleep inhibited by {self.command}"
+        # It never held: the same sentence at every retry, so the report does not flap.
+        reason = process.stderr.read().decode(errors="replace").strip().splitlines()
+        process.stderr.close()
+        self.failure = f"{self.command} exited with code {code}"
+        if reason:
+            self.failure += f" ({reason[0][:120]})"
+        self.retry_at = time.monotonic() + RETRY_SECONDS
+        return f"sleep NOT inhibited: {self.failure}; retrying every {RETRY_SECONDS:.0f} s"
 
     def release(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -116,16 +116,39 @@ def test_without_systemd_inhibit_the_state_says_sleep_is_not_inhibited(
     assert read_state(store[1]).sleep_inhibit == "sleep allowed: the engine is not trading"
 
 
-def test_an_inhibitor_that_fails_is_reported_and_not_respawned_in_a_storm(tmp_path, monkeypatch):
-    script = tmp_path / "systemd-inhibit"
-    script.write_text("#!/bin/sh\necho 'Failed to connect to bus' >&2\nexit 1\n")
+def failing_inhibitor(directory, after: str = "0") -> str:
+    """A systemd-inhibit that starts, cannot reach the session bus and exits `after` s later."""
+    script = directory / "systemd-inhibit"
+    script.write_text(f"#!/bin/sh\nsleep {after}\necho 'Failed to connect to bus' >&2\nexit 1\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ["PATH"])
+    return str(directory) + os.pathsep + os.environ["PATH"]
+
+
+def test_an_inhibitor_that_fails_is_reported_and_not_respawned_in_a_storm(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", failing_inhibitor(tmp_path))
     inhibitor = SleepInhibitor()
-    inhibitor.hold()
-    inhibitor.process.wait(5)
     reports = {inhibitor.hold() for _ in range(50)}
     assert reports == {
-        "sleep NOT inhibited: systemd-inhibit exited with code 1; retrying every 300 s"
+        "sleep NOT inhibited: systemd-inhibit exited with code 1 (Failed to connect to bus); "
+        "retrying every 300 s"
     }
     assert inhibitor.process is None
+
+
+def test_an_inhibitor_that_dies_at_once_is_never_reported_as_holding(
+    tmp_path, monkeypatch, store, caplog
+):
+    # Where systemd-inhibit exists but cannot inhibit it ran for a quarter of a second: the
+    # state read "inhibited", then "NOT inhibited", at every retry, every five minutes.
+    monkeypatch.setenv("PATH", failing_inhibitor(tmp_path, after="0.25"))
+    supervisor = Supervisor(load_config(), store[1])
+    caplog.set_level(logging.INFO, logger="volt.sleep")
+    caplog.set_level(logging.INFO, logger="volt.supervisor")
+    for _ in range(3):
+        supervisor.keep_awake(trading=True)
+        supervisor.inhibitor.retry_at = 0.0  # the retry is due
+    said = [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == "sleep_inhibit"]
+    assert said == [
+        "sleep NOT inhibited: systemd-inhibit exited with code 1 (Failed to connect to bus); "
+        "retrying every 300 s"
+    ]
