@@ -50,14 +50,44 @@ run_tests() {
 
 use_home() {
     export VOLT_HOME=${VOLT_HOME:-$ROOT/var}
-    mkdir -p "$VOLT_HOME/logs"
+    mkdir -p "$VOLT_HOME/logs" 2>/dev/null || true
 }
 
-refuse_second_start() {
+need_writable_home() {
+    # One line naming the cause, not a shell error per file, when VOLT_HOME cannot be written.
+    local probe="$VOLT_HOME/.volt-write-check"
+    [ -d "$VOLT_HOME/logs" ] || die "VOLT_HOME=$VOLT_HOME cannot be created (read-only filesystem or no permission); set VOLT_HOME to a writable folder"
+    if ! (printf 'volt\n' >"$probe") 2>/dev/null; then
+        rm -f "$probe" 2>/dev/null || true
+        die "VOLT_HOME=$VOLT_HOME cannot be written (read-only, no permission, or the disk is full); free space or set VOLT_HOME to a writable folder"
+    fi
+    rm -f "$probe"
+}
+
+hold_launcher_lock() {
+    # One launcher per VOLT_HOME: only the holder writes and removes the pid files, so a
+    # second ./start.sh never touches the running one's. The children do not inherit it.
+    exec 9>>"$VOLT_HOME/launcher.lock"
+    if ! flock -n 9; then
+        "$PY" -m engine status >&2 || true
+        die "VOLT is already running with VOLT_HOME=$VOLT_HOME (another ./start.sh holds $VOLT_HOME/launcher.lock); stop it first: ./start.sh stop"
+    fi
+}
+
+refuse_second_start_of_engine() {
+    # An engine started another way (python -m engine supervise) runs without a launcher.
     if "$PY" -m engine status >/dev/null 2>&1; then
         "$PY" -m engine status >&2 || true
         die "VOLT is already running with VOLT_HOME=$VOLT_HOME; stop it first: ./start.sh stop"
     fi
+}
+
+refuse_second_start() {
+    if ! flock -n "$VOLT_HOME/launcher.lock" true 2>/dev/null; then
+        "$PY" -m engine status >&2 || true
+        die "VOLT is already running with VOLT_HOME=$VOLT_HOME; stop it first: ./start.sh stop"
+    fi
+    refuse_second_start_of_engine
 }
 
 check_config() {
@@ -90,6 +120,7 @@ sys.exit(u.urlopen(sys.argv[1], timeout=2).read() != b"ok")' \
 
 detach() {
     use_home
+    need_writable_home
     refuse_second_start
     check_config
     DASHBOARD_HOST=$(dashboard_host "$(dashboard_address)")
@@ -114,8 +145,10 @@ detach() {
 
 run_volt() {
     use_home
+    need_writable_home
+    hold_launcher_lock
     local port=${VOLT_PORT:-8501}
-    refuse_second_start
+    refuse_second_start_of_engine
     check_config
     local address host
     address=$(dashboard_address)
@@ -137,11 +170,11 @@ run_volt() {
 
     # Own sessions: a Ctrl-C in this terminal reaches only this script, which then stops the
     # supervisor (no new orders, then exit) and the dashboard in order.
-    setsid "$PY" -m engine supervise "${config_args[@]}" &
+    setsid "$PY" -m engine supervise "${config_args[@]}" 9>&- &
     supervisor=$!
     setsid "$PY" -m streamlit run app.py \
         --server.address "$address" --server.port "$port" --server.headless true \
-        --browser.gatherUsageStats false >>"$VOLT_HOME/logs/dashboard.log" 2>&1 &
+        --browser.gatherUsageStats false >>"$VOLT_HOME/logs/dashboard.log" 2>&1 9>&- &
     dashboard=$!
     echo $$ >"$VOLT_HOME/launcher.pid"
     echo "$dashboard" >"$VOLT_HOME/dashboard.pid"
