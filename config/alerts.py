@@ -9,9 +9,10 @@ from ipaddress import ip_address
 from urllib.parse import parse_qsl
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from config.keys import env_files
+from config.section import Section
 
 URLS_VARIABLE = "VOLT_ALERT_URLS"
 # Every kind of alert, in the order the README and `engine check` list them.
@@ -28,10 +29,8 @@ ALERT_KINDS = (
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 
 
-class Alerts(BaseModel):
+class Alerts(Section):
     """Each kind is on unless switched off here; an unknown kind is refused at load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     urls: list[str] = Field(default_factory=list)  # added to $VOLT_ALERT_URLS
     halted: bool = True  # the engine halted, with why

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from config.section import Section
 
 
 @dataclass(frozen=True)
@@ -56,17 +58,15 @@ OBJECTIVE_LABELS = {
 OBJECTIVES = tuple(OBJECTIVE_LABELS)
 
 
-class Bounds(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Bounds(Section):
     low: float
     high: float
     step: float | None = Field(default=None, gt=0)
 
 
-class Optimize(BaseModel):
+class Optimize(Section):
     """`[optimize]`: the search's defaults; each is also a flag of `python -m engine optimize`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     objective: Literal["sharpe", "sortino", "return_over_drawdown", "expectancy"] = "sharpe"
     trials: int = Field(default=100, ge=1, le=1_000_000)
     folds: int = Field(default=3, ge=1, le=20)  # in-sample folds the objective averages

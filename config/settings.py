@@ -8,13 +8,34 @@ from datetime import UTC, date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from config.alerts import Alerts
 from config.search_space import Optimize
+from config.section import Section as _Section
 from data.market.periods import IndicatorPeriods
 
 _TIMEFRAME_UNITS = {"m": 60, "h": 3600, "d": 86400}
+# The candle lengths exchanges offer (ccxt's Binance set) that a fixed number of seconds
+# describes: 1w and 1M are left out, a month has no fixed length.
+EXCHANGE_TIMEFRAMES = (
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+)
+# The store's pair columns are String(32) (data/store/models.py); a test keeps the two equal.
+PAIR_MAX_LENGTH = 32
+_PAIR_SHAPE = re.compile(r"[A-Z0-9]+/[A-Z0-9]+")
 
 
 def timeframe_seconds(timeframe: str) -> int:
@@ -24,22 +45,31 @@ def timeframe_seconds(timeframe: str) -> int:
     return int(timeframe[:-1]) * _TIMEFRAME_UNITS[unit]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Market(_Section):
     pairs: list[str] = Field(default=["BTC/USDT", "ETH/USDT", "SOL/USDT"], min_length=1)
     timeframe: str = "5m"
     history_candles: int = Field(default=300, ge=60, le=5000)
 
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _pairs_trimmed(cls, pairs: object) -> object:
+        if isinstance(pairs, list):
+            return [pair.strip() if isinstance(pair, str) else pair for pair in pairs]
+        return pairs
+
     @field_validator("pairs")
     @classmethod
     def _pairs_are_base_quote(cls, pairs: list[str]) -> list[str]:
         for pair in pairs:
-            base, _, quote = pair.partition("/")
-            if not base or not quote:
-                raise ValueError(f"pair {pair!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+            if len(pair) > PAIR_MAX_LENGTH:
+                raise ValueError(
+                    f"pair {pair[:PAIR_MAX_LENGTH]!r}... is {len(pair)} characters long; "
+                    f"the store holds at most {PAIR_MAX_LENGTH}"
+                )
+            if not _PAIR_SHAPE.fullmatch(pair):
+                raise ValueError(
+                    f"pair {pair!r} must look like BASE/QUOTE in capitals, e.g. BTC/USDT"
+                )
         if len(set(pairs)) != len(pairs):
             raise ValueError("pairs must not repeat")
         return pairs
@@ -48,12 +78,17 @@ class Market(_Section):
     @classmethod
     def _known_timeframe(cls, timeframe: str) -> str:
         timeframe_seconds(timeframe)
+        if timeframe not in EXCHANGE_TIMEFRAMES:
+            raise ValueError(
+                f"timeframe {timeframe!r} is not one the exchange offers; use one of "
+                f"{', '.join(EXCHANGE_TIMEFRAMES)}"
+            )
         return timeframe
 
 
 class Feed(_Section):
     kind: Literal["synthetic", "ccxt", "replay"] = "synthetic"
-    seed: int = Field(default=42, ge=0)
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
 
 
 class Replay(_Section):
@@ -80,7 +115,7 @@ class Clock(_Section):
 
 class Broker(_Section):
     kind: Literal["paper", "ccxt"] = "paper"
-    starting_capital: float = Field(default=10_000.0, gt=0)
+    starting_capital: float = Field(default=10_000.0, gt=0, le=1e12)
     quote_currency: str = Field(default="USDT", min_length=1)
     fee_rate: float = Field(default=0.001, ge=0, le=0.05)
     slippage_rate: float = Field(default=0.0005, ge=0, le=0.05)
@@ -119,7 +154,7 @@ class Risk(_Section):
     max_position_fraction: float = Field(default=0.25, gt=0, le=1)
     max_total_exposure: float = Field(default=0.6, gt=0, le=1)
     max_open_positions: int = Field(default=3, ge=1, le=100)
-    min_order_value: float = Field(default=10.0, ge=0)
+    min_order_value: float = Field(default=10.0, ge=0, le=1e9)
     protections: Protections = Protections()
 
     @field_validator("regime_stop_scale")
@@ -275,7 +310,7 @@ class Engine(_Section):
     crash_loop_restarts: int = Field(default=5, ge=1, le=1000)
     crash_loop_minutes: float = Field(default=10.0, gt=0, le=1440)
     metrics_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
-    metrics_retention_hours: float = Field(default=48.0, gt=0)
+    metrics_retention_hours: float = Field(default=48.0, gt=0, le=24 * 365)
     shutdown_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
 
 
@@ -290,7 +325,7 @@ class Exchange(_Section):
 
     id: str = Field(default="binance", min_length=1)
     allow_live: bool = False
-    max_order_value: float = Field(default=100.0, gt=0)  # quote currency, hard cap per buy
+    max_order_value: float = Field(default=100.0, gt=0, le=1e9)  # quote currency, hard cap per buy
     timeout_seconds: float = Field(default=10.0, ge=0.1, le=120)
     recv_window_ms: int = Field(default=5000, ge=1000, le=60_000)
     order_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
@@ -366,6 +401,22 @@ class Settings(_Section):
                 raise ValueError(
                     f"market.pairs: {pair} is not quoted in broker.quote_currency {quote}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _orders_can_be_large_enough(self) -> Settings:
+        # Otherwise every entry is refused as too small, for a reason that hides the cause.
+        smallest, quote = self.risk.min_order_value, self.broker.quote_currency
+        if self.broker.kind == "ccxt" and smallest > self.exchange.max_order_value:
+            raise ValueError(
+                f"risk.min_order_value {smallest:g} {quote} is above exchange.max_order_value "
+                f"{self.exchange.max_order_value:g}: no order could be placed"
+            )
+        if self.broker.kind == "paper" and smallest >= self.broker.starting_capital:
+            raise ValueError(
+                f"risk.min_order_value {smallest:g} {quote} is not below broker.starting_capital "
+                f"{self.broker.starting_capital:g}: no order could be placed"
+            )
         return self
 
     @model_validator(mode="after")

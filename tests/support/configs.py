@@ -4,6 +4,7 @@
 LEARN_FAST = """
 [agents.weights]
 technical = 1.0
+regime = 0.0
 sentiment = 0.2
 [agents.learning]
 min_samples = 2
