@@ -18,6 +18,7 @@ from engine.runtime.evidence_gate import (
     check_report,
 )
 from engine.runtime.home import setup_logging
+from engine.runtime.store_check import StoreUnavailable, check_store
 
 
 def _positive(text: str) -> float:
@@ -157,6 +158,17 @@ def _check_dashboard_access(settings: Settings) -> None:
         )
 
 
+def _store_ready(args: argparse.Namespace) -> str:
+    """Before anything opens the store: VOLT_HOME writable, the database answering (one line
+    if not). A supervised worker skips it: its supervisor checked both at start."""
+    starts = args.command in ("check", "supervise") or (
+        args.command == "run" and args.supervisor_pid is None
+    )
+    if not starts or getattr(args, "dashboard_address", False):
+        return ""
+    return check_store()
+
+
 def _live_confirmed(settings: Settings, args: argparse.Namespace) -> bool:
     """A live start needs the typed word: given once on the command line, or typed at the
     prompt. With neither (a detached start has no terminal) it is not confirmed."""
@@ -209,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_config(args.config)
         _check_speed(settings, speed)
+        store = _store_ready(args)
         public = args.command in ("backtest", "optimize", "download", "import", "alert-test")
         keys = "not needed" if public else _keys_source(settings)
         if getattr(args, "supervised_setup", None):
@@ -232,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"volt: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        print(f"volt: cannot start: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check" and args.dashboard_address:
         print(settings.dashboard.address)
         return 0
@@ -246,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{settings.broker.kind} broker, {', '.join(settings.market.pairs)} on "
             f"{settings.market.timeframe}, clock x{settings.clock.speed:g}, API keys {keys}"
         )
+        from engine.runtime.setup_check import team_lines
+
+        print(f"volt: store: {store}")
+        print(f"volt: team: {', '.join(team_lines(settings))}")
         for line in check_report(settings, make_engine()):
             print(f"volt: {line}")
         from engine.alerts.check import alert_check_lines

@@ -35,3 +35,12 @@ def check_supervised_setup(settings: Settings, confirmed: str) -> None:
         "exchange setting (live: or another strategy setting); this worker does not run. "
         "Restart VOLT to use the new config"
     )
+
+
+def team_lines(settings: Settings) -> list[str]:
+    """The agents that vote, as the config file (defaults filled in) makes them: a weight of
+    0 is off. Learning moves the weights later, within agents.learning's floor and cap."""
+    return [
+        f"{name} weight {weight:g} {'on' if weight > 0 else 'OFF'}"
+        for name, weight in settings.agents.weights.items()
+    ]

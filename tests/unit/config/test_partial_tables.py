@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from config import Settings, load_config
 from config.section import is_mapping
+from tests.support.runs import run_engine
 
 
 def mapping_tables(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
@@ -61,3 +62,14 @@ def test_switching_the_llm_on_keeps_the_other_agents(tmp_path):
         "sentiment": 0.5,
         "llm": 1.0,
     }
+
+
+def test_check_prints_the_team_the_partial_table_makes(tmp_path, volt_home):
+    path = tmp_path / "volt.toml"
+    path.write_text("[agents.weights]\nllm = 1.0\nsentiment = 0\n")
+    result = run_engine("check", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "volt: team: technical weight 1 on, regime weight 0.5 on, sentiment weight 0 OFF, "
+        "llm weight 1 on\n"
+    ) in result.stdout
