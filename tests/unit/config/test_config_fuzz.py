@@ -5,7 +5,7 @@ one line naming the field (and, for a number, its allowed range). A few go throu
 import pytest
 
 from config import ConfigError, Settings, load_config
-from config.settings import PAIR_MAX_LENGTH
+from config.market import PAIR_MAX_LENGTH
 from data.store.models import Base
 from tests.support.runs import run_engine
 
