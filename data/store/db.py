@@ -98,7 +98,10 @@ def make_engine(url: str | None = None, metadata: MetaData | None = None) -> Eng
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # A server that swallows packets is given up on, not waited for forever (libpq's
+        # default); `status`, `stop` and a reconnecting worker say so instead of hanging.
+        connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             # Serialise schema changes between processes starting together.

@@ -121,3 +121,13 @@ def test_a_full_home_is_named_in_one_line(tmp_path, volt_home):
         fill(disk)
         line = refused(VOLT_HOME=str(disk))
     assert f"VOLT_HOME={disk} cannot be written: the disk is full" in line
+
+
+def test_the_store_itself_gives_up_on_a_swallowing_host(swallowing_port):
+    # What `status`, `stop` and a reconnecting worker open: no check before them.
+    from sqlalchemy.exc import OperationalError
+
+    from data.store.db import make_engine
+
+    with pytest.raises(OperationalError, match="connection timeout expired"):
+        make_engine(f"postgresql+psycopg://volt@127.0.0.1:{swallowing_port}/volt")
