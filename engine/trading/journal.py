@@ -93,21 +93,38 @@ def _open_ended():
 
 
 _OPEN_ENTRIES = select(JournalEntry).where(_open_ended())  # prebuilt: read every candle
-_ENTRY_TRADE = select(Trade).where(Trade.entry_order_id == bindparam("order_id"))
+_ENTRY_TRADES = (
+    select(Trade).where(Trade.entry_order_id == bindparam("order_id")).order_by(Trade.id)
+)
+_STILL_HELD = select(Position.pair).where(Position.entry_order_id == bindparam("order_id"))
 
 
 def _settle_buy(session: Session, entry: JournalEntry) -> bool:
-    """Resolve a buy from its closed trade: a stop that closed it at a loss is STOPPED (a
-    trailing stop that locked in a profit is a WIN)."""
-    trade = session.scalar(_ENTRY_TRADE, {"order_id": entry.order_id})
-    if trade is None:
+    """Resolve a buy once its position is closed, on the whole round trip: a partial sale
+    leaves it open (its rest may still lose what the first part made). A stop that closed
+    it at a loss is STOPPED (a trailing stop that locked in a profit is a WIN)."""
+    params = {"order_id": entry.order_id}
+    if session.scalar(_STILL_HELD, params) is not None:
         return False
-    if trade.exit_reason in STOP_EXITS and trade.pnl <= 0:
+    trades = session.scalars(_ENTRY_TRADES, params).all()
+    if not trades:
+        return False
+    last = trades[-1]
+    pnl = sum(trade.pnl for trade in trades)
+    # Each trade's cost is its P&L over its P&L share; a break-even sale's, its coin's.
+    cost = sum(
+        trade.pnl / trade.pnl_pct if trade.pnl_pct else trade.amount * trade.entry_price
+        for trade in trades
+    )
+    sold = sum(trade.amount for trade in trades)
+    price = sum(t.amount * t.exit_price for t in trades) / sold if sold else last.exit_price
+    if last.exit_reason in STOP_EXITS and pnl <= 0:
         outcome = "STOPPED"
     else:
-        outcome = "WIN" if trade.pnl > 0 else "LOSS"
-    _resolve(entry, outcome, as_utc(trade.exit_ts), trade.exit_price, trade.pnl)
-    entry.exit_reason, entry.trade_id, entry.pnl_pct = trade.exit_reason, trade.id, trade.pnl_pct
+        outcome = "WIN" if pnl > 0 else "LOSS"
+    _resolve(entry, outcome, as_utc(last.exit_ts), price, pnl)
+    entry.exit_reason, entry.trade_id = last.exit_reason, last.id
+    entry.pnl_pct = pnl / cost if cost else 0.0
     return True
 
 

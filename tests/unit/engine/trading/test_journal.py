@@ -24,6 +24,7 @@ from data.store.models import (
     Fill,
     JournalEntry,
     Order,
+    Position,
     Trade,
     VoteRow,
 )
@@ -478,3 +479,31 @@ def test_weights_are_judged_against_the_break_even_win_rate():
     )
     assert change.weight == pytest.approx(1.05)  # profitable with 2 ATR stops, 3 ATR targets
     assert "break-even 40%" in change.reason
+
+
+def test_a_buy_partly_sold_stays_pending_until_its_position_closes_on_the_whole_trip(store):
+    """A partial sale at a profit is no WIN: the rest may still lose more than it made."""
+    with transaction(store[1]) as session:
+        entry, order = executed(session, "BTC/USDT", "BUY", 100.0, amount=2.0)
+        position = Position(
+            pair="BTC/USDT",
+            amount=1.0,  # half sold below, half still held
+            entry_price=100.0,
+            entry_fee=0.05,
+            entry_ts=START,
+            stop_loss=95.0,
+            take_profit=110.0,
+            entry_order_id=order.id,
+        )
+        session.add(position)
+        close_trade(session, order, 106.0, "signal", 5.9)
+        assert follow(session, START + timedelta(hours=3)) == []
+        assert entry.outcome == "PENDING"
+
+        session.delete(position)
+        close_trade(session, order, 92.0, "stop_loss", -8.1)
+        assert follow(session, START + timedelta(hours=4)) == [entry]
+        assert entry.outcome == "STOPPED"  # the whole trip lost, its last sale a stop
+        assert entry.pnl == pytest.approx(5.9 - 8.1)
+        assert entry.exit_price == pytest.approx(99.0)  # the sales' average price
+        assert entry.exit_reason == "stop_loss"
