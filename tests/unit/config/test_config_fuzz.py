@@ -3,8 +3,10 @@ one line naming the field (and, for a number, its allowed range). A few go throu
 `python -m engine check`, the rest through the loader."""
 
 import pytest
+from pydantic import BaseModel
 
 from config import ConfigError, Settings, load_config
+from config.loading import allowed_range
 from config.market import PAIR_MAX_LENGTH
 from data.store.models import Base
 from tests.support.runs import run_engine
@@ -204,3 +206,20 @@ def test_the_pair_limit_is_the_stores_pair_column():
         if column.name == "pair"
     }
     assert lengths == {PAIR_MAX_LENGTH}
+
+
+def numeric_settings(model: type[BaseModel] = Settings, loc: tuple = ()) -> list[tuple]:
+    found = []
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found += numeric_settings(field.annotation, (*loc, name))
+        elif field.annotation in (int, float):
+            found.append((*loc, name))
+    return found
+
+
+def test_every_numeric_setting_states_its_allowed_range():
+    # A new number without both bounds would let `= 1e300` through: it shows up here.
+    assert len(numeric_settings()) >= 70
+    unbounded = [".".join(loc) for loc in numeric_settings() if not allowed_range(loc)]
+    assert unbounded == []

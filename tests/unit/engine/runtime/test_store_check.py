@@ -9,7 +9,9 @@ import subprocess
 
 import pytest
 from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
+from data.store.db import make_engine
 from engine.runtime.store_check import StoreUnavailable, check_database, check_home_writable
 from tests.support.disk import fill, small_disk
 from tests.support.runs import free_port, run_engine
@@ -125,9 +127,5 @@ def test_a_full_home_is_named_in_one_line(tmp_path, volt_home):
 
 def test_the_store_itself_gives_up_on_a_swallowing_host(swallowing_port):
     # What `status`, `stop` and a reconnecting worker open: no check before them.
-    from sqlalchemy.exc import OperationalError
-
-    from data.store.db import make_engine
-
     with pytest.raises(OperationalError, match="connection timeout expired"):
         make_engine(f"postgresql+psycopg://volt@127.0.0.1:{swallowing_port}/volt")
