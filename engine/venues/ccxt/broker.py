@@ -23,7 +23,7 @@ import ccxt
 from engine.venues.broker import BrokerFill, OpenOrder
 from engine.venues.ccxt.exchange import ExchangeClient, UnknownOrder
 from engine.venues.ccxt.fills import order_client_id, order_fill, trades_fill
-from engine.venues.ccxt.limits import check_order_limits, least_sellable
+from engine.venues.ccxt.limits import check_order_limits, check_price_move, least_sellable
 from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
 from risk import ApprovedOrder
 
@@ -184,7 +184,11 @@ class CcxtBroker:
             amount = 0.0
         # A market order is valued at the market (Binance: its average price), not at the
         # price the decision saw.
-        value = amount * (order.price if order.order_type == "limit" else self._market(order))
+        price = order.price if order.order_type == "limit" else self._market(order)
+        cap = self.max_order_value * (1 + 1e-9)
+        if order.side == "buy" and amount * price > cap and amount * order.price <= cap:
+            amount = self._under_cap(order, amount, price, market)  # sized under it
+        value = amount * price
         check_order_limits(
             order,
             amount,
@@ -195,6 +199,35 @@ class CcxtBroker:
             max_order_value=self.max_order_value,
         )
         return amount
+
+    def _under_cap(self, order: ApprovedOrder, amount: float, price: float, market: dict) -> float:
+        """A buy sized to the cap at the gate's price, worth more at the live `price`:
+        shrunk to the cap at that price, rounded down to the lot step, so the cap holds at
+        the price actually sent. Refused when the price rose beyond the tolerance."""
+        cap = self.max_order_value
+        check_price_move(order, amount, price, cap, self.quote)
+        try:
+            fitted = float(self.api.amount_to_precision(order.pair, cap / price))
+        except ccxt.InvalidOrder:
+            return 0.0  # less than one lot: refused below as under the minimum
+        step = self._lot_step(market)
+        while fitted > 0 and fitted * price > cap:  # a rounding never pushes it over
+            fitted = max(0.0, fitted - (step or fitted * 1e-9))
+        log.info(
+            "%s buy %s: %.8g is worth %.2f %s at the live price %.6g (sized at %.6g); "
+            "shrunk to %.8g, under exchange.max_order_value %g",
+            order.pair,
+            order.client_order_id,
+            amount,
+            amount * price,
+            self.quote,
+            price,
+            order.price,
+            fitted,
+            cap,
+            extra={"kind": "order_shrunk"},
+        )
+        return fitted
 
     def _until_done(self, placed: dict, pair: str) -> dict:
         """Poll until filled or cancelled; what is still open after the wait is cancelled."""

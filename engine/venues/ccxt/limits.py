@@ -6,6 +6,11 @@ from __future__ import annotations
 from engine.venues.errors import PermanentError
 from risk import ApprovedOrder
 
+# A market buy the live price pushed over exchange.max_order_value is shrunk under it when
+# the price rose at most this much since the gate sized it (the ticker moves between the
+# decision's price and the send); beyond that its size and stops are stale: not sent.
+CAP_SHRINK_TOLERANCE = 0.02
+
 
 class OrderBelowMinimum(PermanentError):
     """The exchange would refuse the order as too small; it was not sent."""
@@ -40,6 +45,21 @@ def check_order_limits(
     if order.side == "buy" and value > max_order_value * (1 + 1e-9):
         raise OrderAboveMaximum(
             f"{what}: above exchange.max_order_value {max_order_value:g} {quote}; not sent"
+        )
+
+
+def check_price_move(
+    order: ApprovedOrder, amount: float, price: float, max_order_value: float, quote: str
+) -> None:
+    """Raise unless a buy worth more than the cap at the live `price` may be shrunk under
+    it: a market order whose price rose at most CAP_SHRINK_TOLERANCE since it was sized."""
+    moved = price / order.price - 1 if order.price > 0 else float("inf")
+    if order.order_type != "market" or moved > CAP_SHRINK_TOLERANCE:
+        raise OrderAboveMaximum(
+            f"{order.pair} buy {amount:.8g} (worth {amount * price:.2f} {quote}): above "
+            f"exchange.max_order_value {max_order_value:g} {quote}, and the price moved "
+            f"{moved:+.2%} since the order was sized (shrunk only within "
+            f"{CAP_SHRINK_TOLERANCE:.0%}); not sent"
         )
 
 
