@@ -121,8 +121,8 @@ sys.exit(u.urlopen(sys.argv[1], timeout=2).read() != b"ok")' \
 detach() {
     use_home
     need_writable_home
+    check_config  # first: a store that swallows packets is given up on once, in seconds
     refuse_second_start
-    check_config
     DASHBOARD_HOST=$(dashboard_host "$(dashboard_address)")
     # Own session and no terminal: closing the terminal cannot send it SIGHUP.
     VOLT_DETACHED=1 setsid nohup "$ROOT/start.sh" run </dev/null >>"$VOLT_HOME/logs/volt.log" 2>&1 &
@@ -148,8 +148,8 @@ run_volt() {
     need_writable_home
     hold_launcher_lock
     local port=${VOLT_PORT:-8501}
+    check_config  # first: a store that swallows packets is given up on once, in seconds
     refuse_second_start_of_engine
-    check_config
     local address host
     address=$(dashboard_address)
     host=$(dashboard_host "$address")

@@ -18,7 +18,7 @@ from engine.runtime.evidence_gate import (
     check_report,
 )
 from engine.runtime.home import setup_logging
-from engine.runtime.store_check import StoreUnavailable, check_store
+from engine.runtime.store_check import StoreUnavailable, check_database, check_store
 
 
 def _positive(text: str) -> float:
@@ -199,6 +199,11 @@ def _live_confirmed(settings: Settings, args: argparse.Namespace) -> bool:
 def _status_or_stop(args: argparse.Namespace) -> int:
     from engine.runtime.control import status_report, stop_all
 
+    try:
+        check_database()  # one line, within seconds, where the store cannot be reached
+    except StoreUnavailable as exc:
+        print(f"volt: cannot read the store: {exc}", file=sys.stderr)
+        return 1
     factory = make_session_factory(make_engine())
     if args.command == "status":
         running, report = status_report(factory)

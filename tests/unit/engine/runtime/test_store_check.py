@@ -129,3 +129,13 @@ def test_the_store_itself_gives_up_on_a_swallowing_host(swallowing_port):
     # What `status`, `stop` and a reconnecting worker open: no check before them.
     with pytest.raises(OperationalError, match="connection timeout expired"):
         make_engine(f"postgresql+psycopg://volt@127.0.0.1:{swallowing_port}/volt")
+
+
+@pytest.mark.parametrize("command", ["status", "stop"])
+def test_status_and_stop_name_an_unreachable_store_in_one_line(volt_home, command):
+    url = f"postgresql+psycopg://volt:secret@127.0.0.1:{free_port()}/volt"
+    result = run_engine(command, timeout=60, VOLT_DB_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("volt: cannot read the store: VOLT_DB_URL ")
+    assert "Connection refused" in result.stderr
+    assert result.stderr.count("\n") == 1
