@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, literal
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.store import account_resets, research  # noqa: F401  (registers their tables)
+from data.store import account_resets, pending_orders, research  # noqa: F401  (registers their tables)
 from data.store.models import Base
 
 BUSY_TIMEOUT_MS = 15_000

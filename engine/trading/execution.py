@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, lazyload
 from agents.auditor import audit_fill
 from data.store.db import transaction
 from data.store.models import Decision, Fill, Order, Position, Trade, VoteRow
+from data.store.pending_orders import PendingOrder
 from engine.trading import book, journal
 from engine.trading.account import Account
 from engine.trading.risk_records import record_rejection
@@ -95,6 +96,9 @@ def record_fill(
     order = session.scalar(_ORDER_BY_CLIENT_ID, {"client_order_id": fill.client_order_id})
     if order is not None:
         return order, session.scalar(select(Fill).where(Fill.order_id == order.id))
+    session.execute(
+        delete(PendingOrder).where(PendingOrder.client_order_id == fill.client_order_id)
+    )
     order = Order(
         client_order_id=fill.client_order_id,
         decision_id=decision_id,
@@ -134,7 +138,14 @@ def send(account: Account, approved: ApprovedOrder, now: datetime) -> tuple[Brok
     measured from the market's price when the order arrived, where the broker says (a
     next-open fill: the market moved from the decision's close meanwhile, which is no fault
     of the fill), else from the approved price."""
-    fill = place_order(account.broker, approved, now)
+    note_sending(account, approved, now)
+    try:
+        fill = place_order(account.broker, approved, now)
+    except OrderStatusUnknown:
+        raise  # it may have executed: reconciliation books it with what was noted
+    except (PermanentError, TemporaryError):
+        forget_sending(account, approved.client_order_id)  # not at the exchange
+        raise
     violations = audit_fill(
         approved.side,
         approved.price if fill.market_price is None else fill.market_price,
@@ -155,6 +166,36 @@ def send(account: Account, approved: ApprovedOrder, now: datetime) -> tuple[Brok
         extra={"kind": "audit"},
     )
     return fill, text
+
+
+def note_sending(account: Account, approved: ApprovedOrder, now: datetime) -> None:
+    """Before a send: what its fill is booked with, should the worker die before booking
+    it (reconciliation then finds the fill by client order id; see `reconcile`)."""
+    with transaction(account.factory) as session:
+        session.merge(
+            PendingOrder(
+                client_order_id=approved.client_order_id,
+                decision_id=approved.decision_id,
+                sent_at=now,
+                pair=approved.pair,
+                side=approved.side,
+                reason=approved.reason,
+                stop_loss=approved.stop_loss,
+                take_profit=approved.take_profit,
+                trail_distance=approved.trail_distance,
+            )
+        )
+
+
+def forget_sending(account: Account, client_order_id: str) -> None:
+    """An order the broker never placed: nothing to book later (a row left is harmless)."""
+    try:
+        with transaction(account.factory) as session:
+            session.execute(
+                delete(PendingOrder).where(PendingOrder.client_order_id == client_order_id)
+            )
+    except Exception:
+        log.exception("could not forget the unplaced order %s", client_order_id)
 
 
 def note_audit(session: Session, decision_id: int | None, audit: str) -> None:

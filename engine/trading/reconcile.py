@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from data.market.indicators import add_indicators
 from data.store.db import transaction
-from data.store.models import Order, Position
-from engine.trading import book
+from data.store.models import Decision, Fill, Order, Position
+from data.store.pending_orders import PendingOrder
+from engine.trading import book, journal
 from engine.trading.account import Account
-from engine.trading.execution import record_fill
+from engine.trading.execution import decision_row, record_fill
 from engine.venues.broker import Broker, BrokerFill, OpenOrder
 from engine.venues.retry import with_retries
 
@@ -84,28 +86,64 @@ def _adopt(account: Account, fill: BrokerFill, history_candles: int) -> str:
         return f"order {what} was not placed by VOLT; left alone, check the account"
     with transaction(account.factory) as session:
         position = session.get(Position, fill.pair)
-        order, row = record_fill(session, fill, "recovered", None)
+        # Sent by a worker that died before booking it: booked as it was sent, with its
+        # decision and reason ("recovered" when nothing was noted before the send).
+        sent = session.get(PendingOrder, fill.client_order_id)
+        reason = sent.reason if sent is not None else "recovered"
+        decision = _decision_of(session, sent)
+        order, row = record_fill(session, fill, reason, decision and decision.id)
         if fill.side == "buy" and position is None:
-            stop, target = _protective_levels(account, fill, history_candles)
-            book.record_entry(session, order, row, stop, target)
+            if sent is not None and sent.stop_loss > 0:
+                stop, target = sent.stop_loss, sent.take_profit
+            else:
+                stop, target = _protective_levels(account, fill, history_candles)
+            trail = sent.trail_distance if sent is not None else 0.0
+            book.record_entry(session, order, row, stop, target, trail_distance=trail)
+            _executed(session, decision, order, row, f"bought {fill.amount:.6g}")
             return (
                 f"recorded {what}, filled while the engine was not looking; "
-                f"stop {stop:.6g}, take profit {target:.6g}"
+                f"stop {stop:.6g}, take profit {target:.6g}{_for(decision, reason)}"
             )
         if fill.side == "sell" and position is not None:
             dust = account.broker.dust(fill.pair, fill.price)
-            trade = book.record_exit(
-                session, order, row, "recovered", dust, account=account.broker.name
-            )
+            trade = book.record_exit(session, order, row, reason, dust, account=account.broker.name)
+            _executed(session, decision, order, row, "sold: closed the position on the signal")
             if session.get(Position, fill.pair) is not None:
                 return (
                     f"recorded {what}, which sold part of the position (P&L "
-                    f"{trade.pnl:+.2f}); the rest stays open with its stop"
+                    f"{trade.pnl:+.2f}); the rest stays open with its stop{_for(decision, reason)}"
                 )
-            return f"recorded {what}, which closed the position (P&L {trade.pnl:+.2f})"
+            return (
+                f"recorded {what}, which closed the position (P&L {trade.pnl:+.2f})"
+                f"{_for(decision, reason)}"
+            )
     if fill.side == "buy":
         return f"ERROR: recorded {what}, a second buy for a pair already held; check the account"
     return f"ERROR: recorded {what}, a sell with no position to close; check the account"
+
+
+def _decision_of(session: Session, sent: PendingOrder | None) -> Decision | None:
+    """The decision the order was sent for, unless it was taken back meanwhile."""
+    if sent is None or sent.decision_id is None:
+        return None
+    return decision_row(session, sent.decision_id)
+
+
+def _executed(
+    session: Session, decision: Decision | None, order: Order, fill: Fill, done: str
+) -> None:
+    """The decision's outcome, no longer "order sent", and its journal entry."""
+    if decision is None:
+        return
+    decision.executed = True
+    decision.outcome = f"{done} at {fill.price:.6g} (booked after a restart)"
+    journal.open_entry(session, decision, order, fill)
+
+
+def _for(decision: Decision | None, reason: str) -> str:
+    if decision is None:
+        return f" ({reason})" if reason != "recovered" else ""
+    return f" ({reason}, decision #{decision.id})"
 
 
 def _protective_levels(
