@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 
 from config.keys import load_api_keys
-from data.types import OpenPosition, PortfolioView
+from data.types import Consensus, OpenPosition, PortfolioView
 from engine.trading.book import portfolio_view
+from engine.trading.loop import TickReport
+from engine.trading.tick_records import DecisionPlan
 from engine.venues.binance.client_ids import client_order_id
 from engine.venues.ccxt.exchange import make_exchange
 from engine.wiring import venue_rules
@@ -52,3 +54,11 @@ def approve_sell(trader, pair, amount, price):
     book = PortfolioView(equity=10_000.0, cash=10_000.0, positions={pair: position})
     cid = client_order_id(pair, datetime.now(UTC), "s")
     return trader.gate.approve(OrderIntent(pair, "sell", price, cid, "signal"), book)
+
+
+def decide(trader, action, now, pair="BTC/USDT", price=60_000.0):
+    """The trader acting on a decision to `action` (a data.types.Action) the pair at
+    `price` (the candle's close), as a tick would; returns the decision's outcome."""
+    consensus = Consensus(action, 1.0, 0.5, {}, ())
+    plan = DecisionPlan(pair, now, price, price / 100, "normal", consensus)
+    return trader.batch.book_decision(plan, now, TickReport())

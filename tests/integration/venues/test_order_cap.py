@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
+from data.store.models import Position, Rejection
+from data.types import Action
 from engine.trading.execution import place_order
 from engine.venues.ccxt.limits import CAP_SHRINK_TOLERANCE, OrderAboveMaximum
-from tests.support.binance import approve_buy
+from tests.support.binance import approve_buy, decide
 
 CAP = 1000.0  # exchange.max_order_value in the loopback testnet settings
 CLOSE = 60_000.0  # the candle's close the gate sized the entry on
@@ -42,3 +45,15 @@ def test_a_buy_the_price_ran_away_from_is_refused_not_sent(trader, fake):
     with pytest.raises(OrderAboveMaximum, match=r"the price moved .* since the order was sized"):
         trader.broker.submit(approve_buy(trader, price=CLOSE), datetime.now(UTC))
     assert fake.calls("POST", "/api/v3/order") == []
+
+
+def test_a_decided_entry_is_bought_under_the_cap_and_no_refusal_is_counted(trader, fake, store):
+    """The tick's way: the decision priced at the candle's close, the ticker 0.5 % above."""
+    live = Decimal("60300")
+    fake.prices["BTCUSDT"] = live
+    outcome = decide(trader, Action.BUY, datetime.now(UTC), price=CLOSE)
+    assert outcome.startswith("bought"), outcome
+    assert sent_value(fake, live) <= CAP
+    with store[1]() as session:
+        assert session.scalars(select(Rejection)).all() == []  # nothing for the breaker
+        assert session.get(Position, "BTC/USDT").amount * float(live) <= CAP

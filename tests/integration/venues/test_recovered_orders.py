@@ -11,18 +11,16 @@ from sqlalchemy import select
 from data.store.db import transaction
 from data.store.models import Decision, JournalEntry, Order, Position, Trade
 from data.store.pending_orders import PendingOrder
-from data.types import Action, Consensus
+from data.types import Action
 from engine.clock import FastForwardClock
 from engine.trading import execution
 from engine.trading.approve import approve_exit
 from engine.trading.execution import ORDER_SENT, send_exit
-from engine.trading.loop import TickReport
 from engine.trading.reconcile import reconcile
-from engine.trading.tick_records import DecisionPlan
 from engine.venues.binance.client_ids import client_order_id
 from engine.wiring import build_trader
 from risk import OrderIntent
-from tests.support.binance import connect
+from tests.support.binance import connect, decide
 
 PAIR = "BTC/USDT"
 
@@ -38,12 +36,6 @@ def kill_before_booking(monkeypatch, trader) -> None:
     monkeypatch.setattr(execution, "book_exit", killed)
     monkeypatch.setattr(execution, "record_fill", killed)
     monkeypatch.setattr(trader.execution, "withdraw", killed)  # a kill takes nothing back
-
-
-def decide(trader, action: Action, now: datetime) -> str:
-    """The trader acting on a decision for the pair, as a tick would."""
-    plan = DecisionPlan(PAIR, now, 60_000.0, 600.0, "normal", Consensus(action, 1.0, 0.5, {}, ()))
-    return trader.batch.book_decision(plan, now, TickReport())
 
 
 def restarted(settings, fake, store, clock):
