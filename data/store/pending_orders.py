@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.store.models import Base
@@ -24,7 +24,7 @@ class PendingOrder(Base):
     sent_at: Mapped[datetime]
     pair: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(4))
-    reason: Mapped[str] = mapped_column(String(24))  # the trade's exit_reason, as booked
+    reason: Mapped[str] = mapped_column(Text)  # the trade's exit_reason: never blocks a send
     stop_loss: Mapped[float] = mapped_column(Float, default=0.0)  # an entry's approved stops
     take_profit: Mapped[float] = mapped_column(Float, default=0.0)
     trail_distance: Mapped[float] = mapped_column(Float, default=0.0)
