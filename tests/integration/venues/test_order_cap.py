@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data.store.models import Position, Rejection
+from data.store.models import Decision, Position, Rejection
 from data.types import Action
 from engine.trading.execution import place_order
 from engine.venues.ccxt.limits import CAP_SHRINK_TOLERANCE, OrderAboveMaximum
@@ -56,4 +56,6 @@ def test_a_decided_entry_is_bought_under_the_cap_and_no_refusal_is_counted(trade
     assert sent_value(fake, live) <= CAP
     with store[1]() as session:
         assert session.scalars(select(Rejection)).all() == []  # nothing for the breaker
+        audit = session.scalars(select(Decision)).one().audit or ""
+        assert "partial" not in audit  # shrunk under the cap is not a partial fill
         assert session.get(Position, "BTC/USDT").amount * float(live) <= CAP
