@@ -9,6 +9,15 @@ class PermanentError(Exception):
     """Retrying cannot help; the message says what the trader must fix."""
 
 
+class ExchangePaused(TemporaryError):
+    """The exchange asked for a pause (HTTP 429 rate limit, 418 IP ban): nothing is sent to it
+    for `seconds`; a retry waits that long or gives up."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 class OrderStatusUnknown(TemporaryError):
     """The broker may have accepted the order: look it up by client order id before resending."""
 

@@ -108,6 +108,15 @@ class FakeBinance:
         """HTTP 418: the IP is banned for `retry_after` seconds (after ignoring 429s)."""
         self.faults.append({"method": method, "path": path, "status": 418, "retry": retry_after})
 
+    def rate_limit_next(self, method: str, path: str, retry_after: int | None) -> None:
+        """HTTP 429 with Retry-After (none if None): back off that long, or be banned."""
+        self.faults.append({"method": method, "path": path, "status": 429, "retry": retry_after})
+
+    def paths(self) -> list[str]:
+        """Every path requested so far, in order (e.g. to count the calls sent in a pause)."""
+        with self.lock:
+            return [path for _method, path, _params in self.requests]
+
     def calls(self, method: str, path: str) -> list[dict]:
         return [params for m, p, params in self.requests if m == method and p == path]
 
@@ -136,7 +145,13 @@ class FakeBinance:
         if fault and "status" in fault:
             status = fault["status"]
             if status == 429:
-                raise ApiError(429, -1003, "Too many requests; current limit is 6000 per minute.")
+                retry = fault.get("retry")
+                raise ApiError(
+                    429,
+                    -1003,
+                    "Too many requests; current limit is 6000 per minute.",
+                    {"Retry-After": str(retry)} if retry is not None else {},
+                )
             if status == 418:
                 raise ApiError(
                     418,

@@ -33,10 +33,13 @@ class BinanceRules(VenueRules):
 
 def binance_rules(recv_window_ms: int) -> BinanceRules:
     return BinanceRules(
-        # Only /api/v3/exchangeInfo at load: no futures markets, no signed currency list.
+        # Only /api/v3/exchangeInfo at load: no futures markets, no signed currency list
+        # (/sapi/v1/capital/config/getall), and no signed margin pair lists
+        # (/sapi/v1/margin/allPairs, isolated/allPairs), which ccxt asks for in live mode.
         options={
             "fetchMarkets": {"types": ["spot"]},
             "fetchCurrencies": False,
+            "fetchMargins": False,
             "recvWindow": recv_window_ms,
         },
         key_refused_codes=KEY_REFUSED_CODES,

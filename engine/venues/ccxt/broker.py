@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import ccxt
 
@@ -25,13 +27,16 @@ from engine.venues.ccxt.exchange import ExchangeClient, UnknownOrder
 from engine.venues.ccxt.fills import order_client_id, order_fill, trades_fill
 from engine.venues.ccxt.limits import check_order_limits, check_price_move, least_sellable
 from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
+from engine.venues.retry import with_retries
 from risk import ApprovedOrder
 
 log = logging.getLogger("volt.broker")
+T = TypeVar("T")
 BALANCE_TTL_SECONDS = 5.0
 DONE = ("closed", "canceled", "cancelled", "expired", "rejected")
 # Exchanges without a recvWindow option: assume a request may execute for this long.
 DEFAULT_RECV_WINDOW_MS = 60_000
+READ_ATTEMPTS = 3  # a read (balance, orders, fills) is retried as the candle reads are
 
 
 class CcxtBroker:
@@ -72,7 +77,7 @@ class CcxtBroker:
     def _fetch_balance(self) -> dict:
         if self._balance and time.monotonic() - self._balance[0] < BALANCE_TTL_SECONDS:
             return self._balance[1]
-        balance = self.exchange.call("balances", self.api.fetch_balance)
+        balance = self._read("balances", self.api.fetch_balance)
         self._balance = (time.monotonic(), balance)
         return balance
 
@@ -82,6 +87,11 @@ class CcxtBroker:
     def balances(self) -> dict[str, float]:
         totals = self._fetch_balance().get("total", {})
         return {currency: float(total) for currency, total in totals.items() if total}
+
+    def _read(self, what: str, method: Callable[..., T], *args: Any) -> T:
+        """A read reconciliation and risk depend on: one 502 or -1021 (the clock re-synced)
+        is retried, not a failed step. Sends are never retried here."""
+        return with_retries(lambda: self.exchange.call(what, method, *args), what, READ_ATTEMPTS)
 
     # --- orders ---------------------------------------------------------------------------
     def submit(self, order: ApprovedOrder, now: datetime) -> BrokerFill:
@@ -168,7 +178,7 @@ class CcxtBroker:
         return int(self.api.milliseconds() - (self.api.options.get("timeDifference") or 0))
 
     def _exchange_time(self) -> int:
-        return int(self.exchange.call("exchange time", self.api.fetch_time))
+        return int(self._read("exchange time", self.api.fetch_time))
 
     def _recv_window_ms(self) -> int:
         window = self.api.options.get("recvWindow") or DEFAULT_RECV_WINDOW_MS
@@ -250,11 +260,11 @@ class CcxtBroker:
         return order
 
     def _market(self, order: ApprovedOrder) -> float:
-        ticker = self.exchange.call(f"{order.pair} ticker", self.api.fetch_ticker, order.pair)
+        ticker = self._read(f"{order.pair} ticker", self.api.fetch_ticker, order.pair)
         return float(ticker.get("last") or order.price)
 
     def _fetch(self, exchange_order_id: str, pair: str) -> dict:
-        return self.exchange.call(
+        return self._read(
             f"order {exchange_order_id} {pair}", self.api.fetch_order, exchange_order_id, pair
         )
 
@@ -278,7 +288,7 @@ class CcxtBroker:
         cid = cid or order_client_id(order)
         fees = order.get("fees") or []
         if float(order.get("filled") or 0.0) > 0 and not any(fee.get("cost") for fee in fees):
-            trades = self.exchange.call(
+            trades = self._read(
                 f"fills of {cid}", self.api.fetch_order_trades, order["id"], order["symbol"]
             )
             fees = [trade["fee"] for trade in trades if trade.get("fee")]
@@ -332,7 +342,7 @@ class CcxtBroker:
         """Every fill of the account on `pair` since `since`, paged as the exchange needs."""
 
         def page(start: int | None, limit: int | None, params: dict) -> list[dict]:
-            return self.exchange.call(
+            return self._read(
                 f"{pair} recent fills", self.api.fetch_my_trades, pair, start, limit, params
             )
 
@@ -348,9 +358,7 @@ class CcxtBroker:
     def open_orders(self) -> list[OpenOrder]:
         found = []
         for pair in self.pairs:
-            for order in self.exchange.call(
-                f"{pair} open orders", self.api.fetch_open_orders, pair
-            ):
+            for order in self._read(f"{pair} open orders", self.api.fetch_open_orders, pair):
                 found.append(
                     OpenOrder(
                         client_order_id=order_client_id(order),

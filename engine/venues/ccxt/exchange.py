@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,7 +20,12 @@ from data.store.db import utcnow
 from engine.venues.broker import InsufficientFunds
 from engine.venues.ccxt.endpoints import point_at
 from engine.venues.ccxt.rules import VenueRules
-from engine.venues.errors import OrderStatusUnknown, PermanentError, TemporaryError
+from engine.venues.errors import (
+    ExchangePaused,
+    OrderStatusUnknown,
+    PermanentError,
+    TemporaryError,
+)
 
 log = logging.getLogger("volt.exchange")
 T = TypeVar("T")
@@ -37,14 +43,21 @@ FEED_CALLS = ("fetchOHLCV", "fetchTicker")
 _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=]+")
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
 DEFAULT_BAN_SECONDS = 120.0  # when an IP ban comes without Retry-After
+# A 429 without Retry-After: pause this long, doubling at each one in a row, up to the cap.
+FIRST_RATE_PAUSE_SECONDS = 1.0
+MAX_RATE_PAUSE_SECONDS = 60.0
 
 
 class UnknownOrder(PermanentError):
     """The exchange has no order with that id."""
 
 
-class IpBanned(TemporaryError):
+class IpBanned(ExchangePaused):
     """The exchange banned this IP for a while (Binance: HTTP 418): no calls until it ends."""
+
+
+class RateLimited(ExchangePaused):
+    """Too many requests (HTTP 429): no calls until its Retry-After ends."""
 
 
 class ExchangeMonitor:
@@ -78,6 +91,7 @@ class ExchangeClient:
         mode: str,
         keys: ApiKeys | None = None,
         rules: VenueRules | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
         self.mode = mode
@@ -86,7 +100,13 @@ class ExchangeClient:
         self.id = api.id
         self.monitor = ExchangeMonitor()
         self._markets_loaded = False
-        self.banned_until = 0.0  # monotonic time an IP ban ends
+        # The pause the exchange asked for (429 or an IP ban), shared by feed and broker on
+        # every thread: `clock` time it ends, and which it is.
+        self.clock = clock
+        self.paused_until = 0.0
+        self._pause: type[ExchangePaused] = RateLimited
+        self._pause_lock = threading.Lock()
+        self._rate_strikes = 0  # 429s in a row without Retry-After
         self._key_refusal_told = False  # the key_refused event: once per process
 
     @property
@@ -103,9 +123,11 @@ class ExchangeClient:
     ) -> T:
         """Run one ccxt call; ccxt errors come out as TemporaryError or PermanentError.
         `lookup`: "no such order" is an answer, not an exchange error."""
-        wait = self.banned_until - time.monotonic()
-        if wait > 0:  # calling during a ban only makes it longer
-            raise IpBanned(f"{what}: not sent: {self.id} has banned this IP for {wait:.0f} s more")
+        with self._pause_lock:
+            wait, pause = self.paused_until - self.clock(), self._pause
+        if wait > 0:  # calling during a pause only makes it longer (429s become a ban)
+            cause = "has banned this IP" if pause is IpBanned else "asked for a pause (HTTP 429)"
+            raise pause(f"{what}: not sent: {self.id} {cause} for {wait:.0f} s more", wait)
         started = time.perf_counter()
         try:
             result = method(*args)
@@ -120,6 +142,7 @@ class ExchangeClient:
             self.monitor.record(what, time.perf_counter() - started, shown, reached)
             # The ccxt error is not chained: its text may carry a signed URL.
             raise error from None
+        self._rate_strikes = 0
         self.monitor.record(what, time.perf_counter() - started, None, True)
         return result
 
@@ -140,7 +163,7 @@ class ExchangeClient:
         if ban and isinstance(exc, ccxt.DDoSProtection) and f" {ban} " in str(exc)[:40]:
             return self._banned(what)
         if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return TemporaryError(f"{what}: rate limited by {self.id} (HTTP 429); backing off")
+            return self._rate_limited(what)
         if isinstance(exc, ccxt.OperationFailed):  # network errors, timeouts, 5xx, garbled replies
             if placing:
                 return OrderStatusUnknown(
@@ -178,24 +201,55 @@ class ExchangeClient:
         return error
 
     def _banned(self, what: str) -> IpBanned:
-        """An IP ban (Binance: HTTP 418): honour Retry-After; every call waits until then
-        instead of retrying."""
+        """An IP ban (Binance: HTTP 418): every call waits until Retry-After ends."""
+        seconds = self._retry_after(DEFAULT_BAN_SECONDS)
+        status = self.rules.ip_ban_status
+        if self._pause_for(seconds, IpBanned):
+            log.error(
+                "%s banned this IP (HTTP %s) for %.0f s after too many requests; no calls to "
+                "it until then. Lower the number of pairs or raise engine.tick_seconds",
+                self.id,
+                status,
+                seconds,
+                extra={"kind": "exchange_ban"},
+            )
+        message = f"{what}: {self.id} banned this IP (HTTP {status}) for {seconds:.0f} s"
+        return IpBanned(message, seconds)
+
+    def _rate_limited(self, what: str) -> RateLimited:
+        """HTTP 429: no call of any kind until Retry-After ends (Binance bans an IP that
+        goes on calling); without one, a pause that doubles at each 429 in a row."""
+        self._rate_strikes += 1
+        backoff = FIRST_RATE_PAUSE_SECONDS * 2 ** (self._rate_strikes - 1)
+        seconds = self._retry_after(min(backoff, MAX_RATE_PAUSE_SECONDS))
+        if self._pause_for(seconds, RateLimited):
+            log.warning(
+                "%s rate limited VOLT (HTTP 429): no calls to it for %.0f s, as it asked",
+                self.id,
+                seconds,
+                extra={"kind": "exchange_rate_limit"},
+            )
+        message = f"{what}: rate limited by {self.id} (HTTP 429): no calls for {seconds:.0f} s"
+        return RateLimited(message, seconds)
+
+    def _retry_after(self, default: float) -> float:
         headers = self.api.last_response_headers or {}
         try:
-            seconds = float(headers.get("Retry-After") or DEFAULT_BAN_SECONDS)
-        except ValueError:
-            seconds = DEFAULT_BAN_SECONDS
-        self.banned_until = time.monotonic() + seconds
-        status = self.rules.ip_ban_status
-        log.error(
-            "%s banned this IP (HTTP %s) for %.0f s after too many requests; no calls to it "
-            "until then. Lower the number of pairs or raise engine.tick_seconds",
-            self.id,
-            status,
-            seconds,
-            extra={"kind": "exchange_ban"},
-        )
-        return IpBanned(f"{what}: {self.id} banned this IP (HTTP {status}) for {seconds:.0f} s")
+            return max(0.0, float(headers.get("Retry-After") or default))
+        except ValueError:  # an HTTP date: rare, and the default is as safe
+            return default
+
+    def _pause_for(self, seconds: float, pause: type[ExchangePaused]) -> bool:
+        """Pause every call for `seconds`; True if this starts a pause (one event each)."""
+        with self._pause_lock:
+            now = self.clock()
+            starts = self.paused_until <= now
+            # A ban during a 429 pause is news; a 429 during a ban is not.
+            escalates = not starts and pause is IpBanned and self._pause is not IpBanned
+            self.paused_until = max(self.paused_until, now + seconds)
+            if starts or escalates:
+                self._pause = pause
+        return starts or escalates
 
     def _resync_clock(self) -> str:
         # The exchange refuses requests stamped outside recvWindow: follow its clock from now on.
