@@ -219,8 +219,9 @@ class ExchangeClient:
     def _rate_limited(self, what: str) -> RateLimited:
         """HTTP 429: no call of any kind until Retry-After ends (Binance bans an IP that
         goes on calling); without one, a pause that doubles at each 429 in a row."""
-        self._rate_strikes += 1
-        backoff = FIRST_RATE_PAUSE_SECONDS * 2 ** (self._rate_strikes - 1)
+        with self._pause_lock:
+            self._rate_strikes += 1
+            backoff = FIRST_RATE_PAUSE_SECONDS * 2 ** min(self._rate_strikes - 1, 16)
         seconds = self._retry_after(min(backoff, MAX_RATE_PAUSE_SECONDS))
         if self._pause_for(seconds, RateLimited):
             log.warning(

@@ -9,6 +9,7 @@ import pytest
 
 from config import load_config
 from config.keys import load_api_keys
+from engine.trading.reconcile import reconcile
 from engine.venues.ccxt.exchange import RateLimited, make_exchange
 from engine.venues.errors import TemporaryError
 from engine.venues.retry import with_retries
@@ -168,6 +169,13 @@ def test_a_timestamp_outside_recv_window_on_the_balance_read_is_retried(trader, 
     assert trader.broker.cash() > 0
     assert len(fake.calls("GET", ACCOUNT)) == 2
     assert len(fake.calls("GET", "/api/v3/time")) >= 1  # the clock was re-synced between
+
+
+def test_reconciliation_survives_one_502_on_each_read_it_needs(trader, fake, clock):
+    for path in ("/api/v3/openOrders", "/api/v3/myTrades", ACCOUNT):
+        fake.fail_next("GET", path, 502)
+    reconcile(trader)  # before: "unreachable or busy" failed the step
+    assert [f for f in fake.faults if f.get("status") == 502] == []  # each one was met
 
 
 # --- live-mode market loading ---------------------------------------------------------------
