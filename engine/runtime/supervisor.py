@@ -4,6 +4,7 @@ watchdog, the kill switch and the commands' handlers are parts it owns."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -19,6 +20,7 @@ from config import Settings
 from data.store.commands import LIVE_CONFIRMATION, SUPERVISOR_COMMANDS, fail_interrupted
 from data.store.db import utcnow
 from data.store.events import record_event
+from data.store.faults import StoreFault, probe_store, store_fault
 from data.store.state import read_state, update_state
 from engine.alerts.dispatcher import AlertDispatcher
 from engine.runtime.account_lock import SUPERVISOR, AccountLock
@@ -63,6 +65,8 @@ class Supervisor:
         self.next_start_at = 0.0
         self.recent_restarts: deque[float] = deque()
         self.last_metrics = 0.0
+        self.store_fault = ""  # the store fault last reported, said once until it changes
+        self.store_halt = ""  # a store that will not heal by itself: no worker is started
         # Held for the worker too (it inherits the open lock files) and the kill switch.
         self.account_lock = AccountLock.for_trading(settings, SUPERVISOR)
         self.inhibitor = SleepInhibitor()
@@ -105,9 +109,13 @@ class Supervisor:
             while not self.stop_requested.is_set():
                 try:
                     self.step()
-                except Exception:
+                except Exception as exc:
                     # A locked or unreachable database must not end supervision.
-                    log.exception("supervisor step failed; retrying")
+                    fault = store_fault(exc)
+                    if fault is None:
+                        log.exception("supervisor step failed; retrying")
+                    else:
+                        self._report_store_fault(fault)
                     self.stop_requested.wait(STEP_RETRY_SECONDS)
                 self.stop_requested.wait(POLL_SECONDS)
             self.stop_worker(self.settings.engine.shutdown_timeout_seconds)
@@ -162,6 +170,7 @@ class Supervisor:
             self.worker is None
             and state.desired == "running"
             and not state.halted
+            and not self.store_halt
             and time.monotonic() >= self.next_start_at
             and self.live.may_trade()
         ):
@@ -254,31 +263,65 @@ class Supervisor:
     def _restart_after(self, why: str, kind: str, traceback: str) -> None:
         engine = self.settings.engine
         now = time.monotonic()
-        self.recent_restarts.append(now)
+        fault = probe_store(self.factory)
+        if fault is not None:
+            # The store, not the worker: waited out (locked, full) or one halt (read-only,
+            # corrupt), never counted towards a crash loop.
+            self.next_start_at = now + engine.restart_backoff_max_seconds
+            self._report_store_fault(fault, why)
+            return
+        self.store_fault = ""
         window = engine.crash_loop_minutes * 60
         while self.recent_restarts and now - self.recent_restarts[0] > window:
             self.recent_restarts.popleft()
-        attempt = len(self.recent_restarts)
+        ended = len(self.recent_restarts) + 1  # this exit included
         delay = min(
-            engine.restart_backoff_seconds * 2 ** (attempt - 1), engine.restart_backoff_max_seconds
+            engine.restart_backoff_seconds * 2 ** (ended - 1), engine.restart_backoff_max_seconds
         )
         # Backoff first: if the database fails below, the next start still waits.
         self.next_start_at = now + delay
-        state = read_state(self.factory)
-        update_state(self.factory, restarts=(state.restarts or 0) + 1, worker_pid=None)
-        if attempt > engine.crash_loop_restarts:
+        if ended > engine.crash_loop_restarts:
+            restarts = ended - 1
             reason = (
-                f"crash loop: {attempt} restarts within "
-                f"{engine.crash_loop_minutes:g} minutes; last: {why}"
+                f"crash loop: {restarts} restart{'' if restarts == 1 else 's'} within "
+                f"{engine.crash_loop_minutes:g} minutes and the worker ended again; last: {why}"
             )
             update_state(self.factory, halted=True, halt_reason=reason, status="halted")
+            self.recent_restarts.append(now)
             record_event(self.factory, "ERROR", "supervisor", "halted", reason, traceback=traceback)
             log.error(reason, extra={"skip_events": True})
             return
-        update_state(self.factory, status="restarting")
-        message = f"{why}; restarting in {delay:.1f} s (restart {attempt} in the window)"
+        state = read_state(self.factory)
+        update_state(
+            self.factory, restarts=(state.restarts or 0) + 1, worker_pid=None, status="restarting"
+        )
+        self.recent_restarts.append(now)  # counted once the store has the restart too
+        message = f"{why}; restarting in {delay:.1f} s (restart {ended} in the window)"
         record_event(self.factory, "ERROR", "supervisor", kind, message, traceback=traceback)
         log.error(message, extra={"skip_events": True})
+
+    def _report_store_fault(self, fault: StoreFault, why: str = "") -> None:
+        """Said once per fault (no traceback, no flood); a store that will not heal by itself
+        halts the engine with the fault as its reason."""
+        if fault.sentence == self.store_fault:
+            return
+        self.store_fault = fault.sentence
+        if fault.passes_by_itself:
+            retry = self.settings.engine.restart_backoff_max_seconds
+            prefix = f"{why}; " if why else ""
+            log.warning(
+                "%s%s; not counted as a crash, trying again every %.0f s",
+                prefix,
+                fault.sentence,
+                retry,
+                extra={"kind": fault.kind},
+            )
+            return
+        self.store_halt = fault.sentence
+        # A read-only or corrupt store may refuse this too; the log still has it.
+        with contextlib.suppress(Exception):
+            update_state(self.factory, halted=True, halt_reason=fault.sentence, status="halted")
+        log.error("engine halted: %s", fault.sentence, extra={"kind": "halted"})
 
     # --- commands -------------------------------------------------------------------------
     def handle_commands(self) -> None:
@@ -315,4 +358,8 @@ class Supervisor:
 
     def rearm(self, _command_id: int = 0, _payload: dict | None = None) -> Outcome:
         """The `rearm` command: the kill switch's rules; a fresh crash-loop window."""
-        return self.kill_switch.rearm(on_rearmed=self.recent_restarts.clear)
+        return self.kill_switch.rearm(on_rearmed=self._fresh_start)
+
+    def _fresh_start(self) -> None:
+        self.recent_restarts.clear()
+        self.store_fault = self.store_halt = ""
