@@ -77,3 +77,21 @@ def probe_store(factory) -> StoreFault | None:
                 fault = StoreFault(READ_ONLY, READ_ONLY_SENTENCE)
         return fault
     return None
+
+
+FULL_BELOW_BYTES = 64 * 1024  # less room than this cannot take a tick's rows
+
+
+def disk_full(factory) -> bool:
+    """The store's disk (a SQLite file's folder; VOLT_HOME, where the logs go, otherwise)
+    has no room left. A statvfs: instant, it never waits on the database."""
+    from data.store.db import volt_home
+
+    url = factory.kw["bind"].url
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    folder = os.path.dirname(os.path.abspath(database)) if database else str(volt_home())
+    try:
+        room = os.statvfs(folder)
+    except OSError:
+        return False
+    return room.f_bavail * room.f_frsize < FULL_BELOW_BYTES

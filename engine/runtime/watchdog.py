@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from data.store.db import as_utc, utcnow
+from data.store.faults import DISK_FULL_SENTENCE, disk_full
 from data.store.state import read_state
 from engine.runtime.home import logs_dir
 from engine.runtime.worker_process import WorkerProcess
@@ -72,6 +73,7 @@ class Watchdog:
         self.speed = speed
         self.stop_requested = stop_requested
         self._hang_reasons: dict[int, str] = {}
+        self._disk_was_full = False
 
     def start(self) -> None:
         threading.Thread(target=self._watch_heartbeat, name="watchdog", daemon=True).start()
@@ -118,6 +120,19 @@ class Watchdog:
             except Exception:
                 log.exception("watchdog check failed")
 
+    def _waits_for_disk(self) -> bool:
+        """A worker cannot write its heartbeat on a full disk: that is no hang, and a new
+        worker could not start either. It is left to keep its stops working."""
+        full = disk_full(self.factory)
+        if full and not self._disk_was_full:
+            log.warning(
+                "%s; the worker's heartbeat waits for disk space (not a hang)",
+                DISK_FULL_SENTENCE,
+                extra={"kind": "disk_full"},
+            )
+        self._disk_was_full = full
+        return full
+
     def check_heartbeat(self) -> None:
         """Kill a worker whose last successful tick is too old; `reap` then reports the hang."""
         with self.workers.lock:
@@ -133,7 +148,7 @@ class Watchdog:
         else:
             age = (utcnow() - heartbeat).total_seconds()
             allowed = limit
-        if age <= allowed:
+        if age <= allowed or self._waits_for_disk():
             return
         with self.workers.lock:
             current = self.workers.process is process and not self.workers.stopping

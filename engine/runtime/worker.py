@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from data.store.commands import fail_interrupted
 from data.store.db import as_utc, utcnow
+from data.store.faults import DISK_FULL_SENTENCE, FULL, disk_full, store_fault
 from data.store.state import read_state, save_exchange_status, update_state
 from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.guards import LaptopGuard
@@ -53,6 +54,7 @@ class Worker:
         self.guard = LaptopGuard(settings)
         self.reconcile_due = True
         self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it
+        self.disk_is_full = False  # entries wait for space; stops keep going as far as they can
         self.commands: dict[str, Handler] = {
             "pause": self.pause_entries,
             "resume": self.resume_entries,
@@ -107,9 +109,14 @@ class Worker:
                     # the collector's view, a full collection no longer stalls a tick.
                     gc.freeze()
                     self._heap_settled = True
-            except Exception:
+            except Exception as exc:
                 # The heartbeat is not touched, so a worker that keeps failing looks hung.
-                log.exception("engine loop step failed")
+                fault = store_fault(exc)
+                if fault is not None and fault.kind == FULL:
+                    self._note_disk(full=True)  # said once, not a traceback every tick
+                else:
+                    log.exception("engine loop step failed")
+                # An exit sent but not booked is found again by reconciliation.
                 self.reconcile_due = True
             self.publish_exchange_status()
             self.trader.between_ticks()
@@ -180,6 +187,8 @@ class Worker:
         return True
 
     def tick_once(self) -> None:
+        if disk_full(self.factory):
+            self._note_disk(full=True)
         self.trader.entry_blocks = self._entry_blocks()
         report = self.trader.tick()
         if report.unexpected or report.skipped:
@@ -197,6 +206,8 @@ class Worker:
             entry_blocks="; ".join(blocks),
             llm_status=self.trader.llm_status(),
         )
+        if self.disk_is_full and not disk_full(self.factory):
+            self._note_disk(full=False)  # the tick's rows and the heartbeat were written
         if report.entries or report.exits:
             log.info(
                 "tick: %d decisions, %d entries, %d exits",
@@ -208,9 +219,22 @@ class Worker:
     def _entry_blocks(self) -> list[str]:
         """Why new entries wait this tick: the laptop's guards, a reconciliation pending."""
         blocks = self.guard.entry_blocks()
+        if self.disk_is_full:
+            blocks.append(DISK_FULL_SENTENCE)
         if self.reconcile_error:
             blocks.append(f"reconciliation with the exchange pending: {self.reconcile_error}")
         return blocks
+
+    def _note_disk(self, full: bool) -> None:
+        """New entries pause on a full disk and resume by themselves once it has room: one
+        event each way (the events writer keeps them until the store takes them)."""
+        if full == self.disk_is_full:
+            return
+        self.disk_is_full = full
+        if full:
+            log.warning(DISK_FULL_SENTENCE, extra={"kind": "disk_full"})
+        else:
+            log.warning("disk space is back: new entries resumed", extra={"kind": "disk_full"})
 
     def handle_commands(self) -> None:
         """Answer the pending commands the worker takes (pause, resume, a manual close)."""
