@@ -91,6 +91,7 @@ SQLITE_ONLY_MODULES = {
     "test_live_mode",
     "test_laptop",
     "test_account_lock",
+    "test_corrupt_store",
 }
 
 

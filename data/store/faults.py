@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,7 +46,9 @@ def store_fault(exc: BaseException, database: str = "volt.db") -> StoreFault | N
     """The store fault behind `exc` (a SQLAlchemy error, the driver's, an OSError), if any."""
     for cause in _chain(exc):
         code = getattr(cause, "errno", None)
-        text = str(cause).splitlines()[0].lower() if str(cause) else ""
+        # The driver's own words, without SQLAlchemy's "(sqlite3.DatabaseError) " in front.
+        said = re.sub(r"^\([\w.]+\) ", "", str(cause).splitlines()[0]) if str(cause) else ""
+        text = said.lower()
         if code in (errno.ENOSPC, errno.EDQUOT) or "database or disk is full" in text:
             return StoreFault(FULL, DISK_FULL_SENTENCE)
         if "database is locked" in text or "database table is locked" in text:

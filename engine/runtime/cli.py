@@ -199,19 +199,22 @@ def _live_confirmed(settings: Settings, args: argparse.Namespace) -> bool:
 def _status_or_stop(args: argparse.Namespace) -> int:
     from engine.runtime.control import status_report, stop_all
 
+    factory, store_problem = None, ""
     try:
         check_database()  # one line, within seconds, where the store cannot be reached
-    except StoreUnavailable as exc:
-        print(f"volt: cannot read the store: {exc}", file=sys.stderr)
-        return 1
-    factory = make_session_factory(make_engine())
+        factory = make_session_factory(make_engine())
+    except Exception as exc:
+        # A corrupt or read-only store must not keep `status` or `stop` from the processes:
+        # they are found through the lock and pid files, not the database.
+        store_problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"volt: cannot read the store: {store_problem}", file=sys.stderr)
     if args.command == "status":
         running, report = status_report(factory)
         print(report)
-        return 0 if running else 3
+        return 1 if store_problem else 0 if running else 3
     stopped, report = stop_all(factory, args.timeout)
     print(f"volt: {report}")
-    return 0 if stopped else 1
+    return 0 if stopped and not store_problem else 1
 
 
 def main(argv: list[str] | None = None) -> int:

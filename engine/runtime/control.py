@@ -98,13 +98,16 @@ def _duration(seconds: float) -> str:
 
 
 def status_report(factory) -> tuple[bool, str]:
+    """What runs and, when the store can be read (`factory` not None), what it says."""
     processes = find_processes(factory)
     alive = processes.alive()
-    state = read_state(factory)
+    state = read_state(factory) if factory is not None else None
     running = "supervisor" in alive or "engine run" in alive
     lines = []
     if "supervisor" not in alive and running:
         lines.append("VOLT is running: `python -m engine run` trades this account, unsupervised")
+    elif running and state is None:
+        lines.append("VOLT is running")
     elif running:
         started = as_utc(state.supervisor_started_at)
         uptime = _duration((utcnow() - started).total_seconds()) if started else "?"
@@ -113,6 +116,8 @@ def status_report(factory) -> tuple[bool, str]:
         lines.append("VOLT is not running")
     if alive:
         lines.append("pids: " + ", ".join(f"{name} {pid}" for name, pid in alive.items()))
+    if state is None:  # the store cannot be read: its one line went to stderr
+        return running, "\n".join(lines)
     heartbeat = as_utc(state.heartbeat_at)
     tick = f"{(utcnow() - heartbeat).total_seconds():.0f} s ago" if heartbeat else "never"
     engine = "halted" if state.halted else state.status if running else "stopped"

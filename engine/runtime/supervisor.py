@@ -184,8 +184,9 @@ class Supervisor:
                     self.worker.pid if self.worker else None,
                     self.settings.engine.metrics_retention_hours,
                 )
-            except Exception:
-                log.exception("could not record system metrics")
+            except Exception as exc:
+                if store_fault(exc) is None:  # a store fault is said once, by the main loop
+                    log.exception("could not record system metrics")
 
     def keep_awake(self, trading: bool) -> None:
         """Inhibit sleep while the engine should trade (restarts included); not when stopped."""
@@ -318,6 +319,10 @@ class Supervisor:
             )
             return
         self.store_halt = fault.sentence
+        # Its worker could not book what it trades: stopped in order (stops cancelled, no
+        # new orders), not restarted until re-armed.
+        with contextlib.suppress(Exception):
+            self.workers.stop(self.settings.engine.shutdown_timeout_seconds)
         # A read-only or corrupt store may refuse this too; the log still has it.
         with contextlib.suppress(Exception):
             update_state(self.factory, halted=True, halt_reason=fault.sentence, status="halted")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from data.store.db import as_utc, utcnow
-from data.store.faults import DISK_FULL_SENTENCE, disk_full
+from data.store.faults import DISK_FULL_SENTENCE, disk_full, store_fault
 from data.store.state import read_state
 from engine.runtime.home import logs_dir
 from engine.runtime.worker_process import WorkerProcess
@@ -114,11 +114,18 @@ class Watchdog:
     def _watch_heartbeat(self) -> None:
         """Own thread: it only reads the heartbeat (a read never waits in WAL mode) and kills,
         so neither a busy main loop nor a frozen worker holding the write lock can stall it."""
+        said = ""
         while not self.stop_requested.wait(WATCHDOG_SECONDS):
             try:
                 self.check_heartbeat()
-            except Exception:
-                log.exception("watchdog check failed")
+                said = ""
+            except Exception as exc:
+                fault = store_fault(exc)
+                if fault is None:
+                    log.exception("watchdog check failed")
+                elif fault.sentence != said:  # the main loop says what it means; once here
+                    log.warning("watchdog cannot read the heartbeat: %s", fault.sentence)
+                said = fault.sentence if fault else ""
 
     def _waits_for_disk(self) -> bool:
         """A worker cannot write its heartbeat on a full disk: that is no hang, and a new

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from data.store.commands import fail_interrupted
 from data.store.db import as_utc, utcnow
-from data.store.faults import DISK_FULL_SENTENCE, FULL, disk_full, store_fault
+from data.store.faults import DISK_FULL_SENTENCE, FULL, StoreFault, disk_full, store_fault
 from data.store.state import read_state, save_exchange_status, update_state
 from engine.runtime.commands import Handler, Outcome, answer_commands
 from engine.runtime.guards import LaptopGuard
@@ -55,6 +55,7 @@ class Worker:
         self.reconcile_due = True
         self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it
         self.disk_is_full = False  # entries wait for space; stops keep going as far as they can
+        self.store_fault = ""  # the store fault last said, until a tick is written again
         self.commands: dict[str, Handler] = {
             "pause": self.pause_entries,
             "resume": self.resume_entries,
@@ -112,10 +113,10 @@ class Worker:
             except Exception as exc:
                 # The heartbeat is not touched, so a worker that keeps failing looks hung.
                 fault = store_fault(exc)
-                if fault is not None and fault.kind == FULL:
-                    self._note_disk(full=True)  # said once, not a traceback every tick
-                else:
+                if fault is None:
                     log.exception("engine loop step failed")
+                else:
+                    self._note_store_fault(fault)  # said once, not a traceback every tick
                 # An exit sent but not booked is found again by reconciliation.
                 self.reconcile_due = True
             self.publish_exchange_status()
@@ -206,6 +207,7 @@ class Worker:
             entry_blocks="; ".join(blocks),
             llm_status=self.trader.llm_status(),
         )
+        self.store_fault = ""
         if self.disk_is_full and not disk_full(self.factory):
             self._note_disk(full=False)  # the tick's rows and the heartbeat were written
         if report.entries or report.exits:
@@ -224,6 +226,21 @@ class Worker:
         if self.reconcile_error:
             blocks.append(f"reconciliation with the exchange pending: {self.reconcile_error}")
         return blocks
+
+    def _note_store_fault(self, fault: StoreFault) -> None:
+        """A full disk pauses entries; a lock is waited out; a read-only or corrupt store
+        ends this worker (the supervisor then halts, naming it) instead of a log flood."""
+        if fault.kind == FULL:
+            self._note_disk(full=True)
+            return
+        if fault.sentence == self.store_fault:
+            return
+        self.store_fault = fault.sentence
+        if fault.passes_by_itself:
+            log.warning("%s; trying again next tick", fault.sentence, extra={"kind": fault.kind})
+            return
+        log.error("%s; this worker stops", fault.sentence, extra={"kind": fault.kind})
+        self.stop_requested.set()
 
     def _note_disk(self, full: bool) -> None:
         """New entries pause on a full disk and resume by themselves once it has room: one
@@ -270,6 +287,9 @@ class Worker:
             log.info("shutdown: %s", self.trader.cancel_open_orders())
         except Exception:
             log.exception("cancelling open orders at shutdown failed")
-        update_state(self.factory, status="stopped", worker_pid=None)
+        try:
+            update_state(self.factory, status="stopped", worker_pid=None)
+        except Exception as exc:  # a store that failed the loop may fail this too
+            log.warning("could not record the stop: %s", store_fault(exc) or exc)
         log.info("worker stopped")
         return 0
