@@ -92,6 +92,7 @@ SQLITE_ONLY_MODULES = {
     "test_laptop",
     "test_account_lock",
     "test_corrupt_store",
+    "test_disk_full_supervised",
 }
 
 

@@ -109,6 +109,9 @@ class Supervisor:
             while not self.stop_requested.is_set():
                 try:
                     self.step()
+                    if self.store_fault and not self.store_halt:
+                        log.info("the store takes writes again: %s is over", self.store_fault)
+                        self.store_fault = ""
                 except Exception as exc:
                     # A locked or unreachable database must not end supervision.
                     fault = store_fault(exc)
