@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from data.queries.frames import read_frame
 from data.store.db import as_utc, utcnow
+from data.store.faults import DISK_FULL_SENTENCE, disk_full
 from data.store.models import Command, EngineState, Event, ExchangeStatus, SystemMetric
 
 
@@ -30,6 +31,13 @@ def engine_state(engine: Engine) -> dict:
     values["heartbeat_age_s"] = (
         (utcnow() - values["heartbeat_at"]).total_seconds() if values["heartbeat_at"] else None
     )
+    if disk_full(engine) and not values.get("halted"):
+        # The worker cannot write this row on a full disk: the disk itself is asked.
+        values["status"] = "disk full"
+        if DISK_FULL_SENTENCE not in (values.get("entry_blocks") or ""):
+            values["entry_blocks"] = "; ".join(
+                filter(None, [DISK_FULL_SENTENCE, values.get("entry_blocks")])
+            )
     return values
 
 

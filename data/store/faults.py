@@ -85,12 +85,13 @@ def probe_store(factory) -> StoreFault | None:
 FULL_BELOW_BYTES = 64 * 1024  # less room than this cannot take a tick's rows
 
 
-def disk_full(factory) -> bool:
+def disk_full(store) -> bool:
     """The store's disk (a SQLite file's folder; VOLT_HOME, where the logs go, otherwise)
-    has no room left. A statvfs: instant, it never waits on the database."""
+    has no room left; `store` an Engine or a session factory. A statvfs: instant, it never
+    waits on the database."""
     from data.store.db import volt_home
 
-    url = factory.kw["bind"].url
+    url = store.url if hasattr(store, "url") else store.kw["bind"].url
     database = url.database if url.get_backend_name() == "sqlite" else None
     folder = os.path.dirname(os.path.abspath(database)) if database else str(volt_home())
     try:

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from config import load_config
+from data.queries.system import engine_state
 from data.store.db import make_engine, make_session_factory, utcnow
 from data.store.faults import DISK_FULL_SENTENCE
 from data.store.state import update_state
@@ -21,6 +22,7 @@ from engine.runtime.watchdog import Watchdog
 from engine.runtime.worker import Worker
 from engine.runtime.worker_process import WorkerProcess
 from tests.support.disk import fill, small_disk
+from tests.support.pages import open_page
 from tests.support.runs import START
 
 
@@ -75,3 +77,17 @@ def test_the_watchdog_leaves_a_worker_alone_while_the_disk_is_full(full_home):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_the_dashboard_says_disk_full_while_the_worker_cannot_write_it(full_home):
+    disk, factory = full_home
+    engine = factory.kw["bind"]
+    fill(disk)
+    app = open_page("views/system.py")
+    state = engine_state(engine)
+    (disk / "filler").unlink()
+    assert state["status"] == "disk full"
+    assert DISK_FULL_SENTENCE in state["entry_blocks"]
+    assert [m.value for m in app.metric][0] == "DISK FULL"
+    assert any(DISK_FULL_SENTENCE in w.value for w in app.warning)
+    assert engine_state(engine)["status"] == "running"  # space back: the row's own status
