@@ -68,6 +68,7 @@ class FakeBinance:
         self.requests: list[tuple[str, str, dict]] = []
         self.clock_offset_ms = 0  # the exchange's clock minus the real one
         self.fill_ratio = Decimal(1)  # share of a taker order that finds liquidity
+        self.key_revoked = False  # see revoke_key
         self.late_rejected = 0  # orders the matching engine refused as older than recvWindow
         # What happened, in order: each request as "METHOD /path", and "late rejected" or
         # "late executed" when a late order reaches the matching engine.
@@ -111,6 +112,14 @@ class FakeBinance:
     def rate_limit_next(self, method: str, path: str, retry_after: int | None) -> None:
         """HTTP 429 with Retry-After (none if None): back off that long, or be banned."""
         self.faults.append({"method": method, "path": path, "status": 429, "retry": retry_after})
+
+    def revoke_key(self) -> None:
+        """The key is deleted or expired on the exchange: every signed call answers Binance's
+        -2015 (HTTP 401) until `restore_key`; public ones (candles, prices) go on."""
+        self.key_revoked = True
+
+    def restore_key(self) -> None:
+        self.key_revoked = False
 
     def paths(self) -> list[str]:
         """Every path requested so far, in order (e.g. to count the calls sent in a pause)."""
@@ -200,7 +209,7 @@ class FakeBinance:
         return _ms() + self.clock_offset_ms
 
     def authenticate(self, query: str, body: str, headers, params: dict) -> None:
-        if headers.get("X-MBX-APIKEY") != API_KEY:
+        if self.key_revoked or headers.get("X-MBX-APIKEY") != API_KEY:
             raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         signed = query + body  # Binance signs the query string and the body, concatenated
         payload, _, signature = signed.rpartition("&signature=")
