@@ -206,6 +206,9 @@ class EngineState(Base):
     market_time: Mapped[datetime | None]
     restarts: Mapped[int] = mapped_column(default=0)
     entry_blocks: Mapped[str | None] = mapped_column(Text)
+    # The exchange refusing the API key (status "key refused"): the call and its words.
+    key_refused: Mapped[str | None] = mapped_column(Text)
+    key_refused_at: Mapped[datetime | None]
     sleep_inhibit: Mapped[str | None] = mapped_column(Text)
     llm_status: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime | None]

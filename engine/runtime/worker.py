@@ -21,9 +21,14 @@ from engine.runtime.guards import LaptopGuard
 from engine.runtime.home import stop_on_signals
 from engine.trading.holdings import foreign_holdings
 from engine.trading.reconcile import reconcile
+from engine.venues.errors import KeyRefused
 from engine.wiring import build_clock, build_trader
 
 log = logging.getLogger("volt.worker")
+# While the exchange refuses the API key, a cheap signed call (the balance) this often tells
+# when it works again; the tick's own calls may tell sooner.
+KEY_PROBE_SECONDS = 60.0
+KEY_REFUSED_SENTENCE = "new entries paused until a signed call succeeds"
 
 
 class Worker:
@@ -49,6 +54,7 @@ class Worker:
         self.trader = build_trader(settings, factory, self.clock)
         self.trader.defer_checkpoints()  # done between ticks, in the loop's idle time
         self.trader.entries_paused = state.entries_paused
+        self.trader.rules.key_refused = self.key_block
         # A stop or a command never waits on the LLM: see `Trader.while_agents_wait`.
         self.trader.while_agents_wait(self.stop_requested, self.handle_commands)
         self.guard = LaptopGuard(settings)
@@ -56,6 +62,7 @@ class Worker:
         self.reconcile_error = ""  # why the last reconciliation failed; entries wait for it
         self.disk_is_full = False  # entries wait for space; stops keep going as far as they can
         self.store_fault = ""  # the store fault last said, until a tick is written again
+        self.next_key_probe = 0.0  # time.monotonic() of the next probe of a refused key
         self.commands: dict[str, Handler] = {
             "pause": self.pause_entries,
             "resume": self.resume_entries,
@@ -85,7 +92,7 @@ class Worker:
             self.factory,
             worker_pid=os.getpid(),
             worker_started_at=utcnow(),
-            status="paused" if self.trader.entries_paused else "running",
+            **self._status(),
             mode=settings.mode,
             feed=self.trader.feed.name,
             clock_speed=self.clock.speed,
@@ -100,33 +107,79 @@ class Worker:
         )
         next_tick = self.clock.now()
         while not self.stop_requested.is_set() and self._may_go_on():
-            try:
-                if self.reconcile_due:
-                    self.reconcile_book()
-                self.handle_commands()
-                self.tick_once()
-                if not self._heap_settled:
-                    # What the first tick loaded lives as long as the worker: moved out of
-                    # the collector's view, a full collection no longer stalls a tick.
-                    gc.freeze()
-                    self._heap_settled = True
-            except Exception as exc:
-                # The heartbeat is not touched, so a worker that keeps failing looks hung.
-                fault = store_fault(exc)
-                if fault is None:
-                    log.exception("engine loop step failed")
-                else:
-                    self._note_store_fault(fault)  # said once, not a traceback every tick
-                # An exit sent but not booked is found again by reconciliation.
-                self.reconcile_due = True
-            self.publish_exchange_status()
-            self.trader.between_ticks()
+            self.step()
             if self.run_for is not None and time.monotonic() - started >= self.run_for:
                 log.info("ran for %.0f s as asked; stopping", self.run_for)
                 break
             next_tick = max(next_tick + tick_every, self.clock.now() - tick_every)
             self.clock.wait_until(next_tick, self.stop_requested)
         return self.shutdown()
+
+    def step(self) -> None:
+        """One pass of the loop: reconcile if due, the commands, a tick, then the upkeep. A
+        known condition (a store fault, a refused key) is said once, not a traceback a tick."""
+        try:
+            self.probe_key()
+            if self.reconcile_due and self.key_refusal() is None:
+                self.reconcile_book()
+            self.handle_commands()
+            self.tick_once()
+            if not self._heap_settled:
+                # What the first tick loaded lives as long as the worker: moved out of
+                # the collector's view, a full collection no longer stalls a tick.
+                gc.freeze()
+                self._heap_settled = True
+        except KeyRefused:
+            self.reconcile_due = True  # the exchange said it, once; the state shows it
+        except Exception as exc:
+            # The heartbeat is not touched, so a worker that keeps failing looks hung.
+            fault = store_fault(exc)
+            if fault is None:
+                log.exception("engine loop step failed")
+            else:
+                self._note_store_fault(fault)  # said once, not a traceback every tick
+            # An exit sent but not booked is found again by reconciliation.
+            self.reconcile_due = True
+        self.publish_exchange_status()
+        self.trader.between_ticks()
+
+    def key_refusal(self):
+        """The exchange's refusal of the API key (KeyRefusal), or None."""
+        exchange = self.trader.exchange
+        return None if exchange is None else exchange.key_refusal
+
+    def key_block(self) -> str | None:
+        """Why entries wait while the exchange refuses the API key."""
+        if self.key_refusal() is None:
+            return None
+        return f"{self.trader.exchange.label} refused the API key: {KEY_REFUSED_SENTENCE}"
+
+    def probe_key(self) -> None:
+        """While the key is refused, ask for the balance now and then: the exchange client
+        clears the refusal (one event) when a signed call succeeds."""
+        if self.key_refusal() is None or time.monotonic() < self.next_key_probe:
+            return
+        self.next_key_probe = time.monotonic() + KEY_PROBE_SECONDS
+        exchange = self.trader.exchange
+        try:  # the exchange itself, not the broker's cached balance
+            exchange.call("API key check (balance)", exchange.api.fetch_balance)
+        except KeyRefused:
+            pass  # still refused: the state says so
+        except Exception as exc:  # an exchange that does not answer tells nothing of the key
+            log.info("checking the API key: %s", exc)
+
+    def _status(self) -> dict:
+        """The state's status and the refused key it names (empty when the key works)."""
+        refusal = self.key_refusal()
+        if refusal is not None:
+            status = "key refused"
+        else:
+            status = "paused" if self.trader.entries_paused else "running"
+        return {
+            "status": status,
+            "key_refused": refusal.sentence if refusal else "",
+            "key_refused_at": refusal.at if refusal else None,
+        }
 
     def reconcile_book(self) -> None:
         """Bring the book in line with the broker; after any failure, before trading on."""
@@ -135,6 +188,9 @@ class Worker:
                 log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
             self.reconcile_due = False
             self.reconcile_error = ""
+        except KeyRefused:  # said once by the exchange; tried again once the key works
+            self.reconcile_due = True
+            self.reconcile_error = "the API key is refused"
         except Exception as exc:
             log.exception(
                 "reconciliation with the %s account failed; trying again next tick; until "
@@ -153,8 +209,9 @@ class Worker:
         try:
             monitor, balances, foreign = exchange.monitor, {}, None
             try:
-                balances = self.trader.broker.balances()
-                foreign = foreign_holdings(self.trader.account)  # shown apart, never counted
+                if exchange.key_refusal is None:  # else refused: `probe_key` asks now and then
+                    balances = self.trader.broker.balances()
+                    foreign = foreign_holdings(self.trader.account)  # shown apart, not counted
             except Exception as exc:  # already an event where it matters; keep the rest
                 log.info("balances for the Control page: %s", exc)
             save_exchange_status(
@@ -196,15 +253,14 @@ class Worker:
             self.reconcile_due = True  # an order may have filled without being recorded
         if not report.succeeded:
             return  # no heartbeat: a tick that hit a bug is not a successful tick
-        blocks = self.trader.entry_blocks + [
-            f"{pair}: stale market data" for pair in sorted(self.trader.stale_pairs)
-        ]
+        blocks = [*filter(None, [self.key_block()]), *self.trader.entry_blocks]
+        blocks += [f"{pair}: stale market data" for pair in sorted(self.trader.stale_pairs)]
         update_state(
             self.factory,
             heartbeat_at=utcnow(),
             market_time=self.clock.now(),
-            status="paused" if self.trader.entries_paused else "running",
             entry_blocks="; ".join(blocks),
+            **self._status(),
             llm_status=self.trader.llm_status(),
         )
         self.store_fault = ""
@@ -263,13 +319,13 @@ class Worker:
     def pause_entries(self, _command_id: int = 0, _payload: dict | None = None) -> Outcome:
         """The `pause` command: stops and exits keep working."""
         self.trader.entries_paused = True
-        update_state(self.factory, entries_paused=True, status="paused")
+        update_state(self.factory, entries_paused=True, **self._status())
         return True, "new entries paused; stops and exits keep working"
 
     def resume_entries(self, _command_id: int = 0, _payload: dict | None = None) -> Outcome:
         """The `resume` command."""
         self.trader.entries_paused = False
-        update_state(self.factory, entries_paused=False, status="running")
+        update_state(self.factory, entries_paused=False, **self._status())
         return True, "entries resumed"
 
     def close_position(self, command_id: int, payload: dict) -> Outcome:
@@ -288,7 +344,7 @@ class Worker:
         except Exception:
             log.exception("cancelling open orders at shutdown failed")
         try:
-            update_state(self.factory, status="stopped", worker_pid=None)
+            update_state(self.factory, status="stopped", worker_pid=None, key_refused="")
         except Exception as exc:  # a store that failed the loop may fail this too
             log.warning("could not record the stop: %s", store_fault(exc) or exc)
         log.info("worker stopped")

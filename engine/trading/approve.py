@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from engine.trading.account import Account
 from engine.trading.risk_records import record_rejection, risk_context, sync_locks
 from engine.trading.tick_records import DecisionPlan
 from engine.venues.binance.client_ids import client_order_id
+from engine.venues.errors import KeyRefused
 from engine.venues.retry import with_retries
 from risk import ApprovedOrder, OrderIntent, RiskContext, RiskRejection
 
@@ -67,6 +69,9 @@ class EntryRules:
     paused: bool = False
     blocks: list[str] = field(default_factory=list)  # refreshed each tick
     stale: set[str] = field(default_factory=set)  # pairs whose candles stopped coming
+    # Why the exchange refuses the API key, if it does: asked at each decision, since the
+    # refusal may start or end in the middle of a tick.
+    key_refused: Callable[[], str | None] = lambda: None
 
     def quiet_outcome(self, action: Action, holding: bool, pair: str) -> str | None:
         """The outcome of a decision that sends no order, or None when it sends one."""
@@ -78,6 +83,8 @@ class EntryRules:
             return "already holding"
         if self.paused:
             return "entries paused"
+        if (refused := self.key_refused()) is not None:
+            return f"entries paused: {refused}"
         if self.blocks:
             return f"entries paused: {'; '.join(self.blocks)}"
         if pair in self.stale:
@@ -174,6 +181,8 @@ class Approval:
             sync_locks(session, blocks.values(), now)
         except SQLAlchemyError:
             raise
+        except KeyRefused:
+            pass  # no balance to judge them on: the locks stay as stored (said once)
         except Exception:
             log.exception("could not store the state of the risk protections")
 

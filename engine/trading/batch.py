@@ -27,7 +27,7 @@ from engine.trading.learn import Learner
 from engine.trading.risk_records import ExitRetries
 from engine.trading.stops import Stops
 from engine.trading.tick_records import DecisionPlan, candle_rows, insert_decisions, store_candles
-from engine.venues.errors import PermanentError
+from engine.venues.errors import KeyRefused, PermanentError
 from risk import ApprovedOrder
 
 if TYPE_CHECKING:
@@ -137,6 +137,8 @@ class TickBatch:
                         session, now, account.marks
                     )
                     self.approval.review_protections_in(session, now, view, context)
+        except KeyRefused:  # no balance to value the book on; the exchange said so once
+            return None
         except Exception:
             log.exception("could not write the tick in one transaction; booking each pair alone")
             return None

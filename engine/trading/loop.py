@@ -34,7 +34,7 @@ from engine.trading.learn import Learner
 from engine.trading.risk_records import ExitRetries
 from engine.trading.stops import Stops
 from engine.venues.broker import Broker
-from engine.venues.errors import PermanentError
+from engine.venues.errors import KeyRefused, PermanentError
 from engine.venues.feed import Feed
 from risk import RiskGate
 
@@ -180,7 +180,10 @@ class Trader:
         for item in batch.to_book_alone(ticks, booked):  # approve, execute, book: alone
             with faults.isolate(item.pair):
                 batch.book_alone(item, now, report, stored=booked is not None)
-        resolved = batch.close_tick(booked, now, report.new_candles)  # snapshot, journal, locks
+        try:
+            resolved = batch.close_tick(booked, now, report.new_candles)  # snapshot, journal, locks
+        except KeyRefused:  # no balance, no equity snapshot: the tick goes on without one
+            resolved = []
         self.learner.learn_from(resolved, now)  # learn
         faults.settle(self.pairs)
         for pair in self.pairs:

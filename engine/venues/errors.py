@@ -9,6 +9,11 @@ class PermanentError(Exception):
     """Retrying cannot help; the message says what the trader must fix."""
 
 
+class KeyRefused(PermanentError):
+    """The exchange refused the API key (revoked, expired, wrong IP, wrong exchange): every
+    signed call fails alike until one succeeds again; public ones (candles, prices) go on."""
+
+
 class ExchangePaused(TemporaryError):
     """The exchange asked for a pause (HTTP 429 rate limit, 418 IP ban): nothing is sent to it
     for `seconds`; a retry waits that long or gives up."""

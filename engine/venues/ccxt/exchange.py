@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from engine.venues.ccxt.endpoints import point_at
 from engine.venues.ccxt.rules import VenueRules
 from engine.venues.errors import (
     ExchangePaused,
+    KeyRefused,
     OrderStatusUnknown,
     PermanentError,
     TemporaryError,
@@ -40,6 +42,18 @@ BROKER_CALLS = (
     "fetchBalance",
 )
 FEED_CALLS = ("fetchOHLCV", "fetchTicker")
+# The ccxt methods the API key signs: one of them answered proves the key works again.
+SIGNED_CALLS = frozenset(
+    {
+        "fetch_balance",
+        "create_order",
+        "fetch_order",
+        "cancel_order",
+        "fetch_open_orders",
+        "fetch_my_trades",
+        "fetch_order_trades",
+    }
+)
 _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=]+")
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
 DEFAULT_BAN_SECONDS = 120.0  # when an IP ban comes without Retry-After
@@ -58,6 +72,20 @@ class IpBanned(ExchangePaused):
 
 class RateLimited(ExchangePaused):
     """Too many requests (HTTP 429): no calls until its Retry-After ends."""
+
+
+@dataclass(frozen=True)
+class KeyRefusal:
+    """The exchange refusing the API key: since when, on which call, in its own words
+    (secrets hidden). Held until a signed call succeeds."""
+
+    at: datetime
+    call: str
+    reason: str
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.call}: {self.reason}"
 
 
 class ExchangeMonitor:
@@ -107,7 +135,9 @@ class ExchangeClient:
         self._pause: type[ExchangePaused] = RateLimited
         self._pause_lock = threading.Lock()
         self._rate_strikes = 0  # 429s in a row without Retry-After
-        self._key_refusal_told = False  # the key_refused event: once per process
+        # Set by a refused key, cleared by the next signed call that succeeds: one event each.
+        self.key_refusal: KeyRefusal | None = None
+        self._key_lock = threading.Lock()
 
     @property
     def label(self) -> str:
@@ -144,6 +174,8 @@ class ExchangeClient:
             raise error from None
         self._rate_strikes = 0
         self.monitor.record(what, time.perf_counter() - started, None, True)
+        if self.key_refusal is not None and getattr(method, "__name__", "") in SIGNED_CALLS:
+            self._key_accepted(what)
         return result
 
     def hide(self, text: str) -> str:
@@ -189,16 +221,35 @@ class ExchangeClient:
             return PermanentError(f"{what}: {self.id} refused the order: {detail}")
         return PermanentError(f"{what}: {self.id} error {name}: {detail}")
 
-    def _key_refused(self, what: str, detail: str) -> PermanentError:
-        error = PermanentError(
+    def _key_refused(self, what: str, detail: str) -> KeyRefused:
+        error = KeyRefused(
             f"{what}: {self.id} refused the API key: check VOLT_API_KEY and VOLT_API_SECRET, "
             f"that the key belongs to the {self.mode} exchange, is not expired or deleted and "
             f"allows this IP ({detail})"
         )
-        if not self._key_refusal_told:  # an event (and an alert) once, not at every call
-            self._key_refusal_told = True
-            log.error("%s", error, extra={"kind": "key_refused"})
+        with self._key_lock:
+            starts = self.key_refusal is None
+            if starts:
+                self.key_refusal = KeyRefusal(utcnow(), what, detail)
+        if starts:  # an event (and an alert) when it starts, not at every call
+            log.error(
+                "%s; new entries paused until a signed call succeeds",
+                error,
+                extra={"kind": "key_refused"},
+            )
         return error
+
+    def _key_accepted(self, what: str) -> None:
+        with self._key_lock:
+            refusal, self.key_refusal = self.key_refusal, None
+        if refusal is not None:
+            log.warning(
+                "%s accepted the API key again (%s), refused since %s UTC: new entries resume",
+                self.id,
+                what,
+                f"{refusal.at:%Y-%m-%d %H:%M:%S}",
+                extra={"kind": "key_accepted"},
+            )
 
     def _banned(self, what: str) -> IpBanned:
         """An IP ban (Binance: HTTP 418): every call waits until Retry-After ends."""
