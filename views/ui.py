@@ -355,6 +355,17 @@ def sidebar_status() -> None:
         )
     if state["halted"]:
         st.error(f"Halted: {state['halt_reason']}")
+    elif state["status"] == "key refused":
+        st.error(key_refused_line(state))
+
+
+def key_refused_line(state: dict) -> str:
+    """The exchange refusing the API key, as every page's sidebar says it."""
+    return (
+        f"**KEY REFUSED** by the exchange since {local_time(state.get('key_refused_at'))}: new "
+        "entries are paused until a signed call succeeds; stops and exits that need the key "
+        f"fail meanwhile. {state.get('key_refused') or ''}"
+    )
 
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}

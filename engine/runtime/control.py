@@ -127,6 +127,8 @@ def status_report(factory) -> tuple[bool, str]:
     )
     if state.halted:
         lines.append(f"halted: {state.halt_reason}")
+    elif running and state.status == "key refused":
+        lines.append(f"KEY REFUSED: new entries paused; {state.key_refused}")
     return running, "\n".join(lines)
 
 

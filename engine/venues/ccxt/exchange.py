@@ -82,10 +82,16 @@ class KeyRefusal:
     at: datetime
     call: str
     reason: str
+    mode: str  # testnet or live: which exchange the key must belong to
 
     @property
     def sentence(self) -> str:
-        return f"{self.call}: {self.reason}"
+        """What the pages and `engine status` say: the refusal, then what to check."""
+        return (
+            f"{self.call}: {self.reason}. Check VOLT_API_KEY / VOLT_API_SECRET: the key must "
+            f"not be expired or deleted, must allow this IP, and must be a {self.mode} key "
+            f"for {self.mode}"
+        )
 
 
 class ExchangeMonitor:
@@ -230,7 +236,7 @@ class ExchangeClient:
         with self._key_lock:
             starts = self.key_refusal is None
             if starts:
-                self.key_refusal = KeyRefusal(utcnow(), what, detail)
+                self.key_refusal = KeyRefusal(utcnow(), what, detail, self.mode)
         if starts:  # an event (and an alert) when it starts, not at every call
             log.error(
                 "%s; new entries paused until a signed call succeeds",

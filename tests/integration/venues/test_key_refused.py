@@ -56,6 +56,7 @@ def test_a_revoked_key_is_one_event_and_a_state_not_a_traceback_every_tick(
     state = engine_state(store[0])
     assert state["status"] == "key refused"
     assert "Invalid API-key, IP, or permissions" in state["key_refused"]
+    assert "must be a testnet key for testnet" in state["key_refused"]
     assert state["key_refused_at"] is not None
     assert "refused the API key: new entries paused" in state["entry_blocks"]
     assert not worker.stop_requested.is_set()
