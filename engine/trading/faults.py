@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.store.db import transaction
 from engine.trading.risk_records import record_rejection
-from engine.venues.errors import OrderNotPlaced, PermanentError, TemporaryError
+from engine.venues.errors import KeyRefused, OrderNotPlaced, PermanentError, TemporaryError
 
 if TYPE_CHECKING:
     from engine.trading.loop import TickReport
@@ -35,6 +35,9 @@ class PairErrors:
     def note(self, pair: str, exc: Exception) -> None:
         # One event when a fault starts or changes, not one every tick it lasts.
         message = f"{pair} skipped this tick: {type(exc).__name__}: {exc}"
+        if isinstance(exc, KeyRefused):  # the exchange said it once for all pairs (an event)
+            log.info(message)
+            return
         if self.last.get(pair) != str(exc):
             log.warning(message, extra={"kind": "feed_error"})
         else:

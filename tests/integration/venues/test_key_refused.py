@@ -7,11 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from config import Settings
 from data.queries.system import engine_state
+from data.store.models import Position, Trade
 from data.types import Action
+from engine.alerts.dispatcher import AlertDispatcher
 from engine.clock import FastForwardClock
 from engine.runtime.worker import Worker
-from tests.support.binance import connect, decide
+from engine.trading import book
+from engine.trading.execution import place_order, record_fill
+from tests.support.binance import approve_buy, connect, decide
 
 
 @pytest.fixture
@@ -116,3 +121,54 @@ def test_public_calls_alone_do_not_clear_a_refused_key(worker, fake):
     worker.step()
     worker.trader.feed.last_price("BTC/USDT")  # the ticker: public, answered
     assert worker.trader.exchange.key_refusal is not None
+
+
+def test_a_refused_key_is_one_alert_however_many_ticks_it_lasts(
+    worker, fake, store, events, webhook
+):
+    settings = Settings.model_validate({"alerts": {"urls": [webhook.url()]}})
+    dispatcher = AlertDispatcher(settings, store[1])
+    dispatcher.prime()
+    dispatcher.sender.start()
+    fake.revoke_key()
+    for _ in range(3):
+        a_new_candle(worker)
+        worker.step()
+    fake.restore_key()
+    worker.step()
+    events()  # the worker's events, in the store
+    dispatcher.poll_once()
+    assert dispatcher.sender.close(15)
+    titles = [body["title"] for body in webhook.bodies]
+    assert titles == ["VOLT API key refused: orders and balances are refused"]
+    assert "-2015" in webhook.bodies[0]["message"]
+
+
+def test_a_stop_met_while_the_key_is_refused_is_said_once_and_sent_once_it_works(
+    worker, fake, store, events, caplog
+):
+    trader = worker.trader
+    fill = place_order(trader.broker, approve_buy(trader), datetime.now(UTC))
+    with store[1].begin() as session:
+        order, row = record_fill(session, fill, "signal", None)
+        book.record_entry(session, order, row, 70_000.0, 90_000.0)  # the next candle meets it
+        session.get(Position, "BTC/USDT").entry_ts = worker.clock.now()
+    fake.revoke_key()
+    with caplog.at_level(logging.INFO):
+        for _ in range(6):
+            a_new_candle(worker)
+            worker.step()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    said = [e for e in events() if "BTC/USDT" in e.message and e.level == "ERROR"]
+    assert [e.kind for e in said] == ["exit_refused"]
+    assert [e for e in events() if e.kind == "feed_error" and "KeyRefused" in e.message] == []
+    fake.restore_key()
+    for _ in range(12):  # the exit's retry comes after its backoff
+        a_new_candle(worker)
+        worker.step()
+        with store[1]() as session:
+            if session.get(Position, "BTC/USDT") is None:
+                break
+    with store[1]() as session:
+        assert session.get(Position, "BTC/USDT") is None
+        assert session.query(Trade).filter_by(exit_reason="stop_loss").count() == 1
