@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,9 @@ from engine.trading.holdings import foreign_holdings
 from engine.trading.reconcile import reconcile
 from engine.venues.errors import KeyRefused
 from engine.wiring import build_clock, build_trader
+
+if TYPE_CHECKING:
+    from engine.venues.ccxt.exchange import KeyRefusal
 
 log = logging.getLogger("volt.worker")
 # While the exchange refuses the API key, a cheap signed call (the balance) this often tells
@@ -143,8 +147,8 @@ class Worker:
         self.publish_exchange_status()
         self.trader.between_ticks()
 
-    def key_refusal(self):
-        """The exchange's refusal of the API key (KeyRefusal), or None."""
+    def key_refusal(self) -> KeyRefusal | None:
+        """The exchange's refusal of the API key, or None."""
         exchange = self.trader.exchange
         return None if exchange is None else exchange.key_refusal
 
