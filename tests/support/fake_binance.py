@@ -38,6 +38,10 @@ MARKETS = {
 }  # fmt: skip
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients' connections at once (the default backlog is 5)
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: int, msg: str, headers: dict | None = None) -> None:
         super().__init__(msg)
@@ -70,11 +74,16 @@ class FakeBinance:
         self.fill_ratio = Decimal(1)  # share of a taker order that finds liquidity
         self.key_revoked = False  # see revoke_key
         self.late_rejected = 0  # orders the matching engine refused as older than recvWindow
+        # Each answer takes this long, as from a distant exchange (a fault is answered at
+        # once); requests are served at once, each on its own thread.
+        self.latency_seconds = 0.0
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most at once so far
         # What happened, in order: each request as "METHOD /path", and "late rejected" or
         # "late executed" when a late order reaches the matching engine.
         self.history: list[str] = []
         self._ids = iter(range(1000, 10**9))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -120,6 +129,17 @@ class FakeBinance:
 
     def restore_key(self) -> None:
         self.key_revoked = False
+
+    def add_markets(self, count: int) -> list[str]:
+        """`count` more USDT markets (P001/USDT, P002/USDT ...) priced 100; their ccxt symbols."""
+        symbols = []
+        with self.lock:
+            for n in range(len(self.markets), len(self.markets) + count):
+                base = f"P{n:03d}"
+                self.markets[f"{base}USDT"] = MARKETS["ETHUSDT"] | {"base": base, "price": "100"}
+                self.prices[f"{base}USDT"] = Decimal("100")
+                symbols.append(f"{base}/USDT")
+        return symbols
 
     def paths(self) -> list[str]:
         """Every path requested so far, in order (e.g. to count the calls sent in a pause)."""
@@ -169,6 +189,8 @@ class FakeBinance:
                     {"Retry-After": str(fault["retry"])},
                 )
             raise ApiError(status, -1001, "Internal error; unable to process your request.")
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         public = {
             "/api/v3/time": lambda: {"serverTime": self.now()},
             "/api/v3/exchangeInfo": self.exchange_info,
@@ -511,6 +533,9 @@ def _handler(exchange: FakeBinance) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             extra: dict = {}
+            with exchange.lock:
+                exchange.in_flight += 1
+                exchange.most_in_flight = max(exchange.most_in_flight, exchange.in_flight)
             try:
                 status, answer = (
                     200,
@@ -519,6 +544,9 @@ def _handler(exchange: FakeBinance) -> type[BaseHTTPRequestHandler]:
             except ApiError as error:
                 status, answer = error.status, {"code": error.code, "msg": error.msg}
                 extra = error.headers
+            finally:
+                with exchange.lock:
+                    exchange.in_flight -= 1
             payload = json.dumps(answer).encode()
             try:
                 self.send_response(status)
