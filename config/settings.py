@@ -262,6 +262,8 @@ class Exchange(_Section):
     order_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
     order_poll_seconds: float = Field(default=1.0, ge=0.01, le=60)
     reconcile_hours: float = Field(default=48.0, gt=0, le=24 * 30)
+    # A tick's candle reads in flight at once, within the exchange's request-weight budget.
+    max_concurrent_requests: int = Field(default=10, ge=1, le=50)
     # Another host for every REST call (a proxy, a regional endpoint, a loopback test
     # server), each call keeping its path; empty: the exchange's own hosts.
     base_url: str = ""

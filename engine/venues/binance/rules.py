@@ -44,4 +44,6 @@ def binance_rules(recv_window_ms: int) -> BinanceRules:
         },
         key_refused_codes=KEY_REFUSED_CODES,
         ip_ban_status=IP_BAN_STATUS,
+        # Binance counts request weight per minute (6000 on spot; ccxt's cost 0.2 a unit).
+        rate_window_seconds=60.0,
     )

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import ccxt
+from requests.adapters import HTTPAdapter
 
 from config import ConfigError, Settings
 from config.keys import ApiKeys
@@ -21,6 +22,7 @@ from data.store.db import utcnow
 from engine.venues.broker import InsufficientFunds
 from engine.venues.ccxt.endpoints import point_at
 from engine.venues.ccxt.rules import VenueRules
+from engine.venues.ccxt.weights import WeightBudget
 from engine.venues.errors import (
     ExchangePaused,
     KeyRefused,
@@ -144,6 +146,24 @@ class ExchangeClient:
         # Set by a refused key, cleared by the next signed call that succeeds: one event each.
         self.key_refusal: KeyRefusal | None = None
         self._key_lock = threading.Lock()
+        self._markets_lock = threading.Lock()  # concurrent first reads load them once
+        # VOLT's request-weight budget in place of ccxt's throttle, which spaces calls one
+        # after another (Binance: 50 ms a unit of cost): concurrent reads overlap within it.
+        self.weights = WeightBudget(
+            lambda: self.rules.rate_window_seconds * 1000 / max(float(api.rateLimit), 1.0),
+            self.rules.rate_window_seconds,
+        )
+        api.throttle = self.weights.spend
+        # ccxt keeps the last answer's headers on the shared client, which another thread's
+        # answer may replace before a 429's Retry-After is read: each thread keeps its own.
+        self._answer = threading.local()
+        on_rest_response = api.on_rest_response
+
+        def remember_headers(code, reason, url, method, headers, *rest):
+            self._answer.headers = headers
+            return on_rest_response(code, reason, url, method, headers, *rest)
+
+        api.on_rest_response = remember_headers
 
     @property
     def label(self) -> str:
@@ -165,6 +185,7 @@ class ExchangeClient:
             cause = "has banned this IP" if pause is IpBanned else "asked for a pause (HTTP 429)"
             raise pause(f"{what}: not sent: {self.id} {cause} for {wait:.0f} s more", wait)
         started = time.perf_counter()
+        self._answer.headers = None
         try:
             result = method(*args)
         except ccxt.BaseError as exc:
@@ -291,7 +312,7 @@ class ExchangeClient:
         return RateLimited(message, seconds)
 
     def _retry_after(self, default: float) -> float:
-        headers = self.api.last_response_headers or {}
+        headers = getattr(self._answer, "headers", None) or {}
         try:
             return max(0.0, float(headers.get("Retry-After") or default))
         except ValueError:  # an HTTP date: rare, and the default is as safe
@@ -328,9 +349,10 @@ class ExchangeClient:
         )
 
     def load_markets(self) -> dict:
-        if not self._markets_loaded:
-            self.call("load markets", self.api.load_markets)
-            self._markets_loaded = True
+        with self._markets_lock:
+            if not self._markets_loaded:
+                self.call("load markets", self.api.load_markets)
+                self._markets_loaded = True
         return self.api.markets
 
     def market(self, pair: str) -> dict:
@@ -355,6 +377,10 @@ def make_exchange(settings: Settings, keys: ApiKeys | None, rules: VenueRules) -
     if keys is not None:
         config |= {"apiKey": keys.key, "secret": keys.secret}
     api = exchange_class(config)
+    # A kept connection for each concurrent read (requests keeps 10 a host by default).
+    connections = HTTPAdapter(pool_maxsize=cfg.max_concurrent_requests)
+    for scheme in ("https://", "http://"):
+        api.session.mount(scheme, connections)
     if settings.sandbox:
         try:
             api.set_sandbox_mode(True)

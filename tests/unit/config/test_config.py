@@ -49,6 +49,14 @@ def test_default_config_loads_offline_paper_defaults():
         ("[agents.weights]\ngpt = 1.0", "unknown agent 'gpt'; known agents: llm, regime"),
         ("[agents.llm]\ntimeout_seconds = 0", "agents.llm.timeout_seconds: Input should be"),
         ("mode = 'demo'", "mode: Input should be 'paper', 'testnet' or 'live'"),
+        (
+            "[exchange]\nmax_concurrent_requests = 51",
+            "exchange.max_concurrent_requests: Input should be less than or equal to 50",
+        ),
+        (
+            "[exchange]\nmax_concurrent_requests = 0",
+            "exchange.max_concurrent_requests: Input should be greater than or equal to 1",
+        ),
         ("[risk\n", "not valid TOML"),
     ],
 )
