@@ -221,7 +221,9 @@ def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
     if settings.feed.kind == "ccxt":
         from engine.venues.ccxt.feed import CcxtFeed
 
-        feed = CcxtFeed(exchange, settings.market.timeframe)
+        feed = CcxtFeed(
+            exchange, settings.market.timeframe, settings.exchange.max_concurrent_requests
+        )
     elif settings.feed.kind == "replay":
         from engine.venues.replay import ReplayFeed
 

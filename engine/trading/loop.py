@@ -192,10 +192,13 @@ class Trader:
 
     def _fetch(self, now: datetime, report: TickReport, faults: TickFaults) -> list[PairTick]:
         self.fetcher.feed_down = False
+        # Read together, then met pair by pair in order: stops, exits and decisions go as
+        # they did when each pair was read in its turn.
+        reads = self.fetcher.read_all(self.pairs, now)
         ticks = []
         for pair in self.pairs:
             with faults.isolate(pair):
-                new = self.fetcher.new_candles(pair, now, report)
+                new = self.fetcher.new_candles(pair, now, report, reads.get(pair))
                 if new is not None:
                     # A refused exit waits for its retry; its candles stay unseen, so its
                     # stop is met again.

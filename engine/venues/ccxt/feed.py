@@ -16,9 +16,14 @@ PAGE_CANDLES = 1000  # the most Binance returns per klines request
 class CcxtFeed:
     simulated = False
 
-    def __init__(self, exchange: ExchangeClient, timeframe: str) -> None:
+    def __init__(
+        self, exchange: ExchangeClient, timeframe: str, concurrent_requests: int = 1
+    ) -> None:
         self.exchange = exchange
         self.timeframe = timeframe
+        # How many pairs' candles a tick may read at once (exchange.max_concurrent_requests):
+        # the client's weight budget and pause hold for all of them together.
+        self.concurrent_requests = concurrent_requests
         self.step_ms = timeframe_seconds(timeframe) * 1000
         self.name = f"ccxt {exchange.id}"[:16]
 
@@ -27,6 +32,7 @@ class CcxtFeed:
         forming = int(until.timestamp() * 1000) // self.step_ms * self.step_ms
         since = forming - limit * self.step_ms
         rows: list[list] = []
+        self.exchange.load_markets()  # once, before concurrent reads would each load them
         while since < forming:
             want = min(PAGE_CANDLES, (forming - since) // self.step_ms)
             page = self.exchange.call(
