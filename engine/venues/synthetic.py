@@ -38,8 +38,11 @@ class SyntheticFeed:
         self.step = timeframe_seconds(timeframe)
         self.epoch = epoch
         self._vol_scale = np.sqrt(self.step / 300.0)
-        self._blocks: dict[str, list[dict[str, np.ndarray]]] = {}
-        self._paths: dict[str, dict[str, np.ndarray]] = {}
+        # Only the blocks the last request spanned are kept, so a run's memory stays flat
+        # however long it goes; each block's first price is kept to make any block again.
+        self._starts: dict[str, list[float]] = {}  # pair -> first price of block 0, 1, ...
+        self._blocks: dict[str, dict[int, dict[str, np.ndarray]]] = {}  # pair -> kept blocks
+        self._paths: dict[str, tuple[int, dict[str, np.ndarray]]] = {}  # (first candle, path)
         self._index: tuple[int, pd.DatetimeIndex] | None = None  # (first candle, open times)
 
     def candles(self, pair: str, until: datetime, limit: int) -> pd.DataFrame:
@@ -53,8 +56,9 @@ class SyntheticFeed:
         """The open of the candle forming at `now`: the close before it (each candle here
         opens where the last one closed), so nothing of the forming candle is revealed."""
         forming = max(0, int((now - self.epoch).total_seconds() // self.step))
-        closes = self._path(pair, forming + 1)["close"]
-        return float(closes[forming - 1] if forming > 0 else closes[0])
+        offset, path = self._path(pair, max(0, forming - 1), forming + 1)
+        closes = path["close"]
+        return float(closes[forming - 1 - offset] if forming > 0 else closes[0])
 
     def _times(self, first: int, stop: int) -> pd.DatetimeIndex:
         """Open times of candles [first, stop), sliced from an index kept for the run: a
@@ -77,7 +81,8 @@ class SyntheticFeed:
         return cached[1][offset : offset + stop - first]
 
     def _ohlcv(self, pair: str, first: int, stop: int, index: pd.DatetimeIndex) -> pd.DataFrame:
-        path = self._path(pair, stop)
+        offset, path = self._path(pair, max(0, first - 1), stop)
+        first, stop = first - offset, stop - offset  # positions in the kept path
         closes = path["close"][first:stop]
         before = path["close"][first - 1] if first > 0 else closes[0]
         opens = np.concatenate([[before], closes[:-1]])
@@ -93,16 +98,34 @@ class SyntheticFeed:
         # most of its 50 µs making pandas' string labels, and the live loop asks for five.
         return pd.DataFrame(values, index=index, columns=_LABELS, copy=False)
 
-    def _path(self, pair: str, stop: int) -> dict[str, np.ndarray]:
-        path = self._paths.get(pair)
-        if path is None or len(path["close"]) < stop:
-            blocks = self._blocks.setdefault(pair, [])
-            while len(blocks) * BLOCK < stop:
-                last = blocks[-1]["close"][-1] if blocks else _start_price(pair)
-                blocks.append(self._block(pair, len(blocks), last))
-            path = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
-            self._paths[pair] = path
-        return path
+    def _path(self, pair: str, first: int, stop: int) -> tuple[int, dict[str, np.ndarray]]:
+        """The pair's generated candles covering [first, stop), and the candle they start at."""
+        cached = self._paths.get(pair)
+        if (
+            cached is not None
+            and cached[0] <= first
+            and cached[0] + len(cached[1]["close"]) >= stop
+        ):
+            return cached
+        kept = self._blocks.get(pair, {})
+        spanned = range(first // BLOCK, -(-stop // BLOCK))
+        blocks = {i: kept[i] if i in kept else self._generated(pair, i) for i in spanned}
+        self._blocks[pair] = blocks  # the others are dropped: made again if asked for
+        path = {
+            key: np.concatenate([b[key] for b in blocks.values()]) for key in blocks[spanned[0]]
+        }
+        self._paths[pair] = cached = (spanned[0] * BLOCK, path)
+        return cached
+
+    def _generated(self, pair: str, index: int) -> dict[str, np.ndarray]:
+        """Block `index` of the pair's path; each block opens where the one before it closed."""
+        starts = self._starts.setdefault(pair, [_start_price(pair)])
+        while len(starts) <= index:  # only the first time a run reaches that far
+            starts.append(float(self._block(pair, len(starts) - 1, starts[-1])["close"][-1]))
+        block = self._block(pair, index, starts[index])
+        if len(starts) == index + 1:
+            starts.append(float(block["close"][-1]))
+        return block
 
     def _block(self, pair: str, index: int, start_price: float) -> dict[str, np.ndarray]:
         rng = np.random.default_rng([self.seed, zlib.crc32(pair.encode()), 0, index])

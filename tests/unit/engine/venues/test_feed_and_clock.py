@@ -1,6 +1,8 @@
 """The synthetic market is seeded and consistent; clocks run at their speed."""
 
+import gc
 import threading
+import tracemalloc
 from datetime import timedelta
 
 import numpy as np
@@ -42,6 +44,31 @@ def test_market_has_regimes_that_reach_indicator_extremes():
     returns = np.log(candles["close"]).diff().dropna()
     rolling_vol = returns.rolling(48).std().dropna()
     assert rolling_vol.max() > 2 * rolling_vol.min(), "expected calm and volatile stretches"
+
+
+def test_same_candles_when_asked_again_for_a_stretch_long_passed():
+    feed = SyntheticFeed(42, "5m")
+    early = feed.candles("BTC/USDT", START, 300)
+    feed.candles("BTC/USDT", START + timedelta(days=60), 300)  # blocks ago: no longer kept
+    assert feed.candles("BTC/USDT", START, 300).equals(early)
+    assert early.equals(SyntheticFeed(42, "5m").candles("BTC/USDT", START, 300))
+
+
+def test_a_long_run_holds_the_candles_of_its_window_not_of_its_past():
+    # A worker asks for the last few hundred candles every tick for months: what the feed
+    # keeps must not grow with the months (it grew by 64 bytes a candle a pair).
+    feed, now = SyntheticFeed(42, "5m"), START
+    tracemalloc.start()
+    try:
+        for _ in range(6 * 120):  # 120 days, a look every 4 hours
+            now += timedelta(hours=4)
+            feed.candles("BTC/USDT", now, 300)
+            feed.opening_price("BTC/USDT", now)
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 2**20, f"{held / 2**20:.1f} MiB held after 120 days"  # unbounded: 3.3 MiB
 
 
 def test_simulated_clock_runs_at_its_speed():
