@@ -1,10 +1,11 @@
-"""Worker memory over a long run: `python bench/memory.py [--decisions 60000] [--trace]`.
+"""Worker memory over a long run: `python bench/memory.py [--decisions 80000] [--trace]`.
 
 The engine worker as `python -m engine run --speed X` wires it (config, store, events log,
 Worker.step with its reconciliation, commands, tick, state and upkeep), in-process on the
 seeded synthetic feed and paper exchange in a temporary VOLT_HOME, on a clock that jumps
-straight to the next candle. One tick is one new candle for each pair, so one decision
-per pair. Every 10k decisions it collects garbage and prints the worker's RSS and the
+straight to the next tick. By default one tick is one new candle for each pair, so one
+decision per pair (`--tick-seconds 60` is the worker's default: a decision a pair on one
+tick in five). Every 10k decisions it collects garbage and prints the worker's RSS and the
 growth per decision since the first mark; `--trace` adds tracemalloc's top growth sites
 (slower: tracing allocations costs about twice the time). Goal: flat, i.e. the growth per
 decision falls towards 0 as the run goes on rather than staying level.
@@ -33,12 +34,10 @@ MARK_EVERY = 10_000  # decisions between two RSS marks
 WARM_UP = 2_000  # decisions before the first mark: caches filled, the heap frozen
 
 
-def _config(home: Path, pairs: int) -> Path:
+def _config(home: Path, pairs: int, tick_seconds: float) -> Path:
     config = home / "bench.toml"
     listed = ", ".join(f'"{pair}"' for pair in PAIRS[:pairs])
-    # One tick a candle: every step decides every pair (the worker's usual 60 s tick on
-    # 5-minute candles decides on one tick in five; the others only read the feed).
-    config.write_text(f"[market]\npairs = [{listed}]\n\n[engine]\ntick_seconds = 300\n")
+    config.write_text(f"[market]\npairs = [{listed}]\n\n[engine]\ntick_seconds = {tick_seconds}\n")
     return config
 
 
@@ -58,8 +57,11 @@ def _sqlite_bytes() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--decisions", type=int, default=60_000)
+    parser.add_argument("--decisions", type=int, default=80_000)
     parser.add_argument("--pairs", type=int, default=len(PAIRS), choices=range(1, 9))
+    # One tick a candle by default: every step decides every pair (the worker's usual 60 s
+    # tick on 5-minute candles decides on one tick in five; the others only read the feed).
+    parser.add_argument("--tick-seconds", type=float, default=300.0)
     parser.add_argument("--trace", action="store_true", help="tracemalloc's top growth sites")
     parser.add_argument("--top", type=int, default=12, help="growth sites to print (--trace)")
     args = parser.parse_args()
@@ -76,7 +78,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
     from engine.runtime.home import setup_logging
     from engine.runtime.worker import Worker
 
-    settings = load_config(_config(home, args.pairs))
+    settings = load_config(_config(home, args.pairs, args.tick_seconds))
     factory = make_session_factory(make_engine())
     setup_logging("worker", factory, console=False)  # the events log, as the worker's
     worker = Worker(settings, factory)
