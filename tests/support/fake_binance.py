@@ -73,6 +73,10 @@ class FakeBinance:
         self.clock_offset_ms = 0  # the exchange's clock minus the real one
         self.fill_ratio = Decimal(1)  # share of a taker order that finds liquidity
         self.key_revoked = False  # see revoke_key
+        # The account behind the keys: its id in /api/v3/account, and every key of it (a
+        # test may add another key of the same account).
+        self.uid = 1
+        self.api_keys = {API_KEY: API_SECRET}
         self.late_rejected = 0  # orders the matching engine refused as older than recvWindow
         # Each answer takes this long, as from a distant exchange (a fault is answered at
         # once); requests are served at once, each on its own thread.
@@ -231,11 +235,12 @@ class FakeBinance:
         return _ms() + self.clock_offset_ms
 
     def authenticate(self, query: str, body: str, headers, params: dict) -> None:
-        if self.key_revoked or headers.get("X-MBX-APIKEY") != API_KEY:
+        secret = self.api_keys.get(headers.get("X-MBX-APIKEY"))
+        if self.key_revoked or secret is None:
             raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         signed = query + body  # Binance signs the query string and the body, concatenated
         payload, _, signature = signed.rpartition("&signature=")
-        expected = hmac.new(API_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(signature, expected):
             raise ApiError(400, -1022, "Signature for this request is not valid.")
         stamp, window = int(params["timestamp"]), int(params.get("recvWindow", 5000))
@@ -330,7 +335,7 @@ class FakeBinance:
                 "sellerCommission": 0, "canTrade": True, "canWithdraw": True,
                 "canDeposit": True, "brokered": False, "requireSelfTradePrevention": False,
                 "preventSor": False, "updateTime": self.now(), "accountType": "SPOT",
-                "balances": balances, "permissions": ["SPOT"], "uid": 1}  # fmt: skip
+                "balances": balances, "permissions": ["SPOT"], "uid": self.uid}  # fmt: skip
 
     def new_order(self, params: dict) -> dict:
         symbol = self._symbol(params)
