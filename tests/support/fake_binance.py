@@ -73,10 +73,10 @@ class FakeBinance:
         self.clock_offset_ms = 0  # the exchange's clock minus the real one
         self.fill_ratio = Decimal(1)  # share of a taker order that finds liquidity
         self.key_revoked = False  # see revoke_key
-        # The account behind the keys: its id in /api/v3/account, and every key of it (a
-        # test may add another key of the same account).
+        # The account behind the keys: its id in /api/v3/account, and its keys besides
+        # API_KEY (key -> secret), as a second key of the same account.
         self.uid = 1
-        self.api_keys = {API_KEY: API_SECRET}
+        self.other_keys: dict[str, str] = {}
         self.late_rejected = 0  # orders the matching engine refused as older than recvWindow
         # Each answer takes this long, as from a distant exchange (a fault is answered at
         # once); requests are served at once, each on its own thread.
@@ -235,7 +235,8 @@ class FakeBinance:
         return _ms() + self.clock_offset_ms
 
     def authenticate(self, query: str, body: str, headers, params: dict) -> None:
-        secret = self.api_keys.get(headers.get("X-MBX-APIKEY"))
+        key = headers.get("X-MBX-APIKEY")
+        secret = API_SECRET if key == API_KEY else self.other_keys.get(key)
         if self.key_revoked or secret is None:
             raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         signed = query + body  # Binance signs the query string and the body, concatenated
