@@ -5,8 +5,10 @@ locks; a second one is refused with one line naming the first.
 The accounts guarded: the VOLT_HOME's own (VOLT_HOME/volt.lock: its store and paper
 exchange); a database named by VOLT_DB_URL (or VOLT_PAPER_DB_URL), which other VOLT_HOMEs
 may name too; and, on an exchange, the exchange account behind the API key, which other
-VOLT_HOMEs may share. The shared ones are lock files in a per-user directory named by a
-hash (of the URL; of exchange, sandbox flag and key), never the URL or the key. Each is an
+VOLT_HOMEs may share, and the account uid the exchange names for that key
+(exchange_identity.py; asked once the others are held), which other keys may share. The
+shared ones are lock files in a per-user directory (VOLT_LOCKS_DIR overrides it) named by a
+hash (of the URL; of exchange, sandbox flag and key or uid), never the URL or the key. Each is an
 flock on an open file: the kernel frees it when the last holder dies, SIGKILL included, so
 what a dead holder wrote there never blocks the next start. The supervisor's worker
 inherits the supervisor's open files (their fds in VOLT_ACCOUNT_LOCKS): both hold the same
@@ -21,15 +23,18 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from config import Settings
 from data.store.db import utcnow, volt_home
+from engine.runtime.exchange_identity import venue_name
 
 HOME_LOCK = "volt.lock"
 INHERITED_ENV = "VOLT_ACCOUNT_LOCKS"  # fds a supervisor hands its worker: "5,6"
+LOCKS_DIR_ENV = "VOLT_LOCKS_DIR"  # where the locks shared by every VOLT_HOME are
 SUPERVISOR = "supervisor"
 ENGINE_RUN = "engine run"
 ROLE_NAMES = {SUPERVISOR: "the supervisor", ENGINE_RUN: "`python -m engine run`"}
@@ -107,6 +112,8 @@ def home_account(home: Path | None = None) -> Account:
 
 def shared_locks_dir() -> Path:
     """Per user, shared by every VOLT_HOME: the runtime dir (tmpfs) when there is one."""
+    if chosen := os.environ.get(LOCKS_DIR_ENV):
+        return Path(chosen)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / "volt" if runtime else Path.home() / ".cache" / "volt"
     return base / "accounts"
@@ -119,6 +126,16 @@ def exchange_account(exchange_id: str, sandbox: bool, api_key: str) -> Account:
     return Account(
         shared_locks_dir() / f"{venue}-{digest[:20]}.lock",
         f"the {exchange_id} {'testnet' if sandbox else 'live'} account of this API key",
+    )
+
+
+def exchange_uid_account(exchange_id: str, sandbox: bool, uid: str) -> Account:
+    """The exchange account the exchange itself names: every key of it, every VOLT_HOME."""
+    digest = hashlib.sha256(f"{exchange_id}\0{sandbox}\0uid\0{uid}".encode()).hexdigest()
+    venue = f"{exchange_id}-{'testnet' if sandbox else 'live'}"
+    return Account(
+        shared_locks_dir() / f"{venue}-uid-{digest[:20]}.lock",
+        f"the {venue_name(exchange_id, sandbox)} account uid {uid}",
     )
 
 
@@ -148,6 +165,29 @@ def trading_accounts(settings: Settings) -> list[Account]:
     return accounts
 
 
+Identify = Callable[[], tuple[Account | None, str]]  # the uid's account if known; a note
+
+
+def exchange_identity(settings: Settings) -> Identify | None:
+    """How to ask which exchange account the keys trade, when orders go to an exchange."""
+    if settings.broker.kind != "ccxt":
+        return None
+    from config.keys import load_api_keys
+
+    keys = load_api_keys()
+    if keys is None:
+        return None
+    from engine.runtime.exchange_identity import ask_account_identity
+
+    def identify() -> tuple[Account | None, str]:
+        asked = ask_account_identity(settings, keys)
+        if asked.uid is None:
+            return None, asked.note
+        return exchange_uid_account(settings.exchange.id, settings.sandbox, asked.uid), asked.note
+
+    return identify
+
+
 def read_holder(account: Account) -> Holder | None:
     """The live holder of `account`, or None when nobody holds its lock (a file left by a
     dead holder says nothing)."""
@@ -171,14 +211,20 @@ def read_holder(account: Account) -> Holder | None:
 class AccountLock:
     """The locks of every account a trading process writes, taken together or not at all."""
 
-    def __init__(self, accounts: list[Account], role: str) -> None:
+    def __init__(
+        self, accounts: list[Account], role: str, identify: Identify | None = None
+    ) -> None:
         self.accounts = accounts
         self.role = role
         self.fds: list[int] = []
+        # Asked only once the other locks are held: a second engine on this home or this
+        # key is refused without a call to the exchange.
+        self.identify = identify
+        self.notes: list[str] = []  # what the exchange said, for the holder's log
 
     @classmethod
     def for_trading(cls, settings: Settings, role: str) -> AccountLock:
-        return cls(trading_accounts(settings), role)
+        return cls(trading_accounts(settings), role, exchange_identity(settings))
 
     def acquire(self, patience: float = 2.0) -> None:
         """Take every lock, adopting the ones a supervisor handed down; raises AccountBusy
@@ -187,6 +233,13 @@ class AccountLock:
         try:
             for account in self.accounts:
                 self.fds.append(_adopt(account, inherited) or _take(account, self.role, patience))
+            if self.identify is not None:
+                asked, note = self.identify()
+                self.identify = None
+                self.notes.append(note)
+                if asked is not None:
+                    self.accounts = [*self.accounts, asked]
+                    self.fds.append(_adopt(asked, inherited) or _take(asked, self.role, patience))
         except BaseException:
             self.release()
             raise

@@ -363,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # A supervised worker's stderr file is kept for crashes (faulthandler), not the log.
     logger = setup_logging("worker", factory, console=args.supervisor_pid is None)
+    for note in account_lock.notes:  # which exchange account the lock names
+        logger.info(note)
     try:
         worker = Worker(
             settings,

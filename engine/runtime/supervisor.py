@@ -102,6 +102,8 @@ class Supervisor:
 
     def run(self) -> int:
         self.account_lock.acquire()
+        for note in self.account_lock.notes:  # which exchange account the lock names
+            log.info(note)
         try:
             self._start_up()
             self.alerts.start()
