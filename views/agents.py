@@ -6,6 +6,7 @@ import streamlit as st
 
 from data import queries
 from views import decision_view, ui
+from views.plain_text import plain
 
 OUTCOMES = ["PENDING", "WIN", "LOSS", "STOPPED", "EXPIRED", "not executed"]
 
@@ -62,13 +63,13 @@ def llm_panel(state: dict) -> None:
         st.warning(
             f"Degraded: {status.get('recent_abstain_rate') or 0:.0%} of the last "
             f"{status.get('recent_calls')} votes abstained; mostly "
-            f"{status.get('dominant_reason')}"
+            f"{plain(status.get('dominant_reason'))}"
         )
     if status.get("offline_reason"):
-        st.warning(f"Skipped while offline: {status['offline_reason']}")
+        st.warning(f"Skipped while offline: {plain(status['offline_reason'])}")
     if status.get("last_error"):
         when = ui.local_time(status.get("last_error_at"))
-        st.caption(f"Last error ({when}): {status['last_error']}")
+        st.caption(f"Last error ({when}): {plain(status['last_error'])}")
 
 
 def leaderboard(history) -> None:

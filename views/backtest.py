@@ -21,7 +21,7 @@ from data.stats.backtest_labels import (
     baseline_sentence,
     stat_text,
 )
-from views import optimize, ui
+from views import backtest_files, optimize, password, ui
 
 STAT_ROWS = {k: label for k, label in STAT_LABELS.items() if k != "final_equity"}
 
@@ -37,6 +37,7 @@ def annualised(run) -> bool:
 
 
 st.title("Backtest")
+password.require_password()  # it starts work and reads files: never open to the network
 cfg = ui.settings()
 view = st.radio(
     "View", ["Backtest", "Optimize"], horizontal=True, key="backtest_view",
@@ -82,9 +83,9 @@ if submitted:
     }
     problem = None if pairs else "pick at least one pair"
     if source == "CSV file":
-        path = ui.save_upload(upload) if upload is not None else csv_path.strip()
+        path, problem = backtest_files.backtest_file(upload, csv_path)
         payload["data"] = [path] if path else []
-        if not path:
+        if problem is None and not path:
             problem = "give a CSV file: a path on this machine or an upload"
         elif len(pairs) != 1:
             problem = "a CSV file holds one pair: pick exactly one"

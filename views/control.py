@@ -9,10 +9,10 @@ from data import queries
 from data.store.commands import LIVE_CONFIRMATION
 from data.store.db import utcnow
 from data.store.evidence import WEAK_EVIDENCE_ACKNOWLEDGEMENT, EvidenceVerdict, evidence_verdict
-from views import command_status, ui
+from views import command_status, password, ui
 
 st.title("Control")
-ui.require_password()
+password.require_password()
 cfg = ui.settings()
 PAGE = "control"  # this page's command banner (views/command_status.py)
 

@@ -5,13 +5,12 @@ and its tokens."""
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import streamlit as st
 
 from data import queries
 from views import ui
+from views.plain_text import plain
 
 # Kept with an LLM vote and shown in its own panel, not among the numbers.
 LLM_KEYS = {
@@ -32,18 +31,6 @@ VERDICT_BOXES = {
     "Approved by risk": st.success,
     "Approved by risk, refused by the broker": st.warning,
 }
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~$])")
-_LINE_START = re.compile(r"^(\s*)([#+=-])", re.MULTILINE)  # a heading, a list, a rule
-# Markdown links a bare address by itself: a zero-width space after "://" and "www." keeps
-# a model's or an exchange's text from becoming a link the trader might follow.
-_ADDRESS = re.compile(r"(://|www\.)", re.IGNORECASE)
-
-
-def plain(text: str) -> str:
-    """Text shown as written: no markdown (headings, lists, links, images), no auto-linked
-    address and no LaTeX from a `$` in a model's reply."""
-    text = _LINE_START.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", str(text)))
-    return _ADDRESS.sub("\\1\u200b", text)
 
 
 def vote_columns(decisions: pd.DataFrame) -> list[str]:

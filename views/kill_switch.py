@@ -3,13 +3,14 @@
 import streamlit as st
 
 from data import queries
-from views import command_status, risk_panel, ui
+from views import command_status, password, risk_panel, ui
+from views.plain_text import plain
 
 CONFIRM_WORD = "KILL"
 PAGE = "kill_switch"  # this page's command banner (views/command_status.py)
 
 st.title("Kill switch")
-ui.require_password()
+password.require_password()
 
 
 @st.fragment(run_every=ui.refresh_every())
@@ -19,7 +20,7 @@ def engine_halt_state() -> None:
     command_status.refresh(PAGE)  # first: a finished command's state is in the read below
     state = ui.read(queries.engine_state)
     if state["halted"]:
-        st.error(f"Engine HALTED: {state['halt_reason']}")
+        st.error(f"Engine HALTED: {plain(state['halt_reason'])}")
     else:
         st.markdown(ui.state_line(state))
     command_status.show(PAGE)

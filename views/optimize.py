@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +23,7 @@ from config.writing import write_config
 from data import queries
 from data.store.db import volt_home
 from views import ui
+from views.backtest_files import inside
 from views.optimize_figures import (
     comparison_table,
     importance_figure,
@@ -330,6 +332,9 @@ def apply_panel(cfg: Settings, run: pd.Series) -> None:
         f"{run['study']}, trial #{summary.get('best_number')}).\n"
         f"Held out {held[0][:16]} .. {held[1][:16]}: {summary.get('advice', '')}"
     )
+    if not inside(Path(path.strip()), [volt_home()]):  # a page open to the network
+        st.error(f"Nothing written: the new config file must lie under {volt_home()}.")
+        return
     try:
         written = write_config(
             path.strip(), os.environ.get("VOLT_CONFIG") or None,

@@ -6,7 +6,7 @@ import streamlit as st
 
 from data import queries
 from data.store.commands import RESET_CONFIRMATION
-from views import command_status, equity_charts, ui
+from views import command_status, equity_charts, password, ui
 
 PAGE = "performance"  # this page's command banner
 st.title("Performance")
@@ -157,5 +157,5 @@ if cfg.mode != "paper" or cfg.broker.kind != "paper":
         f"the {cfg.broker.kind} broker."
     )
 else:
-    ui.require_password()  # last on the page: when locked, it stops here
+    password.require_password()  # last on the page: when locked, it stops here
     reset_panel()

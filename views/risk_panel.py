@@ -8,6 +8,7 @@ import streamlit as st
 
 from data import queries
 from views import ui
+from views.plain_text import plain
 
 # Each protection (by the name the engine stores) and the question it answers.
 PROTECTIONS = {
@@ -34,14 +35,13 @@ def entries_headline(state: dict, locks: pd.DataFrame, rows: list[dict]) -> None
     blocked = state["halted"] or not halt.empty
     also = f" {others} other protection(s) block them too." if others and blocked else ""
     if state["halted"]:  # the engine's own flag first: a kill's lock row may lag or differ
-        why = state["halt_reason"] or "kill switch"
+        why = plain(state["halt_reason"] or "kill switch")
         st.error(
             f"New entries blocked: engine halted: {why}. Re-arm on the Kill switch page." + also
         )
     elif not halt.empty:
-        st.error(
-            f"New entries blocked: {halt['reason'].iloc[0]}. Re-arm on the Kill switch page." + also
-        )
+        reason = plain(halt["reason"].iloc[0])
+        st.error(f"New entries blocked: {reason}. Re-arm on the Kill switch page." + also)
     elif state["entries_paused"] or state["status"] == "paused":
         more = f" {others} protection(s) block them as well." if others else ""
         st.warning(

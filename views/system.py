@@ -6,6 +6,7 @@ import streamlit as st
 from config.alerts import alert_urls, mask_url
 from data import queries
 from views import ui
+from views.plain_text import plain
 
 st.title("System")
 _alert_targets = ", ".join(mask_url(url) for url in alert_urls(ui.settings().alerts))
@@ -75,7 +76,7 @@ def system_panel() -> None:
         label = f"{row.ts:%Y-%m-%d %H:%M:%S}{_wall(row)} · {row.level} · {row.source} · "
         label += row.message
         if row.traceback:
-            with st.expander(label[:200]):
+            with st.expander(plain(label[:200])):  # a label renders markdown
                 st.code(row.traceback, language="text")
         else:
             st.text(label)

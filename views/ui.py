@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -16,12 +14,12 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, Settings, load_config
-from config.keys import dashboard_password
 from config.timezones import display_zone, display_zone_name
 from data import queries
 from data.store.commands import submit_command
 from data.store.db import database_url, make_engine, make_session_factory, utcnow, volt_home
 from data.store.market_clock import market_time_of
+from views.plain_text import plain
 
 READ_TTL_SECONDS = 2
 # Mode banners, one colour each, at the top of every page's sidebar.
@@ -99,15 +97,6 @@ def launch_engine_command(kind: str, command_id: int) -> None:
 
 def launch_backtest(command_id: int) -> None:
     launch_engine_command("backtest", command_id)
-
-
-def save_upload(upload) -> str:
-    """An uploaded CSV, kept under VOLT_HOME so the backtest process can read it."""
-    folder = volt_home() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex[:8]}-{Path(upload.name).name}"
-    path.write_bytes(upload.getvalue())
-    return str(path)
 
 
 # A headline figure's width: "+1,234,567.89" whole. Metrics sit in a row that wraps, so on a
@@ -354,7 +343,7 @@ def sidebar_status() -> None:
             help=f"Equity change since {local_time(market_midnight(state))} ({clock_note()})",
         )
     if state["halted"]:
-        st.error(f"Halted: {state['halt_reason']}")
+        st.error(f"Halted: {plain(state['halt_reason'])}")
     elif state["status"] == "key refused":
         st.error(key_refused_line(state))
 
@@ -364,34 +353,8 @@ def key_refused_line(state: dict) -> str:
     return (
         f"**KEY REFUSED** by the exchange since {local_time(state.get('key_refused_at'))}: new "
         "entries are paused until a signed call succeeds; stops and exits that need the key "
-        f"fail meanwhile. {state.get('key_refused') or ''}"
+        f"fail meanwhile. {plain(state.get('key_refused') or '')}"
     )
-
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-def require_password() -> None:
-    """Pages that trade or halt ask for the password when the dashboard listens beyond
-    this machine; on loopback, the machine's own login is the lock."""
-    if settings().dashboard.address in LOOPBACK or st.session_state.get("unlocked"):
-        return
-    expected = dashboard_password()
-    if not expected:
-        st.error(
-            "This dashboard listens beyond this machine but no VOLT_DASHBOARD_PASSWORD is set: "
-            "the controls stay locked. Set it in the environment or .env and restart."
-        )
-        st.stop()
-    with st.form("unlock"):
-        st.markdown(":material/lock: This page can trade and halt. Enter the dashboard password.")
-        typed = st.text_input("Password", type="password", key="password")
-        if st.form_submit_button("Unlock"):
-            if hmac.compare_digest(typed.encode(), expected.encode()):
-                st.session_state["unlocked"] = True
-                st.rerun()
-            st.error("Wrong password.")
-    st.stop()
 
 
 def refresh_every() -> float:

@@ -10,10 +10,13 @@ lands in test-output/browser-seeded/.
 
 import re
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from data.store.db import make_engine, make_session_factory
+from data.store.events import record_event
 from tests.support.browser import browser_or_skip, chromium, left_loopback, settled
 from tests.support.decisions import LONG_RATIONALE, SYSTEM, USER, VOTES, store_decision
 from tests.support.runs import ROOT
@@ -30,8 +33,30 @@ pytestmark = pytest.mark.timeout(300)
 VOTES_WITHOUT_LLM = [vote for vote in VOTES if vote["agent"] != "llm"]
 
 
+class Pixel(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        Pixel.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
+def pixel():
+    """A loopback server a remote party's markdown image would make the browser ask."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/pixel.png"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory, pixel):
     browser_or_skip()
     home = tmp_path_factory.mktemp("seeded-home")
     engine = make_engine(f"sqlite:///{home / 'volt.db'}")
@@ -40,6 +65,9 @@ def dashboard(tmp_path_factory):
     store_decision(factory)  # with an LLM vote and a long rationale
     plain = [{**vote, "rationale": "newer decision"} for vote in VOTES_WITHOUT_LLM]
     store_decision(factory, plain, minute=5)  # the newest: shown until another is clicked
+    # An exchange's error text, stored as an event with its traceback (an expander's label).
+    record_event(factory, "ERROR", "worker", "exchange_error", f"remote ![x]({pixel}) [y]({pixel})",
+                 traceback="Traceback: remote")  # fmt: skip
     engine.dispose()
     with dashboard_on(home, CONFIG) as base:
         yield base, seeded
@@ -132,3 +160,15 @@ def test_one_click_on_a_decision_shows_every_vote_in_full_and_the_llm_prompt(das
     main = " ".join(tab.locator("[data-testid='stMain']").inner_text().split())
     assert "-0.7550 / 2.500 = -0.3020" in main  # the consensus arithmetic
     tab.screenshot(path=str(SHOTS / "decision.png"), full_page=True)
+
+
+def test_remote_text_in_an_event_is_shown_as_text_and_fetches_nothing(dashboard, tab, pixel):
+    base, _ = dashboard
+    tab.goto(f"{base}/system")
+    settled(tab)
+    event = tab.locator("[data-testid='stExpander']", has_text="remote")
+    event.wait_for()
+    assert "![x](" in event.inner_text()  # the markdown is shown as written
+    shown = [e.evaluate("n => n.outerHTML")[:200] for e in event.locator("img, a").all()]
+    assert not [h for h in shown if "pixel" in h], shown
+    assert not Pixel.hits

@@ -19,6 +19,7 @@ from engine.wiring import build_trader
 from tests.support.pages import PAGES, open_page
 from tests.support.runs import ROOT, START, run_engine, run_ticks
 from tests.support.trades import reference_csv
+from views import password
 
 # The default team, learning from few outcomes so the Agents page has weights to show.
 POPULATED_CONFIG = """
@@ -285,6 +286,8 @@ def test_controls_need_the_password_when_the_dashboard_is_exposed(page, exposed,
     app.button(key=UNLOCK).click().run()  # a form sends its fields with the submit
     assert any("Wrong password" in e.value for e in app.error)
     assert not [b for b in app.button if b.key in ("kill", "stop")]
+    waited = password.clock() + password.wait_after(1)
+    monkeypatch.setattr(password, "clock", lambda: waited)  # the wrong guess's wait is over
     app.text_input(key="password").input("correct horse")
     app.button(key=UNLOCK).click().run()
     assert not app.exception

@@ -119,5 +119,6 @@ def test_remote_text_is_shown_as_text_never_as_a_link_heading_or_image():
     shown = plain(
         "# BUY ![x](http://evil.example/p.png) see https://evil.example or www.evil.example"
     )
-    assert "://\u200b" in shown and "www.\u200b" in shown  # no address Markdown links by itself
+    assert ":\u200b//" in shown and "www\u200b." in shown  # no address Markdown links by itself
+    assert "://" not in shown and "www." not in shown
     assert shown.startswith("\\#") and "!\\[x\\]" in shown

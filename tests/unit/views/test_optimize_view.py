@@ -249,10 +249,10 @@ def test_a_finished_search_has_no_stop_button(searched_home):
     assert not any(b.key == "optimize_stop" for b in app.button)
 
 
-def test_apply_writes_the_chosen_parameters_as_a_new_config_that_loads(searched_home, tmp_path):
+def test_apply_writes_the_chosen_parameters_as_a_new_config_that_loads(searched_home):
     run = stored_run()
     running = Path(DEFAULT_CONFIG_PATH).read_bytes()
-    target = tmp_path / "configs" / "tuned.toml"
+    target = searched_home / "configs" / "tuned.toml"
     app = open_optimize()
     assert app.text_input(key="optimize_config_path").value.endswith(
         f"configs/optimized-run-{run.id}.toml"
@@ -270,14 +270,24 @@ def test_apply_writes_the_chosen_parameters_as_a_new_config_that_loads(searched_
     assert Path(DEFAULT_CONFIG_PATH).read_bytes() == running  # the running config untouched
 
 
-def test_apply_refuses_to_write_over_an_existing_file(searched_home, tmp_path):
-    target = tmp_path / "mine.toml"
+def test_apply_refuses_to_write_over_an_existing_file(searched_home):
+    target = searched_home / "mine.toml"
     target.write_text("# my own config\n")
     app = open_optimize()
     app.text_input(key="optimize_config_path").set_value(str(target))
     app.button(key="optimize_apply").click().run()
     assert any("already exists" in e.value for e in app.error)
     assert target.read_text() == "# my own config\n"
+
+
+def test_apply_writes_nowhere_outside_volt_home(searched_home, tmp_path):
+    # A dashboard open to the network must not become a way to write files anywhere.
+    target = tmp_path / "elsewhere" / "tuned.toml"
+    app = open_optimize()
+    app.text_input(key="optimize_config_path").set_value(str(target))
+    app.button(key="optimize_apply").click().run()
+    assert any("must lie under" in e.value for e in app.error)
+    assert not target.exists()
 
 
 def verdict_summary(beats: bool, overfit: bool) -> dict:
