@@ -21,7 +21,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, Trial, TrialState
 from pydantic import ValidationError
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError
 
 from config import Settings
 from config.search_space import Dimension, apply_params, read_setting, rounded
@@ -62,7 +62,9 @@ def open_storage(url: str | None, home: Path):
                 engine_kwargs={"pool_pre_ping": True},
             )
             return storage, shown
-        except IntegrityError:  # another process created Optuna's tables at the same moment
+        # Another process creating Optuna's tables at the same moment: PostgreSQL says
+        # "relation already exists" (ProgrammingError) or a pg_type unique violation.
+        except (IntegrityError, ProgrammingError):
             time.sleep(0.5 * (attempt + 1))
         except Exception as exc:  # the driver's message can carry the URL: name only the kind
             log.warning("study storage %s unreachable: %s", shown, type(exc).__name__)
