@@ -119,33 +119,35 @@ def shared_locks_dir() -> Path:
     return base / "accounts"
 
 
+def _shared_lock(stem: str, *parts: str) -> Path:
+    """A lock file every VOLT_HOME finds, named by a hash of `parts` (never a key or URL)."""
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return shared_locks_dir() / f"{stem}-{digest[:20]}.lock"
+
+
+def _venue(exchange_id: str, sandbox: bool) -> str:
+    return venue_name(exchange_id, sandbox).replace(" ", "-")
+
+
 def exchange_account(exchange_id: str, sandbox: bool, api_key: str) -> Account:
     """The exchange account behind an API key; the file name carries a hash, never the key."""
-    digest = hashlib.sha256(f"{exchange_id}\0{sandbox}\0{api_key}".encode()).hexdigest()
-    venue = f"{exchange_id}-{'testnet' if sandbox else 'live'}"
     return Account(
-        shared_locks_dir() / f"{venue}-{digest[:20]}.lock",
-        f"the {exchange_id} {'testnet' if sandbox else 'live'} account of this API key",
+        _shared_lock(_venue(exchange_id, sandbox), exchange_id, str(sandbox), api_key),
+        f"the {venue_name(exchange_id, sandbox)} account of this API key",
     )
 
 
 def exchange_uid_account(exchange_id: str, sandbox: bool, uid: str) -> Account:
     """The exchange account the exchange itself names: every key of it, every VOLT_HOME."""
-    digest = hashlib.sha256(f"{exchange_id}\0{sandbox}\0uid\0{uid}".encode()).hexdigest()
-    venue = f"{exchange_id}-{'testnet' if sandbox else 'live'}"
     return Account(
-        shared_locks_dir() / f"{venue}-uid-{digest[:20]}.lock",
+        _shared_lock(f"{_venue(exchange_id, sandbox)}-uid", exchange_id, str(sandbox), "uid", uid),
         f"the {venue_name(exchange_id, sandbox)} account uid {uid}",
     )
 
 
 def store_account(variable: str, url: str) -> Account:
     """A database named outside VOLT_HOME, which other VOLT_HOMEs may name too."""
-    digest = hashlib.sha256(url.strip().encode()).hexdigest()
-    return Account(
-        shared_locks_dir() / f"store-{digest[:20]}.lock",
-        f"the account in the database of {variable}",
-    )
+    return Account(_shared_lock("store", url.strip()), f"the account in the database of {variable}")
 
 
 def trading_accounts(settings: Settings) -> list[Account]:
