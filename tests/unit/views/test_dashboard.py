@@ -268,15 +268,6 @@ def test_no_pages_folder_beside_app_py():
 UNLOCK = "FormSubmitter:unlock-Unlock"
 
 
-@pytest.fixture
-def exposed(volt_home, monkeypatch):
-    """A dashboard configured to listen beyond this machine."""
-    config = volt_home / "exposed.toml"
-    config.write_text('[dashboard]\naddress = "0.0.0.0"\n')
-    monkeypatch.setenv("VOLT_CONFIG", str(config))
-    return config
-
-
 @pytest.mark.parametrize("page", ["views/control.py", "views/kill_switch.py"])
 def test_controls_need_the_password_when_the_dashboard_is_exposed(page, exposed, monkeypatch):
     monkeypatch.setenv("VOLT_DASHBOARD_PASSWORD", "correct horse")

@@ -13,10 +13,8 @@ PASSWORD = "correct horse"
 
 
 @pytest.fixture
-def exposed(volt_home, monkeypatch):
-    config = volt_home / "exposed.toml"
-    config.write_text('[dashboard]\naddress = "0.0.0.0"\n')
-    monkeypatch.setenv("VOLT_CONFIG", str(config))
+def locked(exposed, monkeypatch):
+    """An exposed dashboard with a password, on a clock the test moves (a list of one time)."""
     monkeypatch.setenv("VOLT_DASHBOARD_PASSWORD", PASSWORD)
     now = [1000.0]
     monkeypatch.setattr(password, "clock", lambda: now[0])
@@ -33,46 +31,46 @@ def test_each_wrong_password_doubles_the_wait_up_to_a_minute():
     assert [password.wait_after(n) for n in range(9)] == [0, 1, 2, 4, 8, 16, 32, 60, 60]
 
 
-def test_the_backtest_page_shows_nothing_but_the_password_box(exposed):
+def test_the_backtest_page_shows_nothing_but_the_password_box(locked):
     app = open_page("views/backtest.py")
     assert [b.key for b in app.button] == [UNLOCK]
     assert not app.get("file_uploader") and len(app.text_input) == 1
 
 
-def test_the_backtest_page_opens_with_the_password(exposed):
+def test_the_backtest_page_opens_with_the_password(locked):
     app = attempt(open_page("views/backtest.py"), PASSWORD)
     assert not app.exception
     assert any("backtest_form" in b.key for b in app.button)
 
 
-def test_a_guess_during_the_wait_is_not_checked_even_when_right(exposed):
+def test_a_guess_during_the_wait_is_not_checked_even_when_right(locked):
     app = attempt(open_page("views/kill_switch.py"), "wrong")
     app = attempt(app, PASSWORD)
     assert any("try again in 1 s" in e.value for e in app.error)
     assert [b.key for b in app.button] == [UNLOCK]
-    exposed[0] += 1.0
+    locked[0] += 1.0
     app = attempt(app, PASSWORD)
     assert UNLOCK not in [b.key for b in app.button]
 
 
-def test_the_wait_grows_with_each_wrong_password(exposed):
+def test_the_wait_grows_with_each_wrong_password(locked):
     app = open_page("views/control.py")
     for _ in range(3):
         app = attempt(app, "wrong")
-        exposed[0] += 60.0
+        locked[0] += 60.0
     app = attempt(app, "wrong")  # the fourth in a row
     app = attempt(app, PASSWORD)
     assert any("try again in 8 s" in e.value for e in app.error)
 
 
-def test_a_new_browser_session_from_the_same_address_waits_too(exposed, monkeypatch):
+def test_a_new_browser_session_from_the_same_address_waits_too(locked, monkeypatch):
     monkeypatch.setattr(password, "_address", lambda: "203.0.113.9")
     attempt(open_page("views/control.py"), "wrong")
     fresh = attempt(open_page("views/control.py"), PASSWORD)  # another session, same address
     assert any("try again in" in e.value for e in fresh.error)
 
 
-def test_another_address_is_not_slowed_by_a_guesser(exposed, monkeypatch):
+def test_another_address_is_not_slowed_by_a_guesser(locked, monkeypatch):
     monkeypatch.setattr(password, "_address", lambda: "203.0.113.9")
     attempt(open_page("views/control.py"), "wrong")
     monkeypatch.setattr(password, "_address", lambda: "198.51.100.7")
