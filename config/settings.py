@@ -285,6 +285,9 @@ class Exchange(_Section):
         return url.rstrip("/")
 
 
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
+
+
 class Dashboard(_Section):
     refresh_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     # Anything but loopback needs VOLT_DASHBOARD_PASSWORD: the pages can trade and halt.
@@ -292,6 +295,11 @@ class Dashboard(_Section):
     # Every time the pages show is the engine's market time in this zone: "local" (the
     # computer's), "UTC", or an IANA name such as "Europe/Berlin".
     timezone: str = "local"
+
+    @property
+    def exposed(self) -> bool:
+        """Whether other machines may reach the pages (then the password guards them)."""
+        return self.address not in LOOPBACK_ADDRESSES
 
     @field_validator("timezone")
     @classmethod

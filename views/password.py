@@ -13,7 +13,6 @@ import streamlit as st
 from config.keys import dashboard_password
 from views import ui
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 FIRST_WAIT_SECONDS = 1.0  # after the first wrong password; doubles with each one after
 MAX_WAIT_SECONDS = 60.0
 
@@ -72,7 +71,7 @@ def _passed(address: str | None) -> None:
 def require_password() -> None:
     """Pages that trade, halt or start work ask for the password when the dashboard listens
     beyond this machine; on loopback, the machine's own login is the lock."""
-    if ui.settings().dashboard.address in LOOPBACK or st.session_state.get("unlocked"):
+    if not ui.settings().dashboard.exposed or st.session_state.get("unlocked"):
         return
     expected = dashboard_password()
     if not expected:

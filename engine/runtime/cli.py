@@ -144,14 +144,11 @@ def _keys_source(settings: Settings) -> str:
     return f"from {keys.source}"
 
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
 def _check_dashboard_access(settings: Settings) -> None:
     """A dashboard reachable from other machines can start, stop and kill: not without a
     password."""
     address = settings.dashboard.address
-    if address not in LOOPBACK and not dashboard_password():
+    if settings.dashboard.exposed and not dashboard_password():
         raise ConfigError(
             f"dashboard.address {address} lets other machines reach the controls: set "
             "VOLT_DASHBOARD_PASSWORD in the environment or .env, or bind to 127.0.0.1"
