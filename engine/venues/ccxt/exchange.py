@@ -153,7 +153,7 @@ class ExchangeClient:
             lambda: self.rules.rate_window_seconds * 1000 / max(float(api.rateLimit), 1.0),
             self.rules.rate_window_seconds,
         )
-        api.throttle = self.weights.spend
+        api.throttle = self._spend_unless_paused
         # ccxt keeps the last answer's headers on the shared client, which another thread's
         # answer may replace before a 429's Retry-After is read: each thread keeps its own.
         self._answer = threading.local()
@@ -179,13 +179,9 @@ class ExchangeClient:
     ) -> T:
         """Run one ccxt call; ccxt errors come out as TemporaryError or PermanentError.
         `lookup`: "no such order" is an answer, not an exchange error."""
-        with self._pause_lock:
-            wait, pause = self.paused_until - self.clock(), self._pause
-        if wait > 0:  # calling during a pause only makes it longer (429s become a ban)
-            cause = "has banned this IP" if pause is IpBanned else "asked for a pause (HTTP 429)"
-            raise pause(f"{what}: not sent: {self.id} {cause} for {wait:.0f} s more", wait)
+        self._refuse_if_paused(what)
         started = time.perf_counter()
-        self._answer.headers = None
+        self._answer.headers, self._answer.what = None, what
         try:
             result = method(*args)
         except ccxt.BaseError as exc:
@@ -204,6 +200,19 @@ class ExchangeClient:
         if self.key_refusal is not None and getattr(method, "__name__", "") in SIGNED_CALLS:
             self._key_accepted(what)
         return result
+
+    def _refuse_if_paused(self, what: str) -> None:
+        with self._pause_lock:
+            wait, pause = self.paused_until - self.clock(), self._pause
+        if wait > 0:  # calling during a pause only makes it longer (429s become a ban)
+            cause = "has banned this IP" if pause is IpBanned else "asked for a pause (HTTP 429)"
+            raise pause(f"{what}: not sent: {self.id} {cause} for {wait:.0f} s more", wait)
+
+    def _spend_unless_paused(self, cost: float | None = None) -> None:
+        """ccxt's throttle, run just before each request: the request's weight, then the
+        pause asked again, since another thread may have met a 429 while this one waited."""
+        self.weights.spend(cost)
+        self._refuse_if_paused(getattr(self._answer, "what", "a call"))
 
     def hide(self, text: str) -> str:
         text = _SIGNATURE.sub(r"\1***", text)

@@ -3,6 +3,7 @@ tick reads every pair's candles at once, never more in flight than
 exchange.max_concurrent_requests, every call of them still under the client's pause, and
 reads the same candles as one pair after another."""
 
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -93,3 +94,21 @@ def test_a_tick_reads_every_pair_at_once_and_decides_in_pair_order(trader, fake)
     assert report.succeeded and report.new_candles and report.skipped == {}
     assert fake.most_in_flight == 2  # both pairs' candles in flight together
     assert list(trader.account.last_candle) == trader.pairs  # booked in the pairs' order
+
+
+def test_a_read_waiting_for_weight_is_not_sent_once_another_read_met_a_429(trader, fake):
+    exchange = trader.exchange
+    exchange.load_markets()
+    budget = exchange.weights
+    now = [time.monotonic() + budget.window]  # what loading the markets spent has aged out
+    budget.clock = lambda: now[0]
+    budget.spend(budget.budget())  # the window's weight all spent: the next read waits
+
+    def meanwhile(seconds: float) -> None:  # another thread's read meets a 429 meanwhile
+        exchange._rate_limited("ETH/USDT candles")
+        now[0] += seconds
+
+    budget.sleep = meanwhile
+    with pytest.raises(RateLimited, match="not sent"):
+        trader.feed.candles("BTC/USDT", datetime.now(UTC), 10)
+    assert not fake.calls("GET", KLINES)
