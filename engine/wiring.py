@@ -284,8 +284,8 @@ def build_account(
     exchange = exchange or build_exchange(settings)
     auditor = settings.agents.auditor
     feed = build_feed(settings, exchange)
-    return Account(
-        factory=factory,
+    return Account.of_store(
+        factory,
         clock=clock,
         feed=feed,
         broker=build_broker(settings, exchange, feed),

@@ -17,9 +17,14 @@ from data.store.models import Command, EngineState, Event, ExchangeStatus, Syste
 def _default_state() -> dict:
     """What an engine that never ran looks like: the column defaults, before any insert."""
     return {
-        column.name: column.default.arg if column.default is not None else None
+        column.name: column.default.arg if _scalar(column.default) else None
         for column in EngineState.__table__.columns
     }
+
+
+def _scalar(default) -> bool:
+    """A fixed default; not one made at insert (the order generation), unknown until then."""
+    return default is not None and default.is_scalar
 
 
 def engine_state(engine: Engine) -> dict:

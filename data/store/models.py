@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
@@ -182,6 +184,14 @@ class EquitySnapshot(Base):
     positions_value: Mapped[float] = mapped_column(Float)
 
 
+GENERATION_CHARACTERS, GENERATION_LENGTH = string.ascii_lowercase + string.digits, 5
+
+
+def new_order_generation() -> str:
+    """A new store's order generation: see `EngineState.order_generation`."""
+    return "".join(secrets.choice(GENERATION_CHARACTERS) for _ in range(GENERATION_LENGTH))
+
+
 class EngineState(Base):
     """One row (id=1): what the engine is doing, and what the trader asked of it."""
 
@@ -217,6 +227,11 @@ class EngineState(Base):
     peak_equity: Mapped[float | None] = mapped_column(Float)
     peak_equity_from: Mapped[datetime | None]
     peak_equity_id: Mapped[int | None]
+    # In every client order id VOLT makes (engine.venues.binance.client_ids), new with each new
+    # store: a store lost or reset while the exchange keeps its orders (volt.db deleted, the
+    # paper exchange's file kept) would else derive the ids of orders already filled, and be
+    # answered with those old fills. Empty in a store from before generations: its ids stay.
+    order_generation: Mapped[str | None] = mapped_column(String(16), default=new_order_generation)
 
 
 class ExchangeStatus(Base):

@@ -20,7 +20,6 @@ from engine.trading import book
 from engine.trading.account import Account
 from engine.trading.risk_records import record_rejection, risk_context, sync_locks
 from engine.trading.tick_records import DecisionPlan
-from engine.venues.binance.client_ids import client_order_id
 from engine.venues.errors import KeyRefused
 from engine.venues.retry import with_retries
 from risk import ApprovedOrder, OrderIntent, RiskContext, RiskRejection
@@ -28,14 +27,16 @@ from risk import ApprovedOrder, OrderIntent, RiskContext, RiskRejection
 log = logging.getLogger("volt.trader")
 
 
-def plan_intent(plan: DecisionPlan, side: str, decision_id: int | None = None) -> OrderIntent:
-    """The order a decision sends: its client order id comes from its pair and candle, so
-    the same decision always sends the same order."""
+def plan_intent(
+    account: Account, plan: DecisionPlan, side: str, decision_id: int | None = None
+) -> OrderIntent:
+    """The order a decision sends: its client order id comes from its pair and candle (and
+    the store's generation), so the same decision always sends the same order."""
     return OrderIntent(
         plan.pair,
         side,
         plan.order_price,
-        client_order_id(plan.pair, plan.candle_ts, side[0]),
+        account.order_id(plan.pair, plan.candle_ts, side[0]),
         "signal",
         atr=plan.atr if side == "buy" else math.nan,
         decision_id=decision_id,
@@ -142,10 +143,14 @@ class Approval:
         if quiet is not None:
             return quiet
         if action == Action.SELL:
-            return approve_exit(self.account, session, plan_intent(plan, "sell", decision_id))
+            return approve_exit(
+                self.account, session, plan_intent(self.account, plan, "sell", decision_id)
+            )
         view = book.portfolio_view(session, self.account.broker, self.account.marks)
         context = self.context(session, view, now)
-        judged = self.judge_entry(plan_intent(plan, "buy", decision_id), view, context)
+        judged = self.judge_entry(
+            plan_intent(self.account, plan, "buy", decision_id), view, context
+        )
         if isinstance(judged, Refusal):
             judged.record(session, now, decision_id)
             return judged.outcome
@@ -217,7 +222,10 @@ class TickRisk:
         """The outcome of a buy the gate refuses (stored with its decision), or None when
         it would pass: then it is approved by `approve`, or alone, on the book as it is."""
         judged = self.approval.judge_entry(
-            plan_intent(plan, "buy"), self.view(), self.context(), screen=True
+            plan_intent(self.approval.account, plan, "buy"),
+            self.view(),
+            self.context(),
+            screen=True,
         )
         if judged is None:
             return None
@@ -229,6 +237,8 @@ class TickRisk:
         read the kill switch): an exit always passes; an entry passed the screen above."""
         account = self.approval.account
         if plan.consensus.action == Action.SELL:
-            return approve_exit(account, self.session, plan_intent(plan, "sell", decision_id))
-        intent = plan_intent(plan, "buy", decision_id)
+            return approve_exit(
+                account, self.session, plan_intent(account, plan, "sell", decision_id)
+            )
+        intent = plan_intent(account, plan, "buy", decision_id)
         return account.gate.approve(intent, self.view(), self.context())

@@ -111,7 +111,9 @@ class Trader:
         periods: IndicatorPeriods = DEFAULT_PERIODS,
     ) -> None:
         audit_limits = audit_limits or default_audit_limits()
-        self.account = Account(factory, clock, feed, broker, gate, audit_limits=audit_limits)
+        self.account = Account.of_store(
+            factory, clock, feed, broker, gate, audit_limits=audit_limits
+        )
         self.pairs, self.timeframe, self.history_candles = pairs, timeframe, history_candles
         self.fill_at = fill_at  # broker.fill_at: "next_open" prices orders at the forming open
         self.exchange = None  # the ccxt client behind feed and broker, if any

@@ -16,7 +16,6 @@ from engine.trading import book
 from engine.trading.account import Account
 from engine.trading.approve import approve_exit
 from engine.trading.execution import send_exit
-from engine.venues.binance.client_ids import client_order_id
 from engine.venues.errors import TemporaryError
 from engine.venues.retry import with_retries
 from risk import OrderIntent
@@ -45,7 +44,7 @@ def close_position(account: Account, pair: str, reason: str, tag: str) -> str:
         if position is None:
             return f"{pair}: no open position"
         candle_ts = account.last_candle.get(pair) or close_position_candle(session, position)
-        intent = OrderIntent(pair, "sell", price, client_order_id(pair, candle_ts, tag), reason)
+        intent = OrderIntent(pair, "sell", price, account.order_id(pair, candle_ts, tag), reason)
         approved = approve_exit(account, session, intent)
     trade = send_exit(account, approved, now)
     with account.factory() as session:

@@ -14,7 +14,6 @@ from data.store.models import Position
 from engine.trading.account import Account
 from engine.trading.approve import approve_exit
 from engine.trading.execution import send_exit
-from engine.venues.binance.client_ids import client_order_id
 from risk import OrderIntent
 from risk.stops import StopWalk, walk_stops
 
@@ -74,7 +73,9 @@ class Stops:
             # the exit fail, the same candles are walked again from the same stop, meet it on
             # the same candle and resend under the same client order id (never a second sell).
             ts, price, reason = walk.hit
-            intent = OrderIntent(pair, "sell", price, client_order_id(pair, ts, reason[:2]), reason)
+            intent = OrderIntent(
+                pair, "sell", price, account.order_id(pair, ts, reason[:2]), reason
+            )
             approved = approve_exit(account, session, intent)
         send_exit(account, approved, now, trail=walk)
         report.exits += 1

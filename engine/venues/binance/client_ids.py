@@ -1,5 +1,6 @@
-"""Client order ids: derived from the decision, so a retried or re-run decision can never
-double an order, and shaped to Binance's rule (at most 36 of [A-Za-z0-9_-])."""
+"""Client order ids: derived from the decision and the store's generation, so a retried or
+re-run decision can never double an order, nor a new store meet a lost one's orders; shaped
+to Binance's rule (at most 36 of [A-Za-z0-9_-])."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ def fit_client_order_id(full: str) -> str:
     return head + digest[: MAX_CLIENT_ORDER_ID - len(head)]
 
 
-def client_order_id(pair: str, candle_ts: datetime, tag: str) -> str:
-    """The id of the decision on `pair` at `candle_ts`; `tag` tells its orders apart."""
+def client_order_id(pair: str, candle_ts: datetime, tag: str, generation: str = "") -> str:
+    """The id of the decision on `pair` at `candle_ts`; `tag` tells its orders apart, and
+    the store's `generation` (EngineState.order_generation) a lost store's orders from
+    those its successor sends for the same candles."""
     market = re.sub(r"[^A-Za-z0-9]", "", pair)
-    rest = re.sub(r"[^A-Za-z0-9_-]", "", f"{int(candle_ts.timestamp())}-{tag}")
+    ending = f"-{generation}" if generation else ""
+    rest = re.sub(r"[^A-Za-z0-9_-]", "", f"{int(candle_ts.timestamp())}-{tag}{ending}")
     return fit_client_order_id(f"{OWN_PREFIX}{market}-{rest}")
 
 

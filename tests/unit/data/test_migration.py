@@ -34,3 +34,18 @@ def test_an_added_column_with_a_default_fills_existing_rows(volt_home):
     old.close()
     factory = make_session_factory(make_engine())
     assert read_state(factory).restarts == 0  # not None: `restarts + 1` must keep working
+
+
+def test_a_store_from_before_order_generations_keeps_its_client_order_ids(volt_home):
+    """Its decisions in flight must be sent again under the ids they were first sent with."""
+    from data.store.db import make_session_factory
+
+    path = volt_home / "volt.db"
+    factory = make_session_factory(make_engine())
+    update_state(factory, status="running")
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE engine_state DROP COLUMN order_generation")
+    old.commit()
+    old.close()
+    factory = make_session_factory(make_engine())
+    assert read_state(factory).order_generation is None  # read as "": ids as before

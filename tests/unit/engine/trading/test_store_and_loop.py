@@ -10,6 +10,7 @@ from data.store.commands import submit_command
 from data.store.db import transaction
 from data.store.events import EventsHandler
 from data.store.models import Decision, Event, Fill, Order, Position, Trade, VoteRow
+from data.store.state import read_state
 from engine.trading.book import portfolio_view
 from engine.trading.execution import record_fill
 from risk import OrderIntent
@@ -61,6 +62,17 @@ def test_restarted_trader_never_decides_the_same_candle_twice(trader_factory, st
     again.tick()
     again.tick()
     assert counts(store[1]) == before
+
+
+def test_a_stores_orders_carry_its_generation_across_restarts(trader_factory, store, busy_config):
+    trader, clock = trader_factory(busy_config)
+    generation = read_state(store[1]).order_generation
+    run_ticks(trader, clock, market_hours=6)
+    again, _ = trader_factory(busy_config, start=clock.now())
+
+    assert generation and again.account.generation == trader.account.generation == generation
+    sent = [fill.client_order_id for fill in trader.broker.orders()]
+    assert sent and all(f"-{generation}" in cid for cid in sent)
 
 
 def test_the_same_client_order_id_never_fills_twice(trader_factory, store):
