@@ -237,9 +237,7 @@ def query_calls(engine) -> list[tuple[str, Callable[[], object]]]:
         "rejections(20)": lambda: queries.rejections(engine, 20),
         "candles(pair, 300)": lambda: queries.candles(engine, pair, 300),
         "trade_markers(pair, since)": lambda: queries.trade_markers(engine, pair, first_bar),
-        "decision_list(pair, limit=30)": lambda: queries.decision_list(
-            engine, pair=pair, limit=30
-        ),
+        "decision_list(pair, limit=30)": lambda: queries.decision_list(engine, pair=pair, limit=30),
         "decision_list()": lambda: queries.decision_list(engine),
         "llm_votes()": lambda: queries.llm_votes(engine),
         "agent_scoreboard(50)": lambda: queries.agent_scoreboard(engine, 50),

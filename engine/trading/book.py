@@ -208,6 +208,19 @@ def last_trade_id(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.max(Trade.id), 0)))
 
 
+def booked_before(session: Session, order: Order) -> bool:
+    """Whether `order` already opened a position (a buy) or sold one (a sale): a broker
+    answering a new order with it answered with an old fill, never to be booked twice."""
+    if order.side == "buy":
+        opened = select(Position.pair).where(Position.entry_order_id == order.id)
+        if session.scalar(opened.limit(1)) is not None:
+            return True
+        booked = select(Trade.id).where(Trade.entry_order_id == order.id)
+    else:
+        booked = select(Trade.id).where(Trade.exit_order_id == order.id)
+    return session.scalar(booked.limit(1)) is not None
+
+
 def exit_intent(session: Session, intent: OrderIntent) -> OrderIntent:
     """A position already partly sold is sold with an id of its own for each rest: the
     exchange keeps the earlier sale under the first id, and a lookup by that id would find

@@ -198,6 +198,18 @@ def forget_sending(account: Account, client_order_id: str) -> None:
         log.exception("could not forget the unplaced order %s", client_order_id)
 
 
+def old_fill(approved: ApprovedOrder, order: Order) -> str:
+    """The broker answered an order with a fill the book already holds (under an id a lost
+    store's order had): said, and never booked again."""
+    text = (
+        f"{approved.pair}: the broker answered {approved.side} order "
+        f"{approved.client_order_id} with a fill booked before; not booked again (order "
+        f"#{order.id}, {order.ts:%Y-%m-%d %H:%M}): the book follows the account"
+    )
+    trader_log.error(text, extra={"kind": "order_duplicate"})
+    return text
+
+
 def note_audit(session: Session, decision_id: int | None, audit: str) -> None:
     decision = decision_row(session, decision_id) if audit and decision_id else None
     if decision is not None:
@@ -218,8 +230,11 @@ def book_exit(
         held.stop_loss, held.peak_price = trail.stop_loss, trail.peak_price
     note_audit(session, decision_id, audit)
     # A duplicate here is a fill the broker kept from an attempt whose record failed:
-    # recording it now is exactly right (record_fill is idempotent).
+    # recording it now is exactly right (record_fill is idempotent). One the book holds
+    # already is an old sale, not this one: the position is not closed.
     order, fill_row = record_fill(session, fill, approved.reason, decision_id)
+    if book.booked_before(session, order):
+        raise PermanentError(old_fill(approved, order))
     dust = account.broker.dust(fill.pair, fill.price)
     trade = book.record_exit(
         session, order, fill_row, approved.reason, dust, account=account.broker.name
@@ -316,6 +331,10 @@ class Execution:
         with transaction(factory) as session:
             note_audit(session, decision_id, audit)
             order, fill_row = record_fill(session, fill, "signal", decision_id)
+            if book.booked_before(session, order):
+                outcome = old_fill(approved, order)
+                decision_row(session, decision_id).outcome = outcome
+                return outcome
             book.record_entry(
                 session,
                 order,
