@@ -74,6 +74,7 @@ class Watchdog:
         self.stop_requested = stop_requested
         self._hang_reasons: dict[int, str] = {}
         self._disk_was_full = False
+        self._disk_back_at = None  # when the disk last had room again: a tick is due from then
 
     def start(self) -> None:
         threading.Thread(target=self._watch_heartbeat, name="watchdog", daemon=True).start()
@@ -129,7 +130,8 @@ class Watchdog:
 
     def _waits_for_disk(self) -> bool:
         """A worker cannot write its heartbeat on a full disk: that is no hang, and a new
-        worker could not start either. It is left to keep its stops working."""
+        worker could not start either. It is left to keep its stops working, and once the
+        disk has room again it has a whole hang limit from then to tick."""
         full = disk_full(self.factory)
         if full and not self._disk_was_full:
             log.warning(
@@ -137,8 +139,11 @@ class Watchdog:
                 DISK_FULL_SENTENCE,
                 extra={"kind": "disk_full"},
             )
+        back = self._disk_was_full and not full
+        if back:
+            self._disk_back_at = utcnow()
         self._disk_was_full = full
-        return full
+        return full or back
 
     def check_heartbeat(self) -> None:
         """Kill a worker whose last successful tick is too old; `reap` then reports the hang."""
@@ -153,7 +158,8 @@ class Watchdog:
             age = (utcnow() - started).total_seconds()
             allowed = limit + FIRST_TICK_GRACE_SECONDS
         else:
-            age = (utcnow() - heartbeat).total_seconds()
+            since = max(heartbeat, self._disk_back_at or heartbeat)
+            age = (utcnow() - since).total_seconds()
             allowed = limit
         if age <= allowed or self._waits_for_disk():
             return

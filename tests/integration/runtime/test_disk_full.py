@@ -59,7 +59,7 @@ def test_a_full_disk_pauses_entries_once_and_space_resumes_them(full_home, caplo
     assert said == [DISK_FULL_SENTENCE, "disk space is back: new entries resumed"]
 
 
-def test_the_watchdog_leaves_a_worker_alone_while_the_disk_is_full(full_home):
+def test_the_watchdog_leaves_a_worker_alone_while_the_disk_is_full(full_home, monkeypatch):
     disk, factory = full_home
     workers = WorkerProcess()
     sleeper = subprocess.Popen(["sleep", "60"])
@@ -73,7 +73,11 @@ def test_the_watchdog_leaves_a_worker_alone_while_the_disk_is_full(full_home):
         assert sleeper.poll() is None, "a heartbeat the disk cannot hold was taken for a hang"
         (disk / "filler").unlink()
         watchdog.check_heartbeat()
-        assert sleeper.wait(10) is not None
+        assert sleeper.poll() is None, "space just came back: its next tick is not due yet"
+        later = utcnow() + timedelta(seconds=watchdog.hang_limit() + 1)
+        monkeypatch.setattr("engine.runtime.watchdog.utcnow", lambda: later)
+        watchdog.check_heartbeat()
+        assert sleeper.wait(10) is not None  # a whole hang limit with room and no tick: hung
     finally:
         sleeper.kill()
         sleeper.wait()
