@@ -20,7 +20,7 @@ from engine.trading.account import Account
 from engine.trading.loop import Trader
 from engine.venues.broker import Broker
 from engine.venues.feed import Feed
-from engine.venues.paper import PaperExchange, make_exchange_factory
+from engine.venues.paper import PaperExchange, last_fill_time, make_exchange_factory
 from engine.venues.synthetic import SyntheticFeed
 from risk import RiskGate, RiskLimits
 from risk.costs import breakeven_accuracy, round_trip_cost
@@ -208,7 +208,11 @@ def venue_rules(settings: Settings) -> VenueRules:
 def build_clock(settings: Settings, speed: float, market_time: datetime | None) -> Clock:
     """The engine's clock. A real market's is the wall clock; a simulated one resumes where
     the last run stopped (`market_time`), never earlier; a replay starts where its stored
-    candles do (plus the warm-up) and resumes within them."""
+    candles do (plus the warm-up) and resumes within them. A store that never knew a market
+    time (lost, or new) on a paper account that traded resumes at the account's last fill,
+    never among candles the account already traded on."""
+    if market_time is None and settings.broker.kind == "paper":
+        market_time = last_fill_time()
     if settings.feed.kind == "replay":
         from engine.venues.replay import replay_start
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, bindparam, delete, insert, select, update
+from sqlalchemy import Float, Integer, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from data.store.db import as_utc, make_session_factory, transaction, volt_home
@@ -85,6 +85,18 @@ def make_exchange_factory(url: str | None = None) -> sessionmaker[Session]:
 
     engine = make_engine(url or paper_exchange_url(), metadata=ExchangeBase.metadata)
     return make_session_factory(engine)
+
+
+def last_fill_time(factory: sessionmaker[Session] | None = None) -> datetime | None:
+    """When the paper exchange last filled an order; None before its first."""
+    own = factory is None
+    factory = factory or make_exchange_factory()
+    try:
+        with factory() as session:
+            return as_utc(session.scalar(select(func.max(PaperOrder.ts))))
+    finally:
+        if own:
+            factory.kw["bind"].dispose()
 
 
 def paper_fill(

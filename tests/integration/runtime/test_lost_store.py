@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from data.store.state import update_state
 from engine.clock import FastForwardClock
 from engine.trading.book import open_positions
 from engine.trading.reconcile import holdings_mismatches, reconcile
-from engine.wiring import build_trader
+from engine.wiring import build_clock, build_trader
 from tests.support.runs import START, run_ticks
 
 HOURS = 24  # market hours each run: round trips closed, and positions open at its end
@@ -63,12 +64,14 @@ def lose_store(store, volt_home):
         engine.dispose()
 
 
-def run_paper(factory, config, market_hours: float = HOURS, generation: str | None = None):
+def run_paper(
+    factory, config, market_hours: float = HOURS, generation: str | None = None, start=START
+):
     """A worker's run from START: reconciliation first, then its ticks. `generation`: the
     store's order generation set first ("" as a store from before generations has)."""
     if generation is not None:
         update_state(factory, order_generation=generation)
-    clock = FastForwardClock(START)
+    clock = FastForwardClock(start)
     trader = build_trader(load_config(config), factory, clock)
     findings = reconcile(trader)
     run_ticks(trader, clock, market_hours)
@@ -130,3 +133,18 @@ def test_an_old_fill_the_exchange_answers_with_is_never_booked_again(
     assert holdings_mismatches(second) == []
     said = [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == "order_duplicate"]
     assert said and all("booked before; not booked again" in message for message in said)
+
+
+def test_a_fast_paper_clock_that_lost_its_store_resumes_after_the_accounts_last_fill(
+    store, busy, lose_store
+):
+    """A run at speed got ahead of the wall; its store is lost. The new clock starts after
+    the account's trades, not among them at the wall's time."""
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    first, _ = run_paper(store[1], busy, start=ahead)
+    last_fill = max(fill.ts for fill in first.broker.orders())
+    lose_store()
+
+    clock = build_clock(load_config(busy), 3000.0, None)
+
+    assert clock.now() >= last_fill > datetime.now(UTC) + timedelta(days=29)
