@@ -209,10 +209,10 @@ def build_clock(settings: Settings, speed: float, market_time: datetime | None) 
     """The engine's clock. A real market's is the wall clock; a simulated one resumes where
     the last run stopped (`market_time`), never earlier; a replay starts where its stored
     candles do (plus the warm-up) and resumes within them. A store that never knew a market
-    time (lost, or new) on a paper account that traded resumes at the account's last fill,
-    never among candles the account already traded on."""
-    if market_time is None and settings.broker.kind == "paper":
-        market_time = last_fill_time()
+    time, or an older one (lost, new, restored from a copy), on a paper account that traded
+    resumes at the account's last fill, never among candles the account already traded on."""
+    if settings.broker.kind == "paper" and settings.feed.kind != "ccxt":
+        market_time = max(filter(None, [market_time, last_fill_time()]), default=None)
     if settings.feed.kind == "replay":
         from engine.venues.replay import replay_start
 

@@ -199,8 +199,8 @@ def forget_sending(account: Account, client_order_id: str) -> None:
 
 
 def old_fill(approved: ApprovedOrder, order: Order) -> str:
-    """The broker answered an order with a fill the book already holds (under an id a lost
-    store's order had): said, and never booked again."""
+    """The broker answered an order with a fill the book already holds (its id one the
+    store booked before): said, and never booked again."""
     text = (
         f"{approved.pair}: the broker answered {approved.side} order "
         f"{approved.client_order_id} with a fill booked before; not booked again (order "
@@ -334,6 +334,8 @@ class Execution:
             if book.booked_before(session, order):
                 outcome = old_fill(approved, order)
                 decision_row(session, decision_id).outcome = outcome
+                noted = PendingOrder.client_order_id == fill.client_order_id
+                session.execute(delete(PendingOrder).where(noted))  # nothing left to book
                 return outcome
             book.record_entry(
                 session,

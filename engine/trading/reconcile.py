@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from data.market.indicators import add_indicators
 from data.store.db import transaction
-from data.store.models import Decision, Fill, Order, Position
+from data.store.models import Decision, Fill, Order, Position, new_order_generation
 from data.store.pending_orders import PendingOrder
+from data.store.state import update_state
 from engine.trading import book, journal
 from engine.trading.account import Account
 from engine.trading.execution import decision_row, record_fill
@@ -44,8 +45,34 @@ def reconcile(
     # leftover's partial fill is recorded like any other.
     findings = broker.settle_in_doubt()
     findings += [_settle_open(broker, order) for order in broker.open_orders()]
-    findings += [_adopt(account, fill, history_candles) for fill in _unrecorded(account)]
+    unrecorded = _unrecorded(account)
+    stale = _store_is_behind(account, unrecorded)
+    findings += [_adopt(account, fill, history_candles) for fill in unrecorded]
+    if stale:
+        findings.append(_new_generation(account))
     return findings + holdings_mismatches(account, pairs=pairs)
+
+
+def _store_is_behind(account: Account, unrecorded: list[BrokerFill]) -> bool:
+    """Whether the broker holds an order of VOLT's this store never noted sending (every
+    send is noted first): the store is new or older than the account (lost, reset, restored
+    from a copy), and its ids could be ones the broker already holds."""
+    with account.factory() as session:
+        return any(
+            fill.ours and session.get(PendingOrder, fill.client_order_id) is None
+            for fill in unrecorded
+        )
+
+
+def _new_generation(account: Account) -> str:
+    """The store's orders get ids of a new generation, none of which the broker holds."""
+    generation = new_order_generation()
+    update_state(account.factory, order_generation=generation)
+    account.generation = generation
+    return (
+        "the account holds orders this database never sent (a new, lost or restored "
+        f"database): its own orders are now sent under a new id generation ({generation})"
+    )
 
 
 def _parts(

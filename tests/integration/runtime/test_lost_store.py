@@ -1,12 +1,14 @@
-"""A paper account whose store is lost: `volt.db` deleted (on PostgreSQL, VOLT's tables
-dropped) while the paper exchange's own record is kept. The restarted engine replays the same
-candles; its book is rebuilt from the account, and no fill the exchange already holds is
-booked again as a new entry."""
+"""A paper account whose store is lost or restored from an older copy: `volt.db` deleted (on
+PostgreSQL, VOLT's tables dropped) or replaced while the paper exchange's own record is kept.
+The restarted engine replays candles the account already traded on; its book is rebuilt from
+the account, its orders go under ids of a new generation, and no fill the exchange already
+holds is booked again as a new entry."""
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +22,7 @@ from engine.clock import FastForwardClock
 from engine.trading.book import open_positions
 from engine.trading.reconcile import holdings_mismatches, reconcile
 from engine.wiring import build_clock, build_trader
-from tests.support.runs import START, run_ticks
+from tests.support.runs import START, run_ticks, sqlite_only
 
 HOURS = 24  # market hours each run: round trips closed, and positions open at its end
 # The technical agent alone, no pause after losses: it trades all day.
@@ -64,28 +66,42 @@ def lose_store(store, volt_home):
         engine.dispose()
 
 
-def run_paper(
-    factory, config, market_hours: float = HOURS, generation: str | None = None, start=START
-):
-    """A worker's run from START: reconciliation first, then its ticks. `generation`: the
-    store's order generation set first ("" as a store from before generations has)."""
-    if generation is not None:
-        update_state(factory, order_generation=generation)
-    clock = FastForwardClock(start)
+def run_paper(factory, config, market_hours=HOURS, start=START, generation=None, clock=None):
+    """A worker's run: reconciliation first, then its ticks from `start` (or on `clock`).
+    `generation`: the store's order generation from then on ("" as in a store from before
+    generations), whatever reconciliation chose."""
+    clock = clock or FastForwardClock(start)
     trader = build_trader(load_config(config), factory, clock)
     findings = reconcile(trader)
+    if generation is not None:
+        update_state(factory, order_generation=generation)
+        trader.account.generation = generation
     run_ticks(trader, clock, market_hours)
     return trader, findings
 
 
-def booked(factory) -> tuple[Counter, list[int]]:
-    """Each order's client id (counted), and the entry order of every round trip and open
-    position: an entry booked twice shows up twice."""
+def booked_entries(factory) -> list[int]:
+    """The entry order of every round trip and open position: one booked twice shows twice."""
     with factory() as session:
-        cids = Counter(session.scalars(select(Order.client_order_id)))
         entries = [*session.scalars(select(Trade.entry_order_id))]
-        entries += [*session.scalars(select(Position.entry_order_id))]
-    return cids, entries
+        return entries + [*session.scalars(select(Position.entry_order_id))]
+
+
+def assert_book_is_the_account(trader, factory) -> None:
+    with factory() as session:
+        recorded = set(session.scalars(select(Order.client_order_id)))
+        held = {pair: p.amount for pair, p in open_positions(session).items()}
+    assert recorded == {fill.client_order_id for fill in trader.broker.orders()}
+    entries = booked_entries(factory)
+    assert len(entries) == len(set(entries)), "an entry was booked twice"
+    assert holdings_mismatches(trader) == []
+    balances = trader.broker.balances()
+    coins = {pair: balances.get(pair.split("/")[0], 0.0) for pair in trader.pairs}
+    assert held == pytest.approx({pair: coin for pair, coin in coins.items() if coin > 1e-12})
+
+
+def said(caplog, kind: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == kind]
 
 
 def test_a_lost_store_is_rebuilt_from_the_account_and_no_fill_is_booked_twice(
@@ -97,42 +113,62 @@ def test_a_lost_store_is_rebuilt_from_the_account_and_no_fill_is_booked_twice(
 
     factory = lose_store()
     with caplog.at_level(logging.WARNING, logger="volt"):
-        second, findings = run_paper(factory, busy)
+        second, findings = run_paper(factory, busy)  # the same candles again
 
     assert any("recorded" in finding for finding in findings)  # the account's history adopted
-    orders = second.broker.orders()
-    cids, entries = booked(factory)
-    assert set(cids) == {fill.client_order_id for fill in orders}  # every fill booked
-    assert max(cids.values()) == 1 and len(entries) == len(set(entries))  # none twice
-    assert len(orders) > len(at_exchange)  # the replay traded anew, under ids of its own
-    new = [fill.client_order_id for fill in orders[len(at_exchange) :]]
-    assert not set(new) & set(at_exchange)
-    assert holdings_mismatches(second) == []  # the book holds what the account holds
-    with factory() as session:
-        held = {pair: p.amount for pair, p in open_positions(session).items()}
-    coins = {pair: second.broker.balances().get(pair.split("/")[0], 0.0) for pair in second.pairs}
-    assert held == pytest.approx({pair: coin for pair, coin in coins.items() if coin > 1e-12})
-    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert not [m for m in warned if "UNPROTECTED" in m or "already held" in m], warned[:5]
+    assert any("new id generation" in finding for finding in findings)
+    assert_book_is_the_account(second, factory)
+    new = [fill.client_order_id for fill in second.broker.orders()[len(at_exchange) :]]
+    assert new, "the replay traded anew"
+    assert second.account.generation not in ("", first.account.generation)
+    assert all(f"-{second.account.generation}" in cid for cid in new)
+    assert not said(caplog, "order_duplicate")  # no order met an old one's id
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [m for m in warned if "UNPROTECTED" in m], warned[:5]
+
+
+def test_a_store_restored_from_an_older_copy_sends_under_a_new_generation(
+    store, busy, volt_home, tmp_path, caplog
+):
+    sqlite_only(store)
+    first, _ = run_paper(store[1], busy, market_hours=HOURS / 4)
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(volt_home / "volt.db") as live, sqlite3.connect(copy) as saved:
+        live.backup(saved)
+    copied_at, copied = first.account.clock.now(), len(first.broker.orders())
+    run_paper(store[1], busy, clock=first.account.clock)
+    assert len(first.broker.orders()) > copied, "the account traded on after the copy"
+    store[0].dispose()
+    for leftover in volt_home.glob("volt.db*"):
+        leftover.unlink()
+    shutil.copy(copy, volt_home / "volt.db")
+    engine = make_engine()
+    factory = make_session_factory(engine)
+
+    with caplog.at_level(logging.WARNING, logger="volt"):
+        second, findings = run_paper(factory, busy, start=copied_at)  # candles traded since
+
+    assert any("new id generation" in finding for finding in findings)
+    assert second.account.generation != first.account.generation
+    assert_book_is_the_account(second, factory)
+    assert not said(caplog, "order_duplicate")
+    engine.dispose()
 
 
 def test_an_old_fill_the_exchange_answers_with_is_never_booked_again(
     store, busy, lose_store, caplog
 ):
-    """Ids without a generation (a store from before them) meet the lost store's orders: the
-    exchange answers the replay's orders with fills the rebuilt book already holds."""
+    """Ids without a generation (as a store from before them sends) meet the lost store's
+    orders: the exchange answers the replay's orders with fills the rebuilt book holds."""
     run_paper(store[1], busy, generation="")
     factory = lose_store()
 
     with caplog.at_level(logging.ERROR, logger="volt"):
         second, _ = run_paper(factory, busy, generation="")
 
-    cids, entries = booked(factory)
-    assert set(cids) == {fill.client_order_id for fill in second.broker.orders()}
-    assert max(cids.values()) == 1 and len(entries) == len(set(entries))
-    assert holdings_mismatches(second) == []
-    said = [r.getMessage() for r in caplog.records if getattr(r, "kind", "") == "order_duplicate"]
-    assert said and all("booked before; not booked again" in message for message in said)
+    assert_book_is_the_account(second, factory)
+    duplicates = said(caplog, "order_duplicate")
+    assert duplicates and all("booked before; not booked again" in m for m in duplicates)
 
 
 def test_a_fast_paper_clock_that_lost_its_store_resumes_after_the_accounts_last_fill(

@@ -1,9 +1,11 @@
 """A database from an earlier version gains new columns instead of breaking."""
 
 import sqlite3
+from datetime import UTC, datetime
 
 from data.store.db import make_engine
 from data.store.state import read_state, update_state
+from engine.trading.account import Account
 
 
 def test_missing_nullable_columns_are_added_to_an_existing_table(volt_home):
@@ -48,4 +50,6 @@ def test_a_store_from_before_order_generations_keeps_its_client_order_ids(volt_h
     old.commit()
     old.close()
     factory = make_session_factory(make_engine())
-    assert read_state(factory).order_generation is None  # read as "": ids as before
+    account = Account.of_store(factory, clock=None, feed=None, broker=None, gate=None)
+    candle = datetime(2026, 3, 1, tzinfo=UTC)
+    assert account.order_id("BTC/USDT", candle, "b") == "volt-BTCUSDT-1772323200-b"
