@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import sys
+import threading
 import time
 
 from sqlalchemy import Engine
@@ -45,21 +47,44 @@ def run_trials(
     )
     try:
         if search.jobs == 1:
+            ctrl_c = threading.Event()
+            main = threading.current_thread() is threading.main_thread()  # signals go there
+            previous = signal.signal(signal.SIGINT, _stop_after_the_trial(ctrl_c)) if main else None
             try:
-                optimize_here(search, engine, run_id, search.trials, timeout, bar)
-            except KeyboardInterrupt:
+                optimize_here(search, engine, run_id, search.trials, timeout, bar, ctrl_c)
+            except KeyboardInterrupt:  # a second Ctrl-C: at once
                 return True
-            return run_status(engine, run_id) == "stopping"
+            finally:
+                if main:
+                    signal.signal(signal.SIGINT, previous)
+            return ctrl_c.is_set() or run_status(engine, run_id) == "stopping"
         return _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, log_setup)
     finally:
         bar.close()
 
 
-def optimize_here(search, engine: Engine, run_id: int, trials: int, timeout, bar) -> None:
+def _stop_after_the_trial(ctrl_c: threading.Event):
+    """Ctrl-C in a one-process search: a KeyboardInterrupt inside Optuna's journal write
+    (its lock file half released) would fail the trial, so the first one only asks to stop
+    after the running trial; a second one interrupts."""
+
+    def handler(_signum, _frame) -> None:
+        ctrl_c.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.write(2, b"\nvolt: stopping after the running trial (Ctrl-C again: at once)\n")
+
+    return handler
+
+
+def optimize_here(
+    search, engine: Engine, run_id: int, trials: int, timeout, bar, ctrl_c=None
+) -> None:
     def after_trial(study, trial) -> None:
         record_trial(engine, run_id, **trial_row(trial))
         if bar is not None:
             bar.update(1)
+        if ctrl_c is not None and ctrl_c.is_set():
+            mark_stopping(engine, run_id)
         command_id = stop_requested(engine, run_id)
         if command_id is not None:
             mark_stopping(engine, run_id)

@@ -228,6 +228,7 @@ def test_ctrl_c_keeps_every_finished_trial(tmp_path):
     finally:
         search.kill()
     assert search.returncode == 0, err
+    assert "stopping after the running trial" in err  # never interrupted inside Optuna
     runs, trials = stored_search(tmp_path)
     assert runs[0].status == "stopped"
     assert "every finished trial kept" in out
