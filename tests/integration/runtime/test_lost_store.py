@@ -24,7 +24,7 @@ from engine.trading.reconcile import holdings_mismatches, reconcile
 from engine.wiring import build_clock, build_trader
 from tests.support.runs import START, run_ticks, sqlite_only
 
-HOURS = 24  # market hours each run: round trips closed, and positions open at its end
+HOURS = 12  # market hours each run: round trips closed, and positions open at its end
 # The technical agent alone, no pause after losses: it trades all day.
 BUSY = """
 [agents.weights]
