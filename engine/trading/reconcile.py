@@ -46,22 +46,27 @@ def reconcile(
     findings = broker.settle_in_doubt()
     findings += [_settle_open(broker, order) for order in broker.open_orders()]
     unrecorded = _unrecorded(account)
-    stale = _store_is_behind(account, unrecorded)
-    findings += [_adopt(account, fill, history_candles) for fill in unrecorded]
-    if stale:
+    # Renewed before anything is adopted: a start that fails while adopting must not leave
+    # the store sending under the generation whose ids the broker already holds.
+    if _store_is_behind(account, unrecorded):
         findings.append(_new_generation(account))
+    findings += [_adopt(account, fill, history_candles) for fill in unrecorded]
     return findings + holdings_mismatches(account, pairs=pairs)
 
 
 def _store_is_behind(account: Account, unrecorded: list[BrokerFill]) -> bool:
     """Whether the broker holds an order of VOLT's this store never noted sending (every
     send is noted first): the store is new or older than the account (lost, reset, restored
-    from a copy), and its ids could be ones the broker already holds."""
+    from a copy), and its ids could be ones the broker already holds. Not while an order
+    noted as sent is unaccounted for: a decision taken back is sent again under its noted
+    id, which the exchange then answers with its fill instead of filling it twice (the
+    duplicate guard covers old ids until the next start)."""
+    listed = {fill.client_order_id for fill in unrecorded}
     with account.factory() as session:
-        return any(
-            fill.ours and session.get(PendingOrder, fill.client_order_id) is None
-            for fill in unrecorded
-        )
+        noted = set(session.scalars(select(PendingOrder.client_order_id)))
+    if noted - listed:
+        return False
+    return any(fill.ours and fill.client_order_id not in noted for fill in unrecorded)
 
 
 def _new_generation(account: Account) -> str:

@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from config import load_config
-from data.store.db import make_engine, make_session_factory
+from data.store.db import make_engine, make_session_factory, transaction
 from data.store.models import Base, Order, Position, Trade
-from data.store.state import update_state
+from data.store.pending_orders import PendingOrder
+from data.store.state import read_state, update_state
 from engine.clock import FastForwardClock
+from engine.trading import reconcile as reconciliation
 from engine.trading.book import open_positions
 from engine.trading.reconcile import holdings_mismatches, reconcile
 from engine.wiring import build_clock, build_trader
@@ -153,6 +155,50 @@ def test_a_store_restored_from_an_older_copy_sends_under_a_new_generation(
     assert_book_is_the_account(second, factory)
     assert not said(caplog, "order_duplicate")
     engine.dispose()
+
+
+def test_a_start_that_fails_while_rebuilding_the_book_has_already_left_the_old_ids(
+    store, busy, lose_store, monkeypatch
+):
+    first, _ = run_paper(store[1], busy, market_hours=HOURS / 4)
+    factory = lose_store()
+    trader = build_trader(load_config(busy), factory, FastForwardClock(START))
+    lost_generation = read_state(factory).order_generation
+
+    def killed(*_):
+        raise RuntimeError("worker killed while adopting")
+
+    monkeypatch.setattr(reconciliation, "_adopt", killed)
+    with pytest.raises(RuntimeError):
+        reconcile(trader)
+
+    renewed = read_state(factory).order_generation
+    assert renewed not in (lost_generation, first.account.generation)
+    assert trader.account.generation == renewed
+
+
+def test_no_new_generation_while_an_order_noted_as_sent_is_unaccounted_for(store, busy, lose_store):
+    """A decision taken back is sent again under its noted id, which must stay the one the
+    exchange knows; the duplicate guard covers the old ids meanwhile."""
+    run_paper(store[1], busy, market_hours=HOURS / 4)
+    factory = lose_store()
+    generation = read_state(factory).order_generation
+    in_flight = PendingOrder(
+        client_order_id=f"x-never-listed-{generation}",
+        sent_at=START,
+        pair="BTC/USDT",
+        side="buy",
+        reason="signal",
+    )
+    with transaction(factory) as session:
+        session.add(in_flight)
+    trader = build_trader(load_config(busy), factory, FastForwardClock(START))
+
+    findings = reconcile(trader)
+
+    assert any("recorded" in finding for finding in findings)
+    assert not any("new id generation" in finding for finding in findings)
+    assert read_state(factory).order_generation == trader.account.generation == generation
 
 
 def test_an_old_fill_the_exchange_answers_with_is_never_booked_again(
