@@ -211,13 +211,26 @@ def build_clock(settings: Settings, speed: float, market_time: datetime | None) 
     candles do (plus the warm-up) and resumes within them. A store that never knew a market
     time, or an older one (lost, new, restored from a copy), on a paper account that traded
     resumes at the account's last fill, never among candles the account already traded on."""
-    if settings.broker.kind == "paper" and settings.feed.kind != "ccxt":
-        market_time = max(filter(None, [market_time, last_fill_time()]), default=None)
+    resume = _resume_times(settings, market_time)
     if settings.feed.kind == "replay":
         from engine.venues.replay import replay_start
 
-        return SimulatedClock(replay_start(settings, market_time), speed)
-    return make_clock(speed, None if settings.feed.kind == "ccxt" else market_time)
+        # The first resume time within the replay's candles (a fill of another market's
+        # run is not); none: where the replay begins.
+        within = next((time for time in resume if replay_start(settings, time) == time), None)
+        return SimulatedClock(within or replay_start(settings), speed)
+    return make_clock(speed, None if settings.feed.kind == "ccxt" else next(iter(resume), None))
+
+
+def _resume_times(settings: Settings, market_time: datetime | None) -> list[datetime]:
+    """Where a simulated clock may resume, best first: the paper account's last fill when
+    the store's market time is older (or unknown), then the store's."""
+    times = [market_time] if market_time is not None else []
+    if settings.broker.kind == "paper" and settings.feed.kind != "ccxt":
+        last_fill = last_fill_time()
+        if last_fill is not None and (market_time is None or last_fill > market_time):
+            times.insert(0, last_fill)
+    return times
 
 
 def build_feed(settings: Settings, exchange: ExchangeClient | None) -> Feed:
