@@ -4,6 +4,7 @@ trials; every trial that finished is already stored."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -55,8 +56,8 @@ def run_trials(
             except KeyboardInterrupt:  # a second Ctrl-C: at once
                 return True
             finally:
-                if main:
-                    signal.signal(signal.SIGINT, previous)
+                if main:  # None: a handler not set from Python, restored as the default
+                    signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
             return ctrl_c.is_set() or run_status(engine, run_id) == "stopping"
         return _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, log_setup)
     finally:
@@ -71,7 +72,8 @@ def _stop_after_the_trial(ctrl_c: threading.Event):
     def handler(_signum, _frame) -> None:
         ctrl_c.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.write(2, b"\nvolt: stopping after the running trial (Ctrl-C again: at once)\n")
+        with contextlib.suppress(OSError):  # stderr closed: stopping matters more than saying so
+            os.write(2, b"\nvolt: stopping after the running trial (Ctrl-C again: at once)\n")
 
     return handler
 
@@ -83,7 +85,8 @@ def optimize_here(
         record_trial(engine, run_id, **trial_row(trial))
         if bar is not None:
             bar.update(1)
-        if ctrl_c is not None and ctrl_c.is_set():
+        interrupted = ctrl_c is not None and ctrl_c.is_set()
+        if interrupted:
             mark_stopping(engine, run_id)
         command_id = stop_requested(engine, run_id)
         if command_id is not None:
@@ -91,7 +94,7 @@ def optimize_here(
             finish_command(
                 make_session_factory(engine), command_id, True, "stopping after the running trials"
             )
-        if run_status(engine, run_id) == "stopping":
+        if interrupted or run_status(engine, run_id) == "stopping":
             study.stop()
 
     search.study.optimize(
