@@ -56,8 +56,9 @@ def run_trials(
             except KeyboardInterrupt:  # a second Ctrl-C: at once
                 return True
             finally:
-                if main:  # None: a handler not set from Python, restored as the default
-                    signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+                if main:  # None: a handler not set from Python; Python's own comes back
+                    restored = signal.default_int_handler if previous is None else previous
+                    signal.signal(signal.SIGINT, restored)
             return ctrl_c.is_set() or run_status(engine, run_id) == "stopping"
         return _optimize_in_processes(search, engine, run_id, config_path, timeout, bar, log_setup)
     finally:
@@ -85,16 +86,16 @@ def optimize_here(
         record_trial(engine, run_id, **trial_row(trial))
         if bar is not None:
             bar.update(1)
-        interrupted = ctrl_c is not None and ctrl_c.is_set()
-        if interrupted:
-            mark_stopping(engine, run_id)
+        if ctrl_c is not None and ctrl_c.is_set():
+            study.stop()  # run_trials answers "stopped": nothing more to ask the store
+            return
         command_id = stop_requested(engine, run_id)
         if command_id is not None:
             mark_stopping(engine, run_id)
             finish_command(
                 make_session_factory(engine), command_id, True, "stopping after the running trials"
             )
-        if interrupted or run_status(engine, run_id) == "stopping":
+        if run_status(engine, run_id) == "stopping":
             study.stop()
 
     search.study.optimize(
