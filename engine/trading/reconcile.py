@@ -57,16 +57,14 @@ def reconcile(
 def _store_is_behind(account: Account, unrecorded: list[BrokerFill]) -> bool:
     """Whether the broker holds an order of VOLT's this store never noted sending (every
     send is noted first): the store is new or older than the account (lost, reset, restored
-    from a copy), and its ids could be ones the broker already holds. Not while an order
-    noted as sent is unaccounted for: a decision taken back is sent again under its noted
-    id, which the exchange then answers with its fill instead of filling it twice (the
-    duplicate guard covers old ids until the next start)."""
-    listed = {fill.client_order_id for fill in unrecorded}
+    from a copy), and its ids could be ones the broker already holds. A noted send the
+    broker does not list never executed (an open one was cancelled above), so a decision
+    sent again under the new generation doubles nothing."""
     with account.factory() as session:
-        noted = set(session.scalars(select(PendingOrder.client_order_id)))
-    if noted - listed:
-        return False
-    return any(fill.ours and fill.client_order_id not in noted for fill in unrecorded)
+        return any(
+            fill.ours and session.get(PendingOrder, fill.client_order_id) is None
+            for fill in unrecorded
+        )
 
 
 def _new_generation(account: Account) -> str:
