@@ -223,11 +223,11 @@ def build_clock(settings: Settings, speed: float, market_time: datetime | None) 
 
 
 def _resume_times(settings: Settings, market_time: datetime | None) -> list[datetime]:
-    """Where a simulated clock may resume, best first: the paper account's last fill when
-    the store's market time is older (or unknown), then the store's."""
+    """Where a simulated clock may resume, best first: the paper account's last fill in the
+    traded pairs when the store's market time is older (or unknown), then the store's."""
     times = [market_time] if market_time is not None else []
     if settings.broker.kind == "paper" and settings.feed.kind != "ccxt":
-        last_fill = last_fill_time()
+        last_fill = last_fill_time(settings.market.pairs)
         if last_fill is not None and (market_time is None or last_fill > market_time):
             times.insert(0, last_fill)
     return times

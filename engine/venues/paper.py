@@ -14,6 +14,7 @@ price, the decision's close. A stop or take-profit met fills at its own price ei
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Float, Integer, String, bindparam, delete, func, insert, select, update
@@ -87,13 +88,16 @@ def make_exchange_factory(url: str | None = None) -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
-def last_fill_time(factory: sessionmaker[Session] | None = None) -> datetime | None:
-    """When the paper exchange last filled an order; None before its first."""
+def last_fill_time(
+    pairs: Sequence[str], factory: sessionmaker[Session] | None = None
+) -> datetime | None:
+    """When the paper exchange last filled an order in one of `pairs`; None before its first."""
     own = factory is None
     factory = factory or make_exchange_factory()
     try:
         with factory() as session:
-            return as_utc(session.scalar(select(func.max(PaperOrder.ts))))
+            last = select(func.max(PaperOrder.ts)).where(PaperOrder.pair.in_(list(pairs)))
+            return as_utc(session.scalar(last))
     finally:
         if own:
             factory.kw["bind"].dispose()

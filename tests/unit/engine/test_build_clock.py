@@ -45,13 +45,13 @@ def last_fill(volt_home):
     """Books a paper fill at the given market time in this home's paper exchange."""
     factory = make_exchange_factory()
 
-    def fill(at: datetime) -> None:
+    def fill(at: datetime, pair: str = "BTC/USDT") -> None:
         with transaction(factory) as session:
             session.add(
                 PaperOrder(
-                    client_order_id=f"volt-{at.timestamp():.0f}",
+                    client_order_id=f"volt-{pair[:3]}-{at.timestamp():.0f}",
                     ts=at,
-                    pair="BTC/USDT",
+                    pair=pair,
                     side="buy",
                     amount=0.01,
                     requested_price=50_000.0,
@@ -94,6 +94,15 @@ def test_a_replay_keeps_its_stored_time_when_the_last_fill_is_another_markets(re
     stored resume still holds, not its start afresh."""
     stored = FIRST + 150 * STEP
     last_fill(datetime(2026, 6, 1, tzinfo=UTC))
+
+    clock = build_clock(replay, 60.0, stored)
+
+    assert stored <= clock.now() < stored + STEP
+
+
+def test_a_fill_in_a_pair_the_replay_does_not_trade_is_another_markets(replay, last_fill):
+    stored = FIRST + 150 * STEP
+    last_fill(FIRST + 300 * STEP, pair="DOGE/USDT")  # within the candles' span all the same
 
     clock = build_clock(replay, 60.0, stored)
 
