@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from data.store.models import Base
 
 BUSY_TIMEOUT_MS = 15_000
 SCHEMA_LOCK_KEY = 870_501  # any constant shared by all VOLT processes
+# Engines whose new connections leave checkpoints to `checkpoint` (see defer_checkpoints).
+_DEFERRED_CHECKPOINTS: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def utcnow() -> datetime:
@@ -40,6 +43,8 @@ def database_url() -> str:
 
 
 def _tune_sqlite(engine: Engine) -> None:
+    this = weakref.ref(engine)  # the listener must not keep its engine alive
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy issue BEGIN itself so writes can take the lock up front.
@@ -49,6 +54,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if this() in _DEFERRED_CHECKPOINTS:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -67,13 +74,10 @@ def defer_checkpoints(engine: Engine) -> None:
     other processes' connections keep checkpointing as usual."""
     if engine.dialect.name != "sqlite":
         return
-
-    @event.listens_for(engine, "connect")
-    def _no_auto_checkpoint(dbapi_conn, _record) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
-        cursor.close()
-
+    # A flag the connect listener reads, not a listener of its own: SQLAlchemy calls an
+    # engine's listeners from a deque, and adding one while another thread (the events
+    # writer) opens a connection failed that write with "deque mutated during iteration".
+    _DEFERRED_CHECKPOINTS.add(engine)
     engine.dispose()  # pooled connections reopen with it
 
 

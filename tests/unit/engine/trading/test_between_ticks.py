@@ -2,6 +2,8 @@
 in the worker's wait for the next candle, never inside a tick's commit (an fsync that
 stalled one tick in forty)."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -80,3 +82,36 @@ def test_the_worker_checkpoints_after_each_tick(store, monkeypatch):
         with engine.connect() as conn:
             _busy, logged, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
         assert logged == copied
+
+
+def test_deferring_checkpoints_never_disturbs_a_thread_opening_connections(tmp_path):
+    """The events writer opens connections while the worker defers its checkpoints: adding
+    a listener to SQLAlchemy's deque then failed the write ("deque mutated during
+    iteration")."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'volt.db'}")
+    failures, opened, done = [], [], threading.Event()
+
+    def open_connections() -> None:
+        while not done.is_set():
+            try:
+                engine.pool.dispose()  # each connect is a new connection: its listeners run
+                with engine.connect():
+                    opened.append(1)
+            except Exception as exc:  # what the events writer met
+                failures.append(exc)
+                return
+
+    writer = threading.Thread(target=open_connections)
+    writer.start()
+    try:
+        for _ in range(200):
+            defer_checkpoints(engine)
+            time.sleep(0.0005)
+    finally:
+        done.set()
+        writer.join()
+    assert not failures, failures[0]
+    assert opened
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    engine.dispose()
