@@ -19,6 +19,7 @@ from data.store.models import Event
 BUSY_FLUSH_SECONDS = 20.0
 MAX_PENDING = 2000  # rows kept while the store cannot be written; more are counted, dropped
 RETRY_SECONDS = 2.0
+log = logging.getLogger("volt.events")
 
 
 def record_event(
@@ -134,10 +135,14 @@ class EventsHandler(logging.Handler):
         except Exception as exc:
             if not self.outage:
                 self.outage = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                _say(
-                    f"volt: events cannot be stored ({self.outage}); keeping up to "
+                said = (
+                    f"events cannot be stored ({self.outage}); keeping up to "
                     f"{self.max_pending} in memory and retrying every {self.retry_seconds:g} s"
                 )
+                _say(f"volt: {said}")
+                # The traceback goes to the log file (logging never raises on a full disk);
+                # the row that says so is the "stored again" event once the store takes one.
+                log.warning(said, exc_info=True, extra={"skip_events": True})
             return False
         return True
 

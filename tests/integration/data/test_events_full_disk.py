@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import select
 
+from data.store import events
 from data.store.db import make_engine, make_session_factory
 from data.store.events import EventsHandler
 from data.store.models import Event
@@ -53,3 +54,32 @@ def test_the_writer_survives_a_full_disk_and_says_what_it_dropped(tmp_path, capf
     assert len(resumed) == 1 and "full" in resumed[0]
     assert "event(s) dropped meanwhile" in resumed[0]
     assert capfd.readouterr().err.count("events cannot be stored") == 1
+
+
+def test_why_the_store_refused_an_event_reaches_the_log_with_its_traceback(
+    tmp_path, monkeypatch, caplog
+):
+    engine = make_engine(f"sqlite:///{tmp_path / 'volt.db'}")
+    factory = make_session_factory(engine)
+    real, refusals = events.record_event, []
+
+    def refused_once(*args, **kwargs):
+        if not refusals:
+            refusals.append(1)
+            raise RuntimeError("deque mutated during iteration")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(events, "record_event", refused_once)
+    handler = EventsHandler(factory, "worker", retry_seconds=0.02)
+    with caplog.at_level(logging.WARNING, logger="volt.events"):
+        _logger(handler).warning("the first event")
+        assert handler.flush(10)
+    handler.close()
+    messages = _messages(factory)
+    engine.dispose()
+
+    said = [r for r in caplog.records if r.name == "volt.events"]
+    assert len(said) == 1 and "deque mutated during iteration" in said[0].getMessage()
+    assert said[0].exc_info and said[0].exc_info[0] is RuntimeError
+    assert messages[0].startswith("events are stored again after: deque mutated")
+    assert messages[1] == "the first event"
