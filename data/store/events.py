@@ -181,6 +181,13 @@ class EventsHandler(logging.Handler):
         super().close()
 
 
+def flush_events(timeout: float = 5.0) -> bool:
+    """Wait (at most `timeout` s each) until this process's queued events are written: for
+    records that must outlive a kill right after them. False while the store refuses them."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, EventsHandler)]
+    return all([h.flush(timeout) for h in handlers])
+
+
 def _say(line: str) -> None:
     """stderr may sit on the same full disk: a failed print must not end the writer."""
     with contextlib.suppress(Exception):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from data.store.commands import fail_interrupted
 from data.store.db import as_utc, utcnow
+from data.store.events import flush_events
 from data.store.faults import DISK_FULL_SENTENCE, FULL, StoreFault, disk_full, store_fault
 from data.store.state import read_state, save_exchange_status, update_state
 from engine.runtime.commands import Handler, Outcome, answer_commands
@@ -188,8 +189,11 @@ class Worker:
     def reconcile_book(self) -> None:
         """Bring the book in line with the broker; after any failure, before trading on."""
         try:
-            for finding in reconcile(self.trader):
+            findings = reconcile(self.trader)
+            for finding in findings:
                 log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
+            if findings:
+                flush_events(1.0)  # what was adopted is kept even if this worker is killed next
             self.reconcile_due = False
             self.reconcile_error = ""
         except KeyRefused:  # said once by the exchange; tried again once the key works

@@ -9,17 +9,21 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from config import load_config
+from data.store import events
 from data.store.db import make_engine, make_session_factory, transaction
-from data.store.models import Base, Order, Position, Trade
+from data.store.events import EventsHandler
+from data.store.models import Base, Event, Order, Position, Trade
 from data.store.pending_orders import PendingOrder
 from data.store.state import read_state, update_state
 from engine.clock import FastForwardClock
+from engine.runtime.worker import Worker
 from engine.trading import reconcile as reconciliation
 from engine.trading.book import open_positions
 from engine.trading.reconcile import holdings_mismatches, reconcile
@@ -231,3 +235,31 @@ def test_a_fast_paper_clock_that_lost_its_store_resumes_after_the_accounts_last_
     clock = build_clock(load_config(busy), 3000.0, None)
 
     assert clock.now() >= last_fill > datetime.now(UTC) + timedelta(days=29)
+
+
+def test_what_a_worker_adopted_is_in_the_events_before_it_ticks_on(
+    store, busy, lose_store, monkeypatch
+):
+    """Killed right after reconciling (as in the soak), a worker has still stored what it
+    adopted: the findings are written before it goes on, not left in the writer's queue."""
+    run_paper(store[1], busy, market_hours=HOURS / 4)
+    factory = lose_store()
+    real = events.record_event
+
+    def slow_store(*args, **kwargs):
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(events, "record_event", slow_store)
+    worker = Worker(load_config(busy), factory, speed=1000.0)
+    handler = EventsHandler(factory, "worker")
+    logging.getLogger().addHandler(handler)
+    try:
+        worker.reconcile_book()
+        with factory() as session:  # at once: no flush, no waiting
+            stored = [*session.scalars(select(Event.message).where(Event.kind == "reconciliation"))]
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert any("recorded volt-" in message for message in stored), stored
+    assert any("new id generation" in message for message in stored)
