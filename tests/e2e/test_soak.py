@@ -26,7 +26,11 @@ def test_doubled_orders_are_counted():
 
 @pytest.mark.timeout(420)
 def test_two_market_hours_with_every_fault_lose_and_double_nothing(tmp_path):
-    result = run_engine("soak", "--hours", "2", "--home", str(tmp_path / "soak"), timeout=400)
+    # At 180x a tick is 1.7 s of wall time: a hang is still caught within two (3.3 s), and
+    # the run takes about a minute instead of two (it held with both cores busy).
+    result = run_engine(
+        "soak", "--hours", "2", "--speed", "180", "--home", str(tmp_path / "soak"), timeout=400
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     line = result.stdout.splitlines()[0]
     assert "0 orders lost" in line and "0 orders duplicated" in line
