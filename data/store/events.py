@@ -81,9 +81,13 @@ class EventsHandler(logging.Handler):
         self._writer = threading.Thread(target=self._write_rows, name="events-writer", daemon=True)
         self._writer.start()
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Here, not in emit: `handle` takes this handler's lock only after filtering, and
+        # the writer's own log line (skip_events) must never wait for that lock, which
+        # logging.shutdown holds while it flushes.
+        return not getattr(record, "skip_events", False) and bool(super().filter(record))
+
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "skip_events", False):
-            return
         # Warnings and worse always; lower levels only when they name an event kind.
         if record.levelno < logging.WARNING and not hasattr(record, "kind"):
             return

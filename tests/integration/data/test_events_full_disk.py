@@ -4,6 +4,7 @@ counts what it dropped and writes again by itself once space returns."""
 from __future__ import annotations
 
 import logging
+import threading
 
 from sqlalchemy import select
 
@@ -83,3 +84,24 @@ def test_why_the_store_refused_an_event_reaches_the_log_with_its_traceback(
     assert said[0].exc_info and said[0].exc_info[0] is RuntimeError
     assert messages[0].startswith("events are stored again after: deque mutated")
     assert messages[1] == "the first event"
+
+
+def test_the_writers_own_log_line_never_waits_for_the_handlers_lock(tmp_path):
+    """logging.shutdown holds each handler's lock while it flushes: the writer's report of a
+    refused row (skip_events) must not wait for it, or the flush waits for the writer."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'volt.db'}")
+    handler = EventsHandler(make_session_factory(engine), "worker")
+    log = _logger(handler)
+    handler.acquire()  # as logging.shutdown does
+    try:
+        said = threading.Thread(
+            target=lambda: log.warning("the store refused a row", extra={"skip_events": True})
+        )
+        said.start()
+        said.join(10)
+        assert not said.is_alive(), "the log line waited for the events handler's lock"
+    finally:
+        handler.release()
+        said.join()
+    handler.close()
+    engine.dispose()
