@@ -193,7 +193,10 @@ class Worker:
             for finding in findings:
                 log.warning("reconciliation: %s", finding, extra={"kind": "reconciliation"})
             if findings:
-                flush_events(1.0)  # what was adopted is kept even if this worker is killed next
+                # What was adopted is kept even if this worker is killed next; waited for a
+                # quarter of a tick at most, far inside the hang limit (two ticks).
+                tick_wall = self.settings.engine.tick_seconds / max(self.clock.speed, 1.0)
+                flush_events(min(1.0, tick_wall / 4))
             self.reconcile_due = False
             self.reconcile_error = ""
         except KeyRefused:  # said once by the exchange; tried again once the key works

@@ -247,11 +247,12 @@ def test_what_a_worker_adopted_is_in_the_events_before_it_ticks_on(
     real = events.record_event
 
     def slow_store(*args, **kwargs):
-        time.sleep(0.2)
+        time.sleep(0.02)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(events, "record_event", slow_store)
-    worker = Worker(load_config(busy), factory, speed=1000.0)
+    # At 10x a tick is 6 s: the worker waits up to 1 s for its findings to be written.
+    worker = Worker(load_config(busy), factory, speed=10.0)
     handler = EventsHandler(factory, "worker")
     logging.getLogger().addHandler(handler)
     try:
