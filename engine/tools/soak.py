@@ -43,7 +43,9 @@ FAULT_KINDS = (
 )
 TICK_SECONDS = 300.0  # market seconds: one tick per 5m candle
 HANG_INTERVALS = 2  # a hang is caught within ~2 ticks ...
-LOCK_HOLD_SECONDS = 3.0  # ... yet a lock held for seconds is waited out, not taken for one
+# ... yet a lock held for seconds (half a tick at most, so that it and the wait for the
+# next tick stay inside two) is waited out, not taken for one
+LOCK_HOLD_SECONDS = 3.0
 
 
 @dataclass
@@ -242,7 +244,7 @@ class Soak:
         def hold() -> None:
             lock = sqlite3.connect(self.home / "volt.db", timeout=30, isolation_level=None)
             lock.execute("BEGIN IMMEDIATE")
-            time.sleep(LOCK_HOLD_SECONDS)
+            time.sleep(min(LOCK_HOLD_SECONDS, self.tick_wall / 2))
             lock.execute("ROLLBACK")
             lock.close()
 
@@ -319,6 +321,12 @@ class Soak:
                 result.problems.append(f"faults never injected: {', '.join(missed)}")
             if not any("recorded volt-" in f for f in findings):
                 result.problems.append("no fill was recovered by reconciliation after a crash")
+            frozen = result.injected.get("sigstop", 0)
+            if result.hangs_detected > frozen:
+                result.problems.append(
+                    f"{result.hangs_detected} hangs detected for {frozen} frozen workers: a held "
+                    "lock or a slow tick was taken for a hang"
+                )
 
 
 def count_doubled_orders(orders: list[PaperOrder]) -> int:

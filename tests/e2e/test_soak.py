@@ -85,3 +85,22 @@ def test_the_audit_fails_on_a_lost_and_a_doubled_order(tmp_path):
     assert soak.result.orders_duplicated == 1
     assert any("orders lost" in f for f in failures)
     assert any("the account holds" in f for f in failures)
+
+
+def test_the_audit_fails_when_more_hangs_were_detected_than_workers_frozen(tmp_path):
+    from data.store.db import make_engine, make_session_factory
+    from data.store.events import record_event
+    from engine.tools.soak import FAULT_KINDS, Soak
+    from engine.venues.paper import make_exchange_factory
+
+    soak = Soak(hours=1, speed=100, faults=True, seed=1, home=tmp_path)
+    soak.write_files()
+    soak.factory = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'volt.db'}"))
+    make_exchange_factory(f"sqlite:///{tmp_path / 'paper-exchange.db'}")
+    soak.result.injected = dict.fromkeys(FAULT_KINDS, 1)  # one SIGSTOP among them
+    for _ in range(2):  # the frozen worker's, and one for a worker waiting on a held lock
+        record_event(soak.factory, "ERROR", "supervisor", "hang", "worker hung")
+
+    soak.audit()
+
+    assert "2 hangs detected for 1 frozen workers" in " ".join(soak.result.failures())
