@@ -217,9 +217,8 @@ def build_clock(settings: Settings, speed: float, market_time: datetime | None) 
 
         # The first resume time within the replay's candles (a fill of another market's
         # run is not); none: where the replay begins.
-        within = next((time for time in resume if replay_start(settings, time) == time), None)
-        return SimulatedClock(within or replay_start(settings), speed)
-    return make_clock(speed, None if settings.feed.kind == "ccxt" else next(iter(resume), None))
+        return SimulatedClock(replay_start(settings, resume), speed)
+    return make_clock(speed, None if settings.feed.kind == "ccxt" or not resume else resume[0])
 
 
 def _resume_times(settings: Settings, market_time: datetime | None) -> list[datetime]:

@@ -4,6 +4,7 @@ only once the clock has passed its close, so the engine never sees one it could 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,11 +49,14 @@ def replay_span(settings: Settings, store: CandleStore | None = None) -> ReplayS
 
 
 def replay_start(
-    settings: Settings, resume: datetime | None = None, store: CandleStore | None = None
+    settings: Settings,
+    resume: datetime | Sequence[datetime] | None = None,
+    store: CandleStore | None = None,
 ) -> datetime:
     """The market time a replay begins at: replay.start, else the first stored candle plus
     the warm-up the engine reads (market.history_candles). A restarted worker resumes where
-    the last one stopped, if that lies within the replay."""
+    the last one stopped, if that lies within the replay; given several times (best first),
+    at the first that does."""
     span = replay_span(settings, store)
     step = timedelta(seconds=timeframe_seconds(settings.market.timeframe))
     start = settings.replay.start or span.first + step * settings.market.history_candles
@@ -61,9 +65,8 @@ def replay_start(
             f"replay.start {start:%Y-%m-%d %H:%M} is after the last stored candle "
             f"({span.last:%Y-%m-%d %H:%M} UTC); download more or start earlier"
         )
-    if resume is not None and start <= resume <= span.last + step:
-        return resume
-    return start
+    times = [resume] if isinstance(resume, datetime) else list(resume or [])
+    return next((time for time in times if start <= time <= span.last + step), start)
 
 
 def describe_replay(settings: Settings, store: CandleStore | None = None) -> str:
