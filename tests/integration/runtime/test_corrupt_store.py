@@ -20,6 +20,10 @@ def test_status_and_stop_work_on_a_corrupt_store(volt_home, fast_config, store):
             os.kill(pid, signal.SIGSTOP)
         with open(volt_home / "volt.db", "r+b") as db:  # the header goes: not a database
             db.write(b"\x07" * 100)
+        # The write-ahead log goes too: a copy of the first page in it (after a commit that
+        # grew the file) would hide the broken header from a new reader.
+        for log in ("volt.db-wal", "volt.db-shm"):
+            (volt_home / log).unlink(missing_ok=True)
         status = run_engine("status", VOLT_HOME=str(volt_home), timeout=60)
         for pid in (worker, supervisor.process.pid):
             os.kill(pid, signal.SIGCONT)
