@@ -129,3 +129,14 @@ def test_check_describes_what_a_replay_plays_back(tmp_path, store):
     assert describe_replay(settings(tmp_path), store) == (
         "stored binance candles 2026-01-01 00:00 to 2026-01-01 16:35 UTC, starting 2026-01-01 05:00"
     )
+
+
+def test_of_several_resume_times_the_first_within_the_replay_is_taken(tmp_path, store):
+    outside, within, later = (
+        datetime(2026, 6, 1, tzinfo=UTC),
+        FIRST + 120 * STEP,
+        FIRST + 150 * STEP,
+    )
+
+    assert replay_start(settings(tmp_path), [outside, within, later], store) == within
+    assert replay_start(settings(tmp_path), [outside], store) == FIRST + 60 * STEP
